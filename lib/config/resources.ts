@@ -1,0 +1,47 @@
+import type { DestinationConfig, PipelineConfig } from './pipeline-config.ts';
+
+/**
+ * Physical names and queue settings, defined once: the CDK stack creates exactly these resources and
+ * the local runtime creates the same ones on the emulators.
+ */
+export interface DestinationResources {
+  readonly queueName: string;
+  readonly deadLetterQueueName: string;
+  /** At least 6x the function timeout, as AWS advises for SQS event sources. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionPeriodSeconds: number;
+  readonly deadLetterRetentionPeriodSeconds: number;
+  readonly maxReceiveCount: number;
+  /**
+   * How long a consumer holds the per-record lease. It outlives the destination call's hard timeout
+   * with margin, so a slow call can never be overtaken by a second consumer (invariant I1).
+   */
+  readonly leaseDurationMs: number;
+}
+
+const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
+
+/** The table holding the version ledger (one item per destination and record). */
+export const ledgerTableName = (config: PipelineConfig): string => `${config.name}-ledger`;
+
+/** The EventBridge bus publishers send changes to. */
+export const eventBusName = (config: PipelineConfig): string => `${config.name}-changes`;
+
+/** Partition key attribute of the ledger table. */
+export const LEDGER_KEY_ATTRIBUTE = 'pk';
+/** TTL attribute of the ledger table (idempotency-style records that may expire). */
+export const LEDGER_TTL_ATTRIBUTE = 'expiration';
+
+/**
+ * @example
+ * destinationResources(config, config.destinations[0]).queueName; // 'sync-pipeline-crm'
+ */
+export const destinationResources = (config: PipelineConfig, destination: DestinationConfig): DestinationResources => ({
+  queueName: `${config.name}-${destination.name}`,
+  deadLetterQueueName: `${config.name}-${destination.name}-dlq`,
+  visibilityTimeoutSeconds: destination.functionTimeoutSeconds * 6,
+  retentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
+  deadLetterRetentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
+  maxReceiveCount: destination.retry.maxReceiveCount,
+  leaseDurationMs: destination.requestTimeoutMs * 2 + 1_000,
+});

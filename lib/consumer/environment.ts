@@ -1,0 +1,13 @@
+/**
+ * Environment variables the consumer function reads at cold start. The CDK construct sets them and
+ * the handler reads them, both through these names.
+ */
+export const ConsumerEnv = {
+  /** The destination's config as JSON (validated again at cold start). */
+  DESTINATION: 'SYNC_DESTINATION',
+  LEDGER_TABLE_NAME: 'SYNC_LEDGER_TABLE_NAME',
+  DEAD_LETTER_QUEUE_URL: 'SYNC_DEAD_LETTER_QUEUE_URL',
+  METRICS_NAMESPACE: 'POWERTOOLS_METRICS_NAMESPACE',
+  SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
+  LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
+} as const;
