@@ -21,6 +21,13 @@ export interface DestinationResources {
 
 const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
 
+/**
+ * How long a consumer holds the per-record lease: twice the destination call's hard timeout plus a
+ * second, so a slow call can never be overtaken by a second consumer (invariant I1).
+ */
+export const leaseDurationMsFor = (destination: Pick<DestinationConfig, 'requestTimeoutMs'>): number =>
+  destination.requestTimeoutMs * 2 + 1_000;
+
 /** The table holding the version ledger (one item per destination and record). */
 export const ledgerTableName = (config: PipelineConfig): string => `${config.name}-ledger`;
 
@@ -43,5 +50,5 @@ export const destinationResources = (config: PipelineConfig, destination: Destin
   retentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
   deadLetterRetentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
   maxReceiveCount: destination.retry.maxReceiveCount,
-  leaseDurationMs: destination.requestTimeoutMs * 2 + 1_000,
+  leaseDurationMs: leaseDurationMsFor(destination),
 });

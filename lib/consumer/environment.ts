@@ -6,6 +6,8 @@ export const ConsumerEnv = {
   /** The destination's config as JSON (validated again at cold start). */
   DESTINATION: 'SYNC_DESTINATION',
   LEDGER_TABLE_NAME: 'SYNC_LEDGER_TABLE_NAME',
+  /** The source queue, for ChangeMessageVisibility (backoff before a retry). */
+  QUEUE_URL: 'SYNC_QUEUE_URL',
   DEAD_LETTER_QUEUE_URL: 'SYNC_DEAD_LETTER_QUEUE_URL',
   METRICS_NAMESPACE: 'POWERTOOLS_METRICS_NAMESPACE',
   SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',

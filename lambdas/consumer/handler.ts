@@ -1,0 +1,32 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../../lib/config/resources.ts';
+import { ConsumerEnv } from '../../lib/consumer/environment.ts';
+import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
+
+/**
+ * Lambda entry point: one function per destination, configured by environment variables the CDK
+ * construct sets. Reading and validating them at cold start makes a bad deployment fail loudly on
+ * its first invocation with the name of the missing or invalid setting.
+ */
+const required = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`Environment variable ${name} is not set`);
+  return value;
+};
+
+const destination = parseDestinationConfig(JSON.parse(required(ConsumerEnv.DESTINATION)));
+
+export const handler = wireConsumerHandler({
+  destination,
+  leaseDurationMs: leaseDurationMsFor(destination),
+  tableName: required(ConsumerEnv.LEDGER_TABLE_NAME),
+  queueUrl: required(ConsumerEnv.QUEUE_URL),
+  deadLetterQueueUrl: required(ConsumerEnv.DEAD_LETTER_QUEUE_URL),
+  metricsNamespace: required(ConsumerEnv.METRICS_NAMESPACE),
+  serviceName: required(ConsumerEnv.SERVICE_NAME),
+  logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
+  dynamodb: new DynamoDBClient({}),
+  sqs: new SQSClient({}),
+});

@@ -1,0 +1,121 @@
+import { ChangeOp } from '../contract/change-event.ts';
+import { parseRetryAfter } from '../sync/backoff.ts';
+import { classifyHttpStatus, DestinationError, DestinationErrorClass } from '../sync/errors.ts';
+import type { Destination, DestinationWrite } from './destination.ts';
+
+export interface HttpDestinationOptions {
+  /** e.g. `https://crm.example.com/api`; records live at `{baseUrl}/{resourceType}/{id}`. */
+  readonly baseUrl: string;
+  /** Hard limit for the whole call, body included. Must be shorter than the ledger lease. */
+  readonly requestTimeoutMs: number;
+  /** Extra headers on every call (authorization, API version). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+const errorCode = (error: unknown): string | undefined => {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+};
+
+/**
+ * Delivers changes to a REST API: upsert is `PUT {baseUrl}/{resourceType}/{id}` with the payload as
+ * JSON, delete is `DELETE` on the same path; both carry `Idempotency-Key`, `X-Record-Version` and
+ * `X-Occurred-At`. A 404 on delete means the record is already gone, which is the goal. Failures are
+ * thrown as {@link DestinationError} with their class, status and Retry-After.
+ *
+ * @example
+ * const crm = new HttpDestination({ baseUrl: 'https://crm.example.com/api', requestTimeoutMs: 5000 });
+ * await crm.apply({ event, idempotencyKey: 'crm:contact:c-1:3' });
+ */
+export class HttpDestination implements Destination {
+  readonly #baseUrl: string;
+  readonly #timeoutMs: number;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+
+  public constructor(options: HttpDestinationOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#timeoutMs = options.requestTimeoutMs;
+    this.#headers = options.headers ?? {};
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The record's URL; the id is always exactly one path segment, whatever it contains. */
+  public urlFor(resourceType: string, id: string): string {
+    return `${this.#baseUrl}/${encodeURIComponent(resourceType)}/${encodeURIComponent(id)}`;
+  }
+
+  public async apply({ event, idempotencyKey }: DestinationWrite): Promise<void> {
+    const method = event.op === ChangeOp.UPSERT ? 'PUT' : 'DELETE';
+    const target = `${method} ${event.resourceType}/${event.id}`;
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let response: Response;
+    try {
+      response = await this.#fetch(this.urlFor(event.resourceType, event.id), {
+        method,
+        signal,
+        headers: {
+          ...this.#headers,
+          'Idempotency-Key': idempotencyKey,
+          'X-Record-Version': String(event.version),
+          'X-Occurred-At': event.occurredAt,
+          ...(method === 'PUT' ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(method === 'PUT' ? { body: JSON.stringify(event.payload) } : {}),
+      });
+      // Read the body under the same deadline: it frees the connection and bounds slow bodies.
+      await response.arrayBuffer();
+    } catch (error) {
+      throw this.#translateFailure(target, error);
+    }
+    if (response.ok) return;
+    if (method === 'DELETE' && response.status === 404) return;
+    throw new DestinationError(`${target} answered ${response.status}`, {
+      errorClass: classifyHttpStatus(response.status),
+      status: response.status,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#now()),
+    });
+  }
+
+  #translateFailure(target: string, error: unknown): DestinationError {
+    const name = error instanceof Error ? error.name : '';
+    if (name === 'TimeoutError' || name === 'AbortError') {
+      return new DestinationError(`${target} timed out after ${this.#timeoutMs} ms`, {
+        errorClass: DestinationErrorClass.TIMEOUT,
+        cause: error,
+      });
+    }
+    const code = errorCode(error);
+    if (code !== undefined && NETWORK_CODES.has(code)) {
+      return new DestinationError(`${target} failed: ${code}`, { errorClass: DestinationErrorClass.NETWORK, cause: error });
+    }
+    return new DestinationError(`${target} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      errorClass: DestinationErrorClass.UNKNOWN,
+      cause: error,
+    });
+  }
+}

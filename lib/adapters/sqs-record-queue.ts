@@ -1,0 +1,53 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DeadLetterEnvelope } from '../sync/dead-letter.ts';
+
+/** Message attribute that marks a dead letter written by the consumer (redriven ones lack it). */
+export const DEAD_LETTER_REASON_ATTRIBUTE = 'sync-reason';
+
+/** What the consumer does to a record's queue besides the event source's own deletes. */
+export interface RecordQueue {
+  /** Sends the envelope to the destination's DLQ; resolves only once SQS has it. */
+  deadLetter(envelope: DeadLetterEnvelope): Promise<void>;
+  /** Sets when a failed record is delivered again (the backoff), before it is reported failed. */
+  delayRetry(receiptHandle: string, delaySeconds: number): Promise<void>;
+}
+
+export interface SqsRecordQueueOptions {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+}
+
+/**
+ * @example
+ * const queue = new SqsRecordQueue({ client: new SQSClient({}), queueUrl, deadLetterQueueUrl });
+ */
+export class SqsRecordQueue implements RecordQueue {
+  readonly #options: SqsRecordQueueOptions;
+
+  public constructor(options: SqsRecordQueueOptions) {
+    this.#options = options;
+  }
+
+  public async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
+    await this.#options.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.#options.deadLetterQueueUrl,
+        MessageBody: JSON.stringify(envelope),
+        MessageAttributes: {
+          [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: envelope.reason },
+        },
+      }),
+    );
+  }
+
+  public async delayRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
+    await this.#options.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.#options.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: delaySeconds,
+      }),
+    );
+  }
+}

@@ -1,0 +1,221 @@
+import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import type { SQSRecord } from 'aws-lambda';
+import type { RetryConfig } from '../config/pipeline-config.ts';
+import { idempotencyKey, parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
+import type { Destination } from '../adapters/destination.ts';
+import { LedgerPersistenceLayer, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
+import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
+import { retryDelaySeconds } from '../sync/backoff.ts';
+import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
+import { DestinationError, DestinationErrorClass } from '../sync/errors.ts';
+import type { LedgerStore } from '../sync/ledger.ts';
+
+/** Everything one record's processing touches, as ports. */
+export interface RecordProcessorDeps {
+  readonly destinationName: string;
+  readonly retry: Pick<RetryConfig, 'baseDelaySeconds' | 'maxDelaySeconds'>;
+  readonly leaseDurationMs: number;
+  readonly ledger: LedgerStore;
+  readonly destination: Destination;
+  readonly queue: RecordQueue;
+  /** Uniform [0, 1), for backoff jitter. @default Math.random */
+  readonly random?: () => number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Identity of the record for logs; never the payload. */
+export interface RecordRef {
+  readonly messageId: string;
+  readonly resourceType?: string;
+  readonly id?: string;
+  readonly version?: number;
+}
+
+/** How one record's attempt ended. Only `retry` leaves the message on the queue. */
+export type RecordOutcome =
+  | { readonly kind: 'applied'; readonly ref: RecordRef; readonly endToEndLagMs: number; readonly queueLagMs: number; readonly latencyMs: number }
+  | { readonly kind: 'skipped'; readonly ref: RecordRef; readonly reason: 'duplicate' | 'stale' }
+  | {
+      readonly kind: 'retry';
+      readonly ref: RecordRef;
+      /** busy: another consumer holds the record's lease; transient: the destination failed for now. */
+      readonly reason: 'busy' | 'transient' | 'internal';
+      readonly delaySeconds: number;
+      readonly errorClass?: DestinationErrorClass;
+      readonly latencyMs?: number;
+      readonly message: string;
+    }
+  | {
+      readonly kind: 'dead-lettered';
+      readonly ref: RecordRef;
+      readonly reason: DeadLetterReason;
+      readonly errorClass?: DestinationErrorClass;
+      readonly latencyMs?: number;
+      readonly message: string;
+    };
+
+const flattenAttributes = (record: SQSRecord): Record<string, string> => {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
+    if (value.stringValue !== undefined) flat[name] = value.stringValue;
+  }
+  return flat;
+};
+
+const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
+
+/** Unwraps Powertools' persistence errors to the destination error underneath, if any. */
+const findDestinationError = (error: unknown): DestinationError | undefined => {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    if (current instanceof DestinationError) return current;
+    current = current.cause;
+  }
+  return undefined;
+};
+
+/**
+ * Processes one SQS record for one destination: validate, then (Powertools idempotency over the
+ * version ledger) take the record's lease only if this version is newer, call the destination with
+ * the idempotency key, commit. Never throws: every path ends in an outcome, and a `retry` outcome has
+ * already set the message's next visibility.
+ *
+ * Invalid input and permanent destination errors are dead-lettered with a reason before the outcome
+ * is returned, so the message is deleted from the source queue only once the DLQ holds it.
+ *
+ * @example
+ * const outcome = await processRecord(sqsRecord, deps, idempotencyConfig);
+ * if (outcome.kind === 'retry') batchItemFailures.push({ itemIdentifier: sqsRecord.messageId });
+ */
+export const processRecord = async (
+  record: SQSRecord,
+  deps: RecordProcessorDeps,
+  idempotencyConfig: IdempotencyConfig,
+): Promise<RecordOutcome> => {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const attempts = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const receivedAt = now();
+  const parsed = parseChangeEvent(record.body);
+  const baseRef: RecordRef = { messageId: record.messageId };
+
+  const deadLetter = async (
+    ref: RecordRef,
+    reason: DeadLetterReason,
+    message: string,
+    extra: { errorClass?: DestinationErrorClass; status?: number; latencyMs?: number } = {},
+  ): Promise<RecordOutcome> => {
+    await deps.queue.deadLetter(
+      buildDeadLetterEnvelope({
+        reason,
+        message,
+        destination: deps.destinationName,
+        messageId: record.messageId,
+        attempts,
+        firstAttemptAt: Number(record.attributes.ApproximateFirstReceiveTimestamp) || receivedAt,
+        lastAttemptAt: now(),
+        body: record.body,
+        attributes: flattenAttributes(record),
+        ...(extra.status === undefined ? {} : { status: extra.status }),
+      }),
+    );
+    return {
+      kind: 'dead-lettered',
+      ref,
+      reason,
+      message,
+      ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
+      ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
+    };
+  };
+
+  const retryLater = async (
+    ref: RecordRef,
+    reason: 'busy' | 'transient' | 'internal',
+    message: string,
+    extra: { errorClass?: DestinationErrorClass; retryAfterMs?: number; latencyMs?: number } = {},
+  ): Promise<RecordOutcome> => {
+    const delaySeconds = retryDelaySeconds({
+      // A busy record is not a failure of ours: retry it on the first, shortest step.
+      attempt: reason === 'busy' ? 1 : attempts,
+      retry: deps.retry,
+      random,
+      ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+    });
+    try {
+      await deps.queue.delayRetry(record.receiptHandle, delaySeconds);
+    } catch {
+      // The message still comes back after the queue's visibility timeout; only the pacing is lost.
+    }
+    return {
+      kind: 'retry',
+      ref,
+      reason,
+      delaySeconds,
+      message,
+      ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
+      ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
+    };
+  };
+
+  if (!parsed.ok) {
+    return deadLetter(baseRef, parsed.rejection.reason, parsed.rejection.detail);
+  }
+  const event: ChangeEvent = parsed.event;
+  const ref: RecordRef = { ...baseRef, resourceType: event.resourceType, id: event.id, version: event.version };
+  const key = idempotencyKey(deps.destinationName, event);
+
+  let callStartedAt: number | undefined;
+  const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
+    callStartedAt = now();
+    await deps.destination.apply({ event, idempotencyKey: key });
+    return { outcome: 'applied' };
+  };
+  const latency = (): number | undefined => (callStartedAt === undefined ? undefined : now() - callStartedAt);
+
+  try {
+    const apply = makeIdempotent(callDestination, {
+      persistenceStore: new LedgerPersistenceLayer({
+        ledger: deps.ledger,
+        record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
+        event,
+        idempotencyKey: key,
+        leaseDurationMs: deps.leaseDurationMs,
+        now,
+      }),
+      config: idempotencyConfig,
+    });
+    const result = (await apply({ idempotencyKey: key })) as ApplyResult;
+    if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason };
+    const appliedAt = now();
+    return {
+      kind: 'applied',
+      ref,
+      endToEndLagMs: Math.max(0, appliedAt - Date.parse(event.occurredAt)),
+      queueLagMs: Math.max(0, appliedAt - (Number(record.attributes.SentTimestamp) || appliedAt)),
+      latencyMs: latency() ?? 0,
+    };
+  } catch (error) {
+    if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
+      return retryLater(ref, 'busy', 'another consumer holds this record');
+    }
+    const failure = findDestinationError(error);
+    const latencyMs = latency();
+    if (failure === undefined) {
+      const message = error instanceof Error ? error.message : String(error);
+      return retryLater(ref, 'internal', message, latencyMs === undefined ? {} : { latencyMs });
+    }
+    const extra = { errorClass: failure.errorClass, ...(latencyMs === undefined ? {} : { latencyMs }) };
+    if (failure.retryable) {
+      return retryLater(ref, 'transient', failure.message, {
+        ...extra,
+        ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+      });
+    }
+    const reason = failure.errorClass === DestinationErrorClass.AUTH ? DeadLetterReason.AUTH : DeadLetterReason.REJECTED;
+    return deadLetter(ref, reason, failure.message, {
+      ...extra,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    });
+  }
+};

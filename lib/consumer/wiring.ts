@@ -1,0 +1,73 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { HttpDestination } from '../adapters/http-destination.ts';
+import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
+import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
+import type { Destination } from '../adapters/destination.ts';
+import { MetricDimension } from '../observability/metrics.ts';
+import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
+
+export interface ConsumerWiring {
+  readonly destination: DestinationConfig;
+  readonly leaseDurationMs: number;
+  readonly tableName: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly metricsNamespace: string;
+  readonly serviceName: string;
+  readonly logLevel: PipelineConfig['logLevel'];
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  /** Replaces the adapter chosen by `destination.kind` (tests wrap it to inject delays or faults). */
+  readonly decorateDestination?: (destination: Destination) => Destination;
+  /** Overrides for the local runtime and tests. */
+  readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger'>>;
+}
+
+/** The adapter for a destination's kind: the one place a new kind is registered. */
+export const createDestination = (destination: DestinationConfig): Destination => {
+  switch (destination.kind) {
+    case 'http':
+      return new HttpDestination({ baseUrl: destination.baseUrl, requestTimeoutMs: destination.requestTimeoutMs });
+  }
+};
+
+/**
+ * Assembles a consumer handler from plain settings and SDK clients. The Lambda entry point passes
+ * clients for AWS; the local runtime passes clients for the emulators.
+ *
+ * @example
+ * const handler = wireConsumerHandler({ destination, leaseDurationMs, tableName, queueUrl, deadLetterQueueUrl, metricsNamespace: 'SyncPipeline', serviceName: 'sync-pipeline-crm', logLevel: 'INFO', dynamodb, sqs });
+ */
+export const wireConsumerHandler = (wiring: ConsumerWiring) => {
+  const adapter = createDestination(wiring.destination);
+  const logger =
+    wiring.overrides?.logger ??
+    new Logger({
+      serviceName: wiring.serviceName,
+      logLevel: wiring.logLevel,
+      persistentKeys: { destination: wiring.destination.name },
+    });
+  const metrics =
+    wiring.overrides?.metrics ??
+    new Metrics({
+      namespace: wiring.metricsNamespace,
+      serviceName: wiring.serviceName,
+      defaultDimensions: { [MetricDimension.DESTINATION]: wiring.destination.name },
+    });
+  return createConsumerHandler({
+    destinationName: wiring.destination.name,
+    retry: wiring.destination.retry,
+    leaseDurationMs: wiring.leaseDurationMs,
+    ledger: wiring.overrides?.ledger ?? new DynamoDbLedgerStore({ client: wiring.dynamodb, tableName: wiring.tableName }),
+    destination: wiring.decorateDestination?.(adapter) ?? adapter,
+    queue: new SqsRecordQueue({ client: wiring.sqs, queueUrl: wiring.queueUrl, deadLetterQueueUrl: wiring.deadLetterQueueUrl }),
+    logger,
+    metrics,
+    ...(wiring.overrides?.random === undefined ? {} : { random: wiring.overrides.random }),
+    ...(wiring.overrides?.now === undefined ? {} : { now: wiring.overrides.now }),
+  });
+};

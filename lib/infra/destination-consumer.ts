@@ -1,0 +1,156 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { destinationResources } from '../config/resources.ts';
+import { ConsumerEnv } from '../consumer/environment.ts';
+
+/** Props of {@link DestinationConsumer}. */
+export interface DestinationConsumerProps {
+  /** The whole pipeline config: names are derived from its `name`, metrics and logs from its settings. */
+  readonly config: PipelineConfig;
+  /** The destination this construct delivers to; one of `config.destinations`. */
+  readonly destination: DestinationConfig;
+  /** The version ledger. The consumer may read and conditionally update items, nothing else. */
+  readonly ledgerTable: ITable;
+  /** The bus publishers send change events to; a rule on it routes this destination's resource types. */
+  readonly eventBus: IEventBus;
+  /** Absolute path of the consumer handler source (bundled with local esbuild). */
+  readonly consumerEntry: string;
+  /**
+   * How long the consumer's logs are kept.
+   *
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * Everything one destination needs, and nothing shared with another destination (invariant I5):
+ * its queue and DLQ, its consumer function with its own role and log group, and the EventBridge
+ * rule that routes its resource types to its queue.
+ *
+ * @example
+ * const crm = new DestinationConsumer(this, 'crm', {
+ *   config,
+ *   destination: config.destinations[0],
+ *   ledgerTable,
+ *   eventBus,
+ *   consumerEntry: '/abs/path/lambdas/consumer/handler.ts',
+ * });
+ * crm.deadLetterQueue.metricApproximateNumberOfMessagesVisible();
+ */
+export class DestinationConsumer extends Construct {
+  /** The queue the consumer reads; redrives to {@link deadLetterQueue} after `maxReceiveCount` receives. */
+  public readonly queue: Queue;
+  /** Holds what could not be applied: redriven messages and permanent failures sent by the consumer. */
+  public readonly deadLetterQueue: Queue;
+  /** The Lambda consumer, fed by an SQS event source on {@link queue}. */
+  public readonly consumer: NodejsFunction;
+  /** The EventBridge rule sending this destination's resource types to {@link queue}. */
+  public readonly rule: Rule;
+
+  public constructor(scope: Construct, id: string, props: DestinationConsumerProps) {
+    super(scope, id);
+    const { config, destination } = props;
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const resources = destinationResources(config, destination);
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      queueName: resources.deadLetterQueueName,
+      retentionPeriod: Duration.seconds(resources.deadLetterRetentionPeriodSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
+    // SQS-managed SSE rather than a KMS key: EventBridge can deliver to it without a key policy,
+    // and the consumer needs no kms:Decrypt.
+    this.queue = new Queue(this, 'Queue', {
+      queueName: resources.queueName,
+      visibilityTimeout: Duration.seconds(resources.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(resources.retentionPeriodSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: resources.maxReceiveCount },
+    });
+
+    const logGroup = new LogGroup(this, 'ConsumerLogs', { retention: logRetention });
+
+    // An own role instead of AWSLambdaBasicExecutionRole: that managed policy lets a function create
+    // log groups and write to any of them; this one may write to its own log group only.
+    const role = new Role(this, 'ConsumerRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Consumer of the ${destination.name} destination of ${config.name}`,
+    });
+    logGroup.grantWrite(role);
+
+    this.consumer = new NodejsFunction(this, 'Consumer', {
+      description: `Delivers ${destination.resourceTypes.join(', ')} changes to ${destination.name}`,
+      entry: props.consumerEntry,
+      handler: 'handler',
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(destination.functionTimeoutSeconds),
+      role,
+      logGroup,
+      environment: {
+        [ConsumerEnv.DESTINATION]: JSON.stringify(destination),
+        [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
+        [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
+        [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
+        [ConsumerEnv.SERVICE_NAME]: `${config.name}-${destination.name}`,
+        [ConsumerEnv.LOG_LEVEL]: config.logLevel,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        // Stack traces need the mappings, not the sources; leaving them out halves the asset.
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        // The SDK version the handler was tested with, not whatever the runtime ships that week.
+        bundleAwsSDK: true,
+        // CommonJS dependencies bundled into ESM still call `require` for Node built-ins.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+
+    // Least privilege: the version check is a conditional UpdateItem, and GetItem serves a ledger
+    // read; no Put, Delete, Query or Scan.
+    props.ledgerTable.grant(this.consumer, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Permanent failures and invalid messages are dead-lettered by the consumer itself (I6).
+    this.deadLetterQueue.grantSendMessages(this.consumer);
+
+    // The event source grants receive, delete and ChangeMessageVisibility (backoff) on this queue.
+    this.consumer.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: destination.batchSize,
+        maxBatchingWindow:
+          destination.maxBatchingWindowSeconds > 0 ? Duration.seconds(destination.maxBatchingWindowSeconds) : undefined,
+        maxConcurrency: destination.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    // Publishers put the change event in the EventBridge event's `detail`; the queue receives the
+    // change event itself, the same body a publisher sending straight to SQS would produce.
+    this.rule = new Rule(this, 'Route', {
+      eventBus: props.eventBus,
+      description: `Routes ${destination.resourceTypes.join(', ')} changes to ${resources.queueName}`,
+      eventPattern: { detail: { resourceType: destination.resourceTypes } },
+      targets: [new SqsQueue(this.queue, { message: RuleTargetInput.fromEventPath('$.detail') })],
+    });
+  }
+}

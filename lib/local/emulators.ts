@@ -1,0 +1,114 @@
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { startFauxqs } from 'fauxqs';
+
+/** The part of dynalite's options this module sets; dynalite ships no type declarations. */
+interface DynaliteOptions {
+  /** How long a table stays CREATING (ms). @default 500 */
+  readonly createTableMs?: number;
+  readonly deleteTableMs?: number;
+  readonly updateTableMs?: number;
+  /** A LevelDB directory; in memory when left out. */
+  readonly path?: string;
+}
+
+// dynalite is CommonJS without types: load it through `require` and give it the one signature we use.
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+
+/**
+ * The emulators accept any credentials, so clients reach them on loopback. dynalite listens there
+ * only; fauxqs 2.4.1 always listens on 0.0.0.0 (its `host` option renames queue URLs instead).
+ */
+const LOOPBACK = '127.0.0.1';
+
+/** Embedded SQS and DynamoDB emulators running in this process. */
+export interface Emulators {
+  /** e.g. `http://127.0.0.1:43121`; pass to {@link awsClientConfig}. */
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  /** Closes both servers and their open connections, so the process can exit. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The subset of AWS SDK v3 client config that selects an endpoint; fits `SQSClient` and `DynamoDBClient`. */
+export interface AwsClientConfig {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+const startDynalite = async (): Promise<Server> => {
+  // Tables become ACTIVE at once: the local runtime and tests should not wait on simulated provisioning.
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+};
+
+const closeDynalite = (server: Server): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    // dynalite's close() also closes its in-memory LevelDB once the HTTP server has stopped.
+    server.close((error?: Error) => (error ? reject(error) : resolve()));
+    // SDK clients keep sockets alive; without this, close() would wait for them to time out.
+    server.closeAllConnections();
+  });
+
+/**
+ * Starts fauxqs (SQS) and dynalite (DynamoDB, in memory) on free loopback ports in this process.
+ * No Docker, no AWS account; ~0.1 s.
+ *
+ * @example
+ * const emulators = await startEmulators();
+ * const sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
+ * const dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+ * // ...
+ * sqs.destroy();
+ * dynamodb.destroy();
+ * await emulators.stop();
+ */
+export const startEmulators = async (): Promise<Emulators> => {
+  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  let dynamodbServer: Server;
+  try {
+    dynamodbServer = await startDynalite();
+  } catch (error) {
+    await fauxqs.stop();
+    throw error;
+  }
+  const { port: dynamodbPort } = dynamodbServer.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    sqsEndpoint: `http://${LOOPBACK}:${fauxqs.port}`,
+    dynamodbEndpoint: `http://${LOOPBACK}:${dynamodbPort}`,
+    stop: () => {
+      // fauxqs' stop() cancels pending long polls and force-closes connections (fastify forceCloseConnections).
+      stopped ??= Promise.all([fauxqs.stop(), closeDynalite(dynamodbServer)]).then(() => undefined);
+      return stopped;
+    },
+  };
+};
+
+/**
+ * SDK client config for an endpoint: the emulators (and LocalStack) accept any credentials, so fixed
+ * test ones are used and the region comes from `AWS_REGION` (default `us-east-1`). Without an
+ * endpoint it returns `{}`, leaving endpoint, region and credentials to the SDK's default chain (AWS).
+ *
+ * @example
+ * new SQSClient(awsClientConfig('http://127.0.0.1:4566')); // LocalStack
+ * new SQSClient(awsClientConfig()); // real AWS, default credential chain
+ */
+export const awsClientConfig = (endpoint?: string): AwsClientConfig => {
+  if (endpoint === undefined || endpoint === '') return {};
+  return {
+    endpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
+};

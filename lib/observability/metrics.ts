@@ -1,0 +1,30 @@
+/**
+ * Every metric the pipeline emits, defined once: the consumer emits these names, and the dashboard,
+ * the alarms and the local report read them.
+ */
+export const MetricName = {
+  RECORDS_RECEIVED: 'RecordsReceived',
+  RECORDS_APPLIED: 'RecordsApplied',
+  /** With dimension Reason: duplicate | stale. */
+  RECORDS_SKIPPED: 'RecordsSkipped',
+  /** Returned to the queue for a later attempt (busy record or transient destination error). */
+  RECORDS_RETRIED: 'RecordsRetried',
+  /** With dimension Reason: the dead-letter reason. */
+  RECORDS_DEAD_LETTERED: 'RecordsDeadLettered',
+  /** Retried plus dead-lettered: every record whose attempt did not end applied or skipped. */
+  RECORDS_FAILED: 'RecordsFailed',
+  /** With dimension ErrorClass. */
+  DESTINATION_ERRORS: 'DestinationErrors',
+  DESTINATION_LATENCY: 'DestinationLatency',
+  /** appliedAt - occurredAt: how stale the destination's copy was. */
+  END_TO_END_LAG: 'EndToEndLag',
+  /** appliedAt - SentTimestamp: time spent in the pipeline. */
+  QUEUE_LAG: 'QueueLag',
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+export const MetricDimension = {
+  DESTINATION: 'Destination',
+  REASON: 'Reason',
+  ERROR_CLASS: 'ErrorClass',
+} as const;
