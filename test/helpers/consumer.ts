@@ -1,0 +1,51 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Destination, DestinationWrite } from '../../lib/adapters/destination.ts';
+import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
+import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
+import type { DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+
+/** A destination that records every call and answers with what `respond` decides. */
+export class RecordingDestination implements Destination {
+  public readonly calls: DestinationWrite[] = [];
+  public respond: (write: DestinationWrite) => Promise<void> = async () => undefined;
+
+  public async apply(write: DestinationWrite): Promise<void> {
+    this.calls.push(write);
+    await this.respond(write);
+  }
+}
+
+/** A record queue that keeps dead letters and visibility changes in memory. */
+export class RecordingQueue implements RecordQueue {
+  public readonly deadLetters: DeadLetterEnvelope[] = [];
+  public readonly delays: Array<{ receiptHandle: string; delaySeconds: number }> = [];
+
+  public async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
+    this.deadLetters.push(envelope);
+  }
+
+  public async delayRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
+    this.delays.push({ receiptHandle, delaySeconds });
+  }
+}
+
+/** A consumer handler over in-memory ports, with Powertools output kept quiet. */
+export const inMemoryConsumer = (options: { ledger?: LedgerStore; leaseDurationMs?: number; random?: () => number } = {}) => {
+  const ledger = options.ledger ?? new InMemoryLedgerStore();
+  const destination = new RecordingDestination();
+  const queue = new RecordingQueue();
+  const handler = createConsumerHandler({
+    destinationName: 'crm',
+    retry: { baseDelaySeconds: 2, maxDelaySeconds: 900 },
+    leaseDurationMs: options.leaseDurationMs ?? 11_000,
+    ledger,
+    destination,
+    queue,
+    random: options.random ?? (() => 0.5),
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'Test', serviceName: 'test', defaultDimensions: { Destination: 'crm' } }),
+  });
+  return { handler, ledger, destination, queue };
+};

@@ -1,0 +1,160 @@
+import { describe, expect, it, vi } from 'vitest';
+import { DestinationError } from '../../lib/sync/errors.ts';
+import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+import { inMemoryConsumer } from '../helpers/consumer.ts';
+import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
+
+const recordOf = (overrides: Parameters<typeof changeEvent>[0] = {}, receiveCount = 1) =>
+  sqsRecord(JSON.stringify(changeEvent(overrides)), { receiveCount });
+
+const failedIds = (response: { batchItemFailures: Array<{ itemIdentifier: string }> }) =>
+  response.batchItemFailures.map((failure) => failure.itemIdentifier);
+
+describe('Function: createConsumerHandler', () => {
+  it('applies a new version once and skips its duplicate and older versions without calling the destination', async () => {
+    // Prepare
+    const { handler, destination, ledger } = inMemoryConsumer();
+    await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+
+    // Act
+    const response = await handler(sqsEvent([recordOf({ version: 5 }), recordOf({ version: 3 })]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:5']);
+    expect(await ledger.read({ destination: 'crm', resourceType: 'contact', id: 'c-1' })).toEqual({ appliedVersion: 5 });
+  });
+
+  it('dead-letters malformed messages with a reason and still applies their neighbours', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer();
+    const good = recordOf({ id: 'ok-1' });
+    const notJson = sqsRecord('{"resourceType":');
+    const missingId = sqsRecord(JSON.stringify({ ...changeEvent(), id: undefined }));
+    const textVersion = sqsRecord(JSON.stringify({ ...changeEvent(), version: '3' }));
+
+    // Act
+    const response = await handler(sqsEvent([notJson, good, missingId, textVersion]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(destination.calls.map((call) => call.event.id)).toEqual(['ok-1']);
+    expect(queue.deadLetters.map((letter) => [letter.messageId, letter.reason])).toEqual([
+      [notJson.messageId, 'invalid-json'],
+      [missingId.messageId, 'invalid-schema'],
+      [textVersion.messageId, 'invalid-schema'],
+    ]);
+    expect(queue.deadLetters[1]).toMatchObject({ destination: 'crm', attempts: 1, originalBody: missingId.body });
+    expect(queue.deadLetters[1]?.message).toContain('id: expected a non-empty string id, got nothing');
+    expect(queue.deadLetters[2]?.message).toContain('version: expected a non-negative integer version, got "3"');
+  });
+
+  it('reports a transient failure for retry after setting a bounded backoff, and frees the record', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer({ random: () => 0.999 });
+    destination.respond = async () => {
+      throw new DestinationError('PUT answered 503', { errorClass: 'server', status: 503 });
+    };
+    const record = recordOf({ version: 2 }, 4);
+
+    // Act
+    const first = await handler(sqsEvent([record]), lambdaContext());
+    destination.respond = async () => undefined;
+    const second = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(failedIds(first)).toEqual([record.messageId]);
+    expect(queue.delays).toEqual([{ receiptHandle: record.receiptHandle, delaySeconds: 16 }]);
+    expect(failedIds(second)).toEqual([]);
+    expect(destination.calls).toHaveLength(2);
+    expect(new Set(destination.calls.map((call) => call.idempotencyKey)).size).toBe(1);
+  });
+
+  it('lets a 429 Retry-After set the next delivery when it is longer', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer();
+    destination.respond = async () => {
+      throw new DestinationError('PUT answered 429', { errorClass: 'throttled', status: 429, retryAfterMs: 120_000 });
+    };
+
+    // Act
+    await handler(sqsEvent([recordOf()]), lambdaContext());
+
+    // Assess
+    expect(queue.delays.map((delay) => delay.delaySeconds)).toEqual([120]);
+  });
+
+  it.each<[number, string, string]>([
+    [400, 'client', 'rejected'],
+    [422, 'client', 'rejected'],
+    [403, 'auth', 'auth'],
+  ])('dead-letters a permanent %i at once with reason %s', async (status, errorClass, reason) => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer();
+    destination.respond = async () => {
+      throw new DestinationError(`PUT answered ${status}`, { errorClass: errorClass as 'client', status });
+    };
+    const record = recordOf();
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(queue.deadLetters).toHaveLength(1);
+    expect(queue.deadLetters[0]).toMatchObject({ reason, status, messageId: record.messageId, originalBody: record.body });
+  });
+
+  it('retries a record whose lease another consumer holds, without calling the destination', async () => {
+    // Prepare
+    const ledger = new InMemoryLedgerStore();
+    await ledger.acquireLease(
+      { destination: 'crm', resourceType: 'contact', id: 'c-1' },
+      { key: 'crm:contact:c-1:9', version: 9, expiresAt: Date.now() + 60_000 },
+      Date.now(),
+    );
+    const { handler, destination } = inMemoryConsumer({ ledger });
+    const record = recordOf({ version: 10 });
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([record.messageId]);
+    expect(destination.calls).toHaveLength(0);
+  });
+
+  it('bounds the lease by the invocation time left', async () => {
+    // Prepare
+    const ledger = new InMemoryLedgerStore();
+    const acquire = vi.spyOn(ledger, 'acquireLease');
+    const { handler } = inMemoryConsumer({ ledger, leaseDurationMs: 60_000 });
+    const startedAt = Date.now();
+
+    // Act
+    await handler(sqsEvent([recordOf()]), lambdaContext(2_000));
+
+    // Assess
+    const lease = acquire.mock.calls[0]?.[1];
+    expect(lease?.expiresAt).toBeLessThanOrEqual(startedAt + 2_000 + 50);
+  });
+
+  it('retries when the commit finds the lease taken over', async () => {
+    // Prepare
+    const inner = new InMemoryLedgerStore();
+    const losing: LedgerStore = {
+      acquireLease: (...args) => inner.acquireLease(...args),
+      commit: async () => false,
+      release: (...args) => inner.release(...args),
+      read: (...args) => inner.read(...args),
+    };
+    const { handler } = inMemoryConsumer({ ledger: losing });
+    const record = recordOf();
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([record.messageId]);
+  });
+});

@@ -1,0 +1,146 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpDestination } from '../../lib/adapters/http-destination.ts';
+import { DestinationError } from '../../lib/sync/errors.ts';
+import { changeEvent } from '../helpers/factories.ts';
+
+const answering = (status: number, headers: Record<string, string> = {}): typeof fetch =>
+  (async () => new Response(status === 204 ? null : '{}', { status, headers })) as typeof fetch;
+
+const failureOf = async (promise: Promise<unknown>): Promise<DestinationError> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DestinationError) return error;
+    throw error;
+  }
+  throw new Error('expected a DestinationError');
+};
+
+describe('Class: HttpDestination', () => {
+  it.each<[number, string, boolean]>([
+    [400, 'client', false],
+    [413, 'client', false],
+    [422, 'client', false],
+    [401, 'auth', false],
+    [403, 'auth', false],
+    [408, 'timeout', true],
+    [409, 'conflict', true],
+    [429, 'throttled', true],
+    [500, 'server', true],
+    [502, 'server', true],
+    [503, 'server', true],
+    [504, 'server', true],
+  ])('maps status %i to class %s (retryable: %s)', async (status, errorClass, retryable) => {
+    // Prepare
+    const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(status) });
+
+    // Act
+    const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
+
+    // Assess
+    expect(error).toMatchObject({ errorClass, status, retryable });
+  });
+
+  it('carries a 429 Retry-After in milliseconds', async () => {
+    // Prepare
+    const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(429, { 'retry-after': '7' }) });
+
+    // Act
+    const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
+
+    // Assess
+    expect(error.retryAfterMs).toBe(7000);
+  });
+
+  it('treats 404 on delete as done', async () => {
+    // Prepare
+    const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(404) });
+
+    // Act & Assess
+    await expect(destination.apply({ event: changeEvent({ op: 'delete' }), idempotencyKey: 'k' })).resolves.toBeUndefined();
+  });
+
+  it('sends PUT with the payload, the idempotency key and the version, the id as one path segment', async () => {
+    // Prepare
+    const calls: Array<{ url: string; init: RequestInit }> = [];
+    const recording = (async (url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return new Response('{}', { status: 200 });
+    }) as unknown as typeof fetch;
+    const destination = new HttpDestination({ baseUrl: 'https://api.test/v1/', requestTimeoutMs: 1000, fetch: recording });
+
+    // Act
+    await destination.apply({ event: changeEvent({ id: 'a/b c?d#é', version: 7 }), idempotencyKey: 'crm:contact:a/b c?d#é:7' });
+
+    // Assess
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.url).toBe('https://api.test/v1/contact/a%2Fb%20c%3Fd%23%C3%A9');
+    expect(calls[0]?.init.method).toBe('PUT');
+    expect(calls[0]?.init.headers).toMatchObject({ 'Idempotency-Key': 'crm:contact:a/b c?d#é:7', 'X-Record-Version': '7' });
+    expect(JSON.parse(String(calls[0]?.init.body))).toEqual(changeEvent().payload);
+  });
+
+  describe('against a misbehaving server', () => {
+    let server: Server;
+    let baseUrl: string;
+
+    beforeAll(async () => {
+      server = createServer((request, response) => {
+        if (request.url?.includes('hang')) return; // never answers
+        if (request.url?.includes('reset')) {
+          request.socket.destroy();
+          return;
+        }
+        response.writeHead(200).end('{}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    afterAll(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it('gives up at the hard timeout with a retryable timeout error', async () => {
+      // Prepare
+      const destination = new HttpDestination({ baseUrl, requestTimeoutMs: 150 });
+      const startedAt = Date.now();
+
+      // Act
+      const error = await failureOf(destination.apply({ event: changeEvent({ resourceType: 'hang' }), idempotencyKey: 'k' }));
+
+      // Assess
+      expect(error).toMatchObject({ errorClass: 'timeout', retryable: true });
+      expect(Date.now() - startedAt).toBeLessThan(2000);
+    });
+
+    it('maps a reset connection to a retryable network error', async () => {
+      // Prepare
+      const destination = new HttpDestination({ baseUrl, requestTimeoutMs: 1000 });
+
+      // Act
+      const error = await failureOf(destination.apply({ event: changeEvent({ resourceType: 'reset' }), idempotencyKey: 'k' }));
+
+      // Assess
+      expect(error).toMatchObject({ errorClass: 'network', retryable: true });
+    });
+
+    it('maps a refused connection to a retryable network error', async () => {
+      // Prepare: a port that was just free'd, so nothing listens on it
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const destination = new HttpDestination({ baseUrl: `http://127.0.0.1:${port}`, requestTimeoutMs: 1000 });
+
+      // Act
+      const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
+
+      // Assess
+      expect(error).toMatchObject({ errorClass: 'network', retryable: true });
+    });
+  });
+});

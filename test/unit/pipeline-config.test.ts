@@ -1,0 +1,104 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { destinationResources } from '../../lib/config/resources.ts';
+
+const destination = (overrides: Record<string, unknown> = {}) => ({
+  name: 'crm',
+  kind: 'http',
+  baseUrl: 'https://crm.example.com/api',
+  resourceTypes: ['contact'],
+  ...overrides,
+});
+
+const errorOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a throw');
+};
+
+describe('Function: parsePipelineConfig', () => {
+  it('applies defaults to a minimal destination', () => {
+    // Act
+    const config = parsePipelineConfig({ destinations: [destination()] });
+
+    // Assess
+    expect(config.name).toBe('sync-pipeline');
+    expect(config.destinations[0]).toMatchObject({
+      batchSize: 10,
+      maxConcurrency: 5,
+      requestTimeoutMs: 5000,
+      functionTimeoutSeconds: 30,
+      retry: { maxReceiveCount: 8, baseDelaySeconds: 2, maxDelaySeconds: 900 },
+    });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['maxConcurrency below 2', { destinations: [destination(), destination({ name: 'erp', maxConcurrency: 1 })] }, 'destinations[1].maxConcurrency: expected an integer from 2 to 1000, got 1'],
+    ['a fractional batch size', { destinations: [destination({ batchSize: 2.5 })] }, 'destinations[0].batchSize: expected an integer from 1 to 10000, got 2.5'],
+    ['an unknown kind', { destinations: [destination({ kind: 'ftp' })] }, 'destinations[0].kind: expected "http", got "ftp"'],
+    ['a non-http URL', { destinations: [destination({ baseUrl: 'ftp://x' })] }, 'destinations[0].baseUrl: expected an http(s) URL without query or fragment, got "ftp://x"'],
+    ['a missing name', { destinations: [destination({ name: undefined })] }, 'destinations[0].name: expected a name of lowercase letters, digits and dashes, got nothing'],
+    ['duplicate names', { destinations: [destination(), destination()] }, 'destinations[1].name: expected a unique name (destinations[0] has it already), got "crm"'],
+    ['a batch over 10 without a window', { destinations: [destination({ batchSize: 50 })] }, 'destinations[0].batchSize: expected at most 10 unless maxBatchingWindowSeconds is at least 1'],
+    ['a timeout too long for the function', { destinations: [destination({ requestTimeoutMs: 20_000 })] }, 'destinations[0].requestTimeoutMs: expected at most half of functionTimeoutSeconds (30 s), got 20000'],
+    ['an unknown field', { destinations: [destination({ maxConcurency: 3 })] }, 'destinations[0]: unknown field(s) "maxConcurency"'],
+    ['no destinations', { destinations: [] }, 'destinations: expected at least one destination'],
+  ])('names the field and the value for %s', (_name, input, expected) => {
+    // Act
+    const message = errorOf(() => parsePipelineConfig(input));
+
+    // Assess
+    expect(message).toContain(expected);
+  });
+});
+
+describe('Function: loadPipelineConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sync-config-'));
+
+  it('reports a missing file with the way to name another', () => {
+    // Act & Assess
+    expect(errorOf(() => loadPipelineConfig(join(dir, 'nope.json')))).toMatch(/Config file not found: .*nope\.json \(pass --config/);
+  });
+
+  it('reports JSON syntax errors with the file name', () => {
+    // Prepare
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{ "destinations": [ }');
+
+    // Act & Assess
+    expect(errorOf(() => loadPipelineConfig(path))).toMatch(/broken\.json is not valid JSON/);
+  });
+
+  it('loads the shipped default config', () => {
+    // Act
+    const config = loadPipelineConfig();
+
+    // Assess
+    expect(config.destinations.map((d) => d.name)).toEqual(['crm', 'erp']);
+  });
+});
+
+describe('Function: destinationResources', () => {
+  it('derives names and a visibility timeout six times the function timeout', () => {
+    // Prepare
+    const config = parsePipelineConfig({ destinations: [destination({ functionTimeoutSeconds: 40, requestTimeoutMs: 4000 })] });
+
+    // Act
+    const resources = destinationResources(config, config.destinations[0]!);
+
+    // Assess
+    expect(resources).toMatchObject({
+      queueName: 'sync-pipeline-crm',
+      deadLetterQueueName: 'sync-pipeline-crm-dlq',
+      visibilityTimeoutSeconds: 240,
+      deadLetterRetentionPeriodSeconds: 1_209_600,
+      leaseDurationMs: 9000,
+    });
+  });
+});
