@@ -30,6 +30,16 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/**
+ * HTTP header values must be visible ASCII; ids may hold any unicode. Percent-encodes (as UTF-8)
+ * everything else and '%' itself, so ASCII keys stay readable and the mapping stays one-to-one.
+ *
+ * @example
+ * toHeaderValue('crm:contact:müller:3'); // 'crm:contact:m%C3%BCller:3'
+ */
+export const toHeaderValue = (value: string): string =>
+  value.replace(/[^\x21-\x24\x26-\x7e]/gu, (char) => encodeURIComponent(char));
+
 const errorCode = (error: unknown): string | undefined => {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
     const code = (current as { code?: unknown }).code;
@@ -42,7 +52,7 @@ const errorCode = (error: unknown): string | undefined => {
 /**
  * Delivers changes to a REST API: upsert is `PUT {baseUrl}/{resourceType}/{id}` with the payload as
  * JSON, delete is `DELETE` on the same path; both carry `Idempotency-Key`, `X-Record-Version` and
- * `X-Occurred-At`. A 404 on delete means the record is already gone, which is the goal. Failures are
+ * `X-Occurred-At` (header values percent-encode what is not visible ASCII). A 404 on delete means the record is already gone, which is the goal. Failures are
  * thrown as {@link DestinationError} with their class, status and Retry-After.
  *
  * @example
@@ -80,7 +90,7 @@ export class HttpDestination implements Destination {
         signal,
         headers: {
           ...this.#headers,
-          'Idempotency-Key': idempotencyKey,
+          'Idempotency-Key': toHeaderValue(idempotencyKey),
           'X-Record-Version': String(event.version),
           'X-Occurred-At': event.occurredAt,
           ...(method === 'PUT' ? { 'Content-Type': 'application/json' } : {}),

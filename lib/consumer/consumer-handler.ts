@@ -4,6 +4,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MetricDimension, MetricName } from '../observability/metrics.ts';
+import { parseChangeEvent } from '../contract/change-event.ts';
 import { processRecord, type RecordOutcome, type RecordProcessorDeps } from './process-record.ts';
 
 export interface ConsumerHandlerDeps extends RecordProcessorDeps {
@@ -71,6 +72,40 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
 };
 
 /**
+ * Orders the records of one batch that touch the same record id: highest version first, one after
+ * the other. The newest version is then applied once and the older ones find it in the ledger and
+ * are skipped as stale, with no destination call and no lease contention inside the batch. Records
+ * of different ids still run in parallel.
+ */
+const planRecordTurns = (
+  records: readonly SQSRecord[],
+  parsedById: ReadonlyMap<string, ReturnType<typeof parseChangeEvent>>,
+): Map<string, { ready: Promise<void>; done: () => void }> => {
+  const groups = new Map<string, Array<{ messageId: string; version: number }>>();
+  for (const record of records) {
+    const parsed = parsedById.get(record.messageId);
+    if (parsed === undefined || !parsed.ok) continue;
+    const key = `${parsed.event.resourceType}\u0000${parsed.event.id}`;
+    const group = groups.get(key) ?? [];
+    group.push({ messageId: record.messageId, version: parsed.event.version });
+    groups.set(key, group);
+  }
+  const turns = new Map<string, { ready: Promise<void>; done: () => void }>();
+  for (const group of groups.values()) {
+    let previous: Promise<void> = Promise.resolve();
+    for (const { messageId } of group.sort((a, b) => b.version - a.version)) {
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      turns.set(messageId, { ready: previous, done });
+      previous = finished;
+    }
+  }
+  return turns;
+};
+
+/**
  * Builds the SQS consumer for one destination. The Lambda entry point and the local runtime both
  * call this with their own clients, so they run the same code.
  *
@@ -83,9 +118,13 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
 export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   const { logger, metrics } = deps;
 
-  const handleRecord = async (record: SQSRecord, idempotencyConfig: IdempotencyConfig): Promise<RecordOutcome> => {
+  const handleRecord = async (
+    record: SQSRecord,
+    idempotencyConfig: IdempotencyConfig,
+    parsed: ReturnType<typeof parseChangeEvent>,
+  ): Promise<RecordOutcome> => {
     try {
-      return await processRecord(record, deps, idempotencyConfig);
+      return await processRecord(record, deps, idempotencyConfig, parsed);
     } catch (error) {
       // Only reached when even the dead-letter send failed: keep the message on the queue.
       const message = error instanceof Error ? error.message : String(error);
@@ -114,9 +153,17 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];
     const processor = new BatchProcessor(EventType.SQS);
+    const parsedById = new Map(event.Records.map((record) => [record.messageId, parseChangeEvent(record.body)]));
+    const turns = planRecordTurns(event.Records, parsedById);
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
-      const outcome = await handleRecord(record, idempotencyConfig);
+      await turns.get(record.messageId)?.ready;
+      let outcome: RecordOutcome;
+      try {
+        outcome = await handleRecord(record, idempotencyConfig, parsedById.get(record.messageId) ?? parseChangeEvent(record.body));
+      } finally {
+        turns.get(record.messageId)?.done();
+      }
       outcomes.push(outcome);
       logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);
       if (outcome.kind === 'retry') throw new RetryLaterError(outcome.message);

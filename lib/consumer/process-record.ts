@@ -64,6 +64,11 @@ const flattenAttributes = (record: SQSRecord): Record<string, string> => {
 };
 
 const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
+/** In-invocation waits for a busy record: about 50, 100, 200, 400 and 800 ms, jittered. */
+const MAX_BUSY_WAITS = 5;
+const BUSY_WAIT_BASE_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Unwraps Powertools' persistence errors to the destination error underneath, if any. */
 const findDestinationError = (error: unknown): DestinationError | undefined => {
@@ -91,12 +96,12 @@ export const processRecord = async (
   record: SQSRecord,
   deps: RecordProcessorDeps,
   idempotencyConfig: IdempotencyConfig,
+  parsed: ReturnType<typeof parseChangeEvent> = parseChangeEvent(record.body),
 ): Promise<RecordOutcome> => {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const attempts = Number(record.attributes.ApproximateReceiveCount) || 1;
   const receivedAt = now();
-  const parsed = parseChangeEvent(record.body);
   const baseRef: RecordRef = { messageId: record.messageId };
 
   const deadLetter = async (
@@ -173,19 +178,33 @@ export const processRecord = async (
   };
   const latency = (): number | undefined => (callStartedAt === undefined ? undefined : now() - callStartedAt);
 
+  const apply = makeIdempotent(callDestination, {
+    persistenceStore: new LedgerPersistenceLayer({
+      ledger: deps.ledger,
+      record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
+      event,
+      idempotencyKey: key,
+      leaseDurationMs: deps.leaseDurationMs,
+      now,
+    }),
+    config: idempotencyConfig,
+  });
+  const remainingMs = () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs;
+
   try {
-    const apply = makeIdempotent(callDestination, {
-      persistenceStore: new LedgerPersistenceLayer({
-        ledger: deps.ledger,
-        record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
-        event,
-        idempotencyKey: key,
-        leaseDurationMs: deps.leaseDurationMs,
-        now,
-      }),
-      config: idempotencyConfig,
-    });
-    const result = (await apply({ idempotencyKey: key })) as ApplyResult;
+    let result: ApplyResult | undefined;
+    // Another consumer holding the record usually finishes within one destination call: wait for it
+    // a few times here rather than spend one of the message's receives (and its backoff) on it.
+    for (let wait = 0; result === undefined; wait += 1) {
+      try {
+        result = (await apply({ idempotencyKey: key })) as ApplyResult;
+      } catch (error) {
+        const pauseMs = BUSY_WAIT_BASE_MS * 2 ** wait * (0.5 + random() / 2);
+        const busy = error instanceof Error && error.name === IN_PROGRESS_ERROR;
+        if (!busy || wait >= MAX_BUSY_WAITS || remainingMs() - pauseMs < deps.leaseDurationMs) throw error;
+        await sleep(pauseMs);
+      }
+    }
     if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason };
     const appliedAt = now();
     return {

@@ -13,6 +13,8 @@ import type { DestinationConfig, PipelineConfig } from '../config/pipeline-confi
 import { destinationResources } from '../config/resources.ts';
 import { ConsumerEnv } from '../consumer/environment.ts';
 
+type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
+
 /** Props of {@link DestinationConsumer}. */
 export interface DestinationConsumerProps {
   /** The whole pipeline config: names are derived from its `name`, metrics and logs from its settings. */
@@ -25,18 +27,12 @@ export interface DestinationConsumerProps {
   readonly eventBus: IEventBus;
   /** Absolute path of the consumer handler source (bundled with local esbuild). */
   readonly consumerEntry: string;
-  /**
-   * How long the consumer's logs are kept.
-   *
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: RetentionDays;
 }
 
 /**
- * Everything one destination needs, and nothing shared with another destination (invariant I5):
- * its queue and DLQ, its consumer function with its own role and log group, and the EventBridge
- * rule that routes its resource types to its queue.
+ * Everything one destination needs: its queue and DLQ, its consumer function with its own role and
+ * log group, and the EventBridge rule routing its resource types to its queue. Only the bus and the
+ * ledger table are shared, so a slow or failing destination cannot hold up another (invariant I5).
  *
  * @example
  * const crm = new DestinationConsumer(this, 'crm', {
@@ -61,7 +57,6 @@ export class DestinationConsumer extends Construct {
   public constructor(scope: Construct, id: string, props: DestinationConsumerProps) {
     super(scope, id);
     const { config, destination } = props;
-    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const resources = destinationResources(config, destination);
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
@@ -82,7 +77,7 @@ export class DestinationConsumer extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: resources.maxReceiveCount },
     });
 
-    const logGroup = new LogGroup(this, 'ConsumerLogs', { retention: logRetention });
+    const logGroup = new LogGroup(this, 'ConsumerLogs', { retention: RetentionDays.ONE_MONTH });
 
     // An own role instead of AWSLambdaBasicExecutionRole: that managed policy lets a function create
     // log groups and write to any of them; this one may write to its own log group only.
@@ -91,6 +86,18 @@ export class DestinationConsumer extends Construct {
       description: `Consumer of the ${destination.name} destination of ${config.name}`,
     });
     logGroup.grantWrite(role);
+
+    // Typed by the names the handler reads: a variable added to ConsumerEnv and not set here is a
+    // compile error, not a cold-start failure in AWS.
+    const consumerEnvironment: Record<ConsumerEnvName, string> = {
+      [ConsumerEnv.DESTINATION]: JSON.stringify(destination),
+      [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
+      [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
+      [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
+      [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
+      [ConsumerEnv.SERVICE_NAME]: `${config.name}-${destination.name}`,
+      [ConsumerEnv.LOG_LEVEL]: config.logLevel,
+    };
 
     this.consumer = new NodejsFunction(this, 'Consumer', {
       description: `Delivers ${destination.resourceTypes.join(', ')} changes to ${destination.name}`,
@@ -102,15 +109,7 @@ export class DestinationConsumer extends Construct {
       timeout: Duration.seconds(destination.functionTimeoutSeconds),
       role,
       logGroup,
-      environment: {
-        [ConsumerEnv.DESTINATION]: JSON.stringify(destination),
-        [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
-        [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
-        [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
-        [ConsumerEnv.SERVICE_NAME]: `${config.name}-${destination.name}`,
-        [ConsumerEnv.LOG_LEVEL]: config.logLevel,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      environment: { ...consumerEnvironment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,

@@ -22,7 +22,13 @@ const dynalite = createRequire(import.meta.url)('dynalite') as (options: Dynalit
  */
 const LOOPBACK = '127.0.0.1';
 
-/** Embedded SQS and DynamoDB emulators running in this process. */
+/**
+ * Embedded SQS and DynamoDB emulators running in this process.
+ *
+ * @example
+ * const emulators: Emulators = await startEmulators();
+ * console.log(emulators.sqsEndpoint); // 'http://127.0.0.1:43121'
+ */
 export interface Emulators {
   /** e.g. `http://127.0.0.1:43121`; pass to {@link awsClientConfig}. */
   readonly sqsEndpoint: string;
@@ -31,7 +37,13 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
-/** The subset of AWS SDK v3 client config that selects an endpoint; fits `SQSClient` and `DynamoDBClient`. */
+/**
+ * The subset of AWS SDK v3 client config that selects an endpoint; fits `SQSClient` and `DynamoDBClient`.
+ *
+ * @example
+ * const config: AwsClientConfig = awsClientConfig(process.env.AWS_ENDPOINT_URL);
+ * const sqs = new SQSClient(config);
+ */
 export interface AwsClientConfig {
   readonly endpoint?: string;
   readonly region?: string;

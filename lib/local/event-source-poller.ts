@@ -11,17 +11,27 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSReco
 import { z } from 'zod';
 import { intInRange, parseOrThrow } from '../config/validation.ts';
 
-/** A Lambda handler for an SQS event source, as the consumer function exports it. */
+/**
+ * A Lambda handler for an SQS event source, as the consumer function exports it.
+ *
+ * @example
+ * const handler: SqsBatchHandler = async (event) => ({ batchItemFailures: [] });
+ */
 export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 /**
  * What to do after the handler resolved and before the deletes: `crash` simulates an execution
  * environment that dies at that point (nothing is deleted, every message comes back).
+ *
+ * @example
+ * // One invocation in ten dies before deleting its batch.
+ * const beforeDelete = (): BeforeDeleteDecision => (Math.random() < 0.1 ? 'crash' : 'proceed');
  */
 export type BeforeDeleteDecision = 'proceed' | 'crash';
 
 /**
- * How one invocation ended, mirroring what the event source mapping does with the batch:
+ * How one invocation ended, mirroring what the event source mapping does with the batch
+ * (e.g. `summary.outcome === 'partial'`):
  * - `success`: resolved with no failures; every message deleted.
  * - `partial`: resolved with valid `batchItemFailures`; the others deleted.
  * - `error`: the handler threw or rejected; nothing deleted.
@@ -31,7 +41,12 @@ export type BeforeDeleteDecision = 'proceed' | 'crash';
  */
 export type InvocationOutcome = 'success' | 'partial' | 'error' | 'invalid-response' | 'timeout' | 'crash';
 
-/** Passed to `onInvocation` once the invocation and its deletes are done. */
+/**
+ * Passed to `onInvocation` once the invocation and its deletes are done.
+ *
+ * @example
+ * const onInvocation = (summary: InvocationSummary): void => console.log(summary.outcome, summary.messageIds.length);
+ */
 export interface InvocationSummary {
   readonly functionName: string;
   readonly awsRequestId: string;
@@ -47,6 +62,12 @@ export interface InvocationSummary {
   readonly error?: unknown;
 }
 
+/**
+ * Counters since start; a snapshot, not live.
+ *
+ * @example
+ * const { received, deleted }: EventSourcePollerStats = poller.stats();
+ */
 export interface EventSourcePollerStats {
   readonly invocations: number;
   /** Messages received (a message received again after a failure counts again). */
@@ -60,6 +81,12 @@ export interface EventSourcePollerStats {
   readonly pollerErrors: number;
 }
 
+/**
+ * Settings of one poller, named after the event source mapping settings they mirror.
+ *
+ * @example
+ * const options: EventSourcePollerOptions = { sqs, queueUrl, queueArn, handler, functionName: 'sync-pipeline-crm', batchSize: 10 };
+ */
 export interface EventSourcePollerOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
@@ -87,7 +114,9 @@ export interface EventSourcePollerOptions {
   /** @default 1024 */
   readonly memoryLimitInMB?: number;
   /**
-   * Long-poll wait of each ReceiveMessage, 0 to 20. Bounds how late `stop()` notices nothing.
+   * Long-poll wait of each ReceiveMessage, 0 to 20. `stop()` lets a long poll in progress finish
+   * rather than abort it: the emulator (like SQS) may still hand messages to an aborted request,
+   * hiding them for a visibility timeout and counting a receive. So it also bounds how long stop() takes.
    *
    * @default 1
    */
@@ -112,9 +141,18 @@ export interface EventSourcePollerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** Stops a running poller and reads its counters. */
+/**
+ * Stops a running poller and reads its counters.
+ *
+ * @example
+ * const poller: EventSourcePoller = startEventSourcePoller(options);
+ * await poller.stop();
+ */
 export interface EventSourcePoller {
-  /** Stops receiving, waits for in-flight invocations and their deletes. Safe to call twice. */
+  /**
+   * Stops receiving and resolves once every loop has ended: the long polls in progress (at most
+   * `waitTimeSeconds`), and the invocations and deletes of what they returned. Safe to call twice.
+   */
   stop(): Promise<void>;
   stats(): EventSourcePollerStats;
 }
@@ -131,10 +169,16 @@ const optionsSchema = z
     waitTimeSeconds: intInRange(0, 20).default(1),
     visibilityTimeoutSeconds: intInRange(0, 43_200).optional(),
   })
-  .refine((options) => options.batchSize <= 10 || options.maxBatchingWindowMs > 0, {
-    path: ['maxBatchingWindowMs'],
+  .superRefine((options, ctx) => {
     // SQS returns at most 10 messages per receive; a bigger batch needs time to gather (Lambda requires >= 1 s).
-    error: 'expected more than 0 when batchSize is above 10',
+    if (options.batchSize > 10 && options.maxBatchingWindowMs === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBatchingWindowMs'],
+        input: options.maxBatchingWindowMs,
+        message: 'expected more than 0 when batchSize is above 10',
+      });
+    }
   });
 
 /** SQS limits for one ReceiveMessage and one DeleteMessageBatch. */
@@ -272,7 +316,8 @@ const isAbort = (error: unknown): boolean => error instanceof Error && error.nam
  * does (with ReportBatchItemFailures): batches of up to `batchSize` records, `pollers` invocations at
  * most at once, messages that the handler reports as failed (or the whole batch, when it throws or
  * times out) left to reappear after their visibility timeout, everything else deleted.
- * Redrive to the DLQ is the queue's own (its RedrivePolicy), as on AWS.
+ * Redrive to the DLQ is the queue's own (its RedrivePolicy), as on AWS. Standard queues only (FIFO
+ * ordering after a partial failure is not modelled).
  *
  * @throws {ValidationError} on out-of-range options, e.g. `batchSize: expected an integer from 1 to 10000, got 0`
  * @example
@@ -312,7 +357,6 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
-      { abortSignal: signal },
     );
     counters.received += Messages.length;
     return Messages;
@@ -446,7 +490,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
   return {
     stop: () => {
       if (stopped === undefined) {
-        // Aborting cuts the current long polls short instead of waiting up to waitTimeSeconds.
+        // Ends the pauses at once; a long poll in progress is let finish (see waitTimeSeconds).
         abort.abort();
         stopped = Promise.all(loops).then(() => undefined);
       }

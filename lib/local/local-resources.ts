@@ -17,7 +17,12 @@ import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../config/resources.ts';
 import { intInRange, parseOrThrow } from '../config/validation.ts';
 
-/** The queues of one destination, as created on the emulator (or LocalStack). */
+/**
+ * The queues of one destination, as created on the emulator (or LocalStack).
+ *
+ * @example
+ * const crm: LocalDestinationQueues | undefined = resources.destinations['crm'];
+ */
 export interface LocalDestinationQueues {
   readonly queueUrl: string;
   readonly queueArn: string;
@@ -25,7 +30,12 @@ export interface LocalDestinationQueues {
   readonly deadLetterQueueArn: string;
 }
 
-/** What {@link createLocalResources} created or found. */
+/**
+ * What {@link createLocalResources} created or found.
+ *
+ * @example
+ * const { destinations, tableName }: LocalResources = await createLocalResources({ config, sqs, dynamodb });
+ */
 export interface LocalResources {
   /** Keyed by destination name (`config.destinations[i].name`). */
   readonly destinations: Readonly<Record<string, LocalDestinationQueues>>;
@@ -33,6 +43,10 @@ export interface LocalResources {
   readonly tableName: string;
 }
 
+/**
+ * @example
+ * const options: CreateLocalResourcesOptions = { config, sqs, dynamodb, visibilityTimeoutSeconds: 5 };
+ */
 export interface CreateLocalResourcesOptions {
   readonly config: PipelineConfig;
   readonly sqs: SQSClient;
@@ -57,6 +71,14 @@ interface QueueIdentity {
 }
 
 /**
+ * The SDK names this error after the query-compatible code in the response, so it is not always an
+ * instance of the modelled class: fauxqs 2.4.1 yields `AWS.SimpleQueueService.QueueNameExists`,
+ * SQS documents `QueueAlreadyExists`.
+ */
+const isQueueNameExists = (error: unknown): boolean =>
+  error instanceof QueueNameExists || (error instanceof Error && /QueueNameExists|QueueAlreadyExists/.test(error.name));
+
+/**
  * Creates a queue with `attributes`, or, when it exists with other settings (a rerun against a
  * long-lived LocalStack after a config change), sets them, so the queue always ends as configured.
  */
@@ -66,7 +88,7 @@ const ensureQueue = async (sqs: SQSClient, name: string, attributes: Record<stri
     ({ QueueUrl: url } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })));
   } catch (error) {
     // CreateQueue is idempotent only for identical attributes; anything else is QueueNameExists.
-    if (!(error instanceof QueueNameExists)) throw error;
+    if (!isQueueNameExists(error)) throw error;
     ({ QueueUrl: url } = await sqs.send(new GetQueueUrlCommand({ QueueName: name })));
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
   }

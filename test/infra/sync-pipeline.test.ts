@@ -255,7 +255,7 @@ describe('Construct: SyncPipeline', () => {
   );
 
   it.each(destinations)(
-    'creates a $name role allowed only its log group, GetItem/UpdateItem on the ledger and its own queues',
+    'creates the $name role allowed only its log group, GetItem/UpdateItem on the ledger and its own queues',
     (d: ExpectedDestination) => {
       // Prepare
       const roleId = ids.role.get(d.name) as string;
@@ -297,16 +297,11 @@ describe('Construct: SyncPipeline', () => {
       expect(policyText).not.toContain(ids.deadLetterQueue.get(d.other));
       expect(policyText).not.toContain(ids.queue.get(d.other));
       // No AWSLambdaBasicExecutionRole: it would allow writing to any log group.
-      template.hasResourceProperties('AWS::IAM::Role', {
-        AssumeRolePolicyDocument: Match.objectLike({
-          Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
-        }),
-        ManagedPolicyArns: Match.absent(),
-      });
+      expect(template.findResources('AWS::IAM::Role')[roleId]?.Properties).not.toHaveProperty('ManagedPolicyArns');
     },
   );
 
-  it.each(destinations)('creates a rule routing $resourceTypes to the $name queue as the bare change event', (d: ExpectedDestination) => {
+  it.each(destinations)('creates the $name rule routing its resource types to its queue as the bare change event', (d: ExpectedDestination) => {
     // Assess
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: ids.bus },

@@ -1,0 +1,38 @@
+// The CDK app: `npx cdk synth` / `npx cdk deploy`. The config file comes from the environment
+// variable SYNC_PIPELINE_CONFIG, else from the context value `config` (cdk.json, or `-c config=…`).
+// The stack is environment-agnostic, so synth needs no AWS credentials.
+import { App } from 'aws-cdk-lib';
+import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig, type PipelineConfig } from '../lib/config/pipeline-config.ts';
+import { ValidationError } from '../lib/config/validation.ts';
+import { applyNagChecks, SyncPipelineStack } from '../lib/infra/index.ts';
+
+const app = new App();
+
+const contextString = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || typeof value === 'string') return value;
+  console.error(`Expected context value \`${key}\` to be a string, got ${JSON.stringify(value)}`);
+  process.exit(1);
+};
+
+const configPath = process.env.SYNC_PIPELINE_CONFIG ?? contextString('config') ?? DEFAULT_CONFIG_PATH;
+
+let config: PipelineConfig;
+try {
+  config = loadPipelineConfig(configPath);
+} catch (error) {
+  // A bad config is the user's to fix: the message names the file and each bad field; a stack
+  // trace would only bury it.
+  if (error instanceof ConfigFileError || error instanceof ValidationError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const stackName = contextString('stackName') ?? config.name;
+new SyncPipelineStack(app, stackName, {
+  config,
+  description: `sync-pipeline ${config.name}: ${config.destinations.map((destination) => destination.name).join(', ')}`,
+});
+applyNagChecks(app);

@@ -1,0 +1,138 @@
+import type { ChangeEvent } from '../contract/change-event.ts';
+import { expectedFinalVersions, recordKey } from './demo-stream.ts';
+import { findDuplicateEffects, findRegressions, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
+
+/** A message found in a destination's DLQ, with the reason it is there. */
+export interface DeadLetter {
+  readonly destination: string;
+  /** The consumer's reason, or `retries-exhausted` for a message SQS moved by redrive. */
+  readonly reason: string;
+  /** The change it carried, when its body was a readable change event. */
+  readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
+}
+
+/** Per destination, what was sent and how the consumer accounted for it. */
+export interface DestinationAccounting {
+  readonly destination: string;
+  readonly published: number;
+  readonly applied: number;
+  readonly skipped: number;
+  readonly deadLettered: number;
+}
+
+export interface InvariantInput {
+  readonly accounting: readonly DestinationAccounting[];
+  /** The valid changes routed to each destination, in publish order. */
+  readonly routed: ReadonlyMap<string, readonly ChangeEvent[]>;
+  readonly writeLog: readonly WriteLogEntry[];
+  readonly finalRecord: (destination: string, resourceType: string, id: string) => StoredRecord | undefined;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Requests the external API received that only read (the ledger is meant to make them zero). */
+  readonly destinationReads: number;
+}
+
+/** One named check with its verdict and, when it fails, the first few counterexamples. */
+export interface InvariantCheck {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface InvariantReport {
+  /** I1: no destination write moved a record to a lower version. */
+  readonly noRegression: InvariantCheck;
+  /** I2: every record holds its highest published version, or that version is in the DLQ. */
+  readonly convergence: InvariantCheck;
+  /** I3: published = applied + skipped + dead-lettered, and applied = the destination's own writes. */
+  readonly accounting: InvariantCheck;
+  /** I4: at most one effective write per (record, version). */
+  readonly effectOnce: InvariantCheck;
+  /** I6: every dead letter says why it is there. */
+  readonly deadLettersHaveReasons: InvariantCheck;
+  /** The ledger replaces reads of the external API: zero GETs. */
+  readonly noDestinationReads: InvariantCheck;
+}
+
+const sample = (items: readonly string[]): string => items.slice(0, 3).join('; ') + (items.length > 3 ? ` (+${items.length - 3} more)` : '');
+
+/**
+ * Checks invariants I1–I4 and I6 against the destination's own state and write log, not against
+ * anything the consumer reported about itself (except the accounting, which must agree with both).
+ *
+ * @example
+ * const report = checkInvariants({ accounting, routed, writeLog: api.writeLog(), finalRecord: api.record, deadLetters, destinationReads: 0 });
+ * report.noRegression.ok; // true
+ */
+export const checkInvariants = (input: InvariantInput): InvariantReport => {
+  const regressions = findRegressions(input.writeLog);
+  const duplicates = findDuplicateEffects(input.writeLog);
+
+  const notConverged: string[] = [];
+  for (const [destination, events] of input.routed) {
+    const highest = expectedFinalVersions(events);
+    const deadLettered = new Set(
+      input.deadLetters
+        .filter((letter) => letter.destination === destination && letter.change !== undefined)
+        .map((letter) => `${recordKey(letter.change!.resourceType, letter.change!.id)}\u0000${letter.change!.version}`),
+    );
+    for (const [key, final] of highest) {
+      if (deadLettered.has(`${key}\u0000${final.version}`)) continue;
+      const [resourceType = '', id = ''] = key.split('\u0000');
+      const record = input.finalRecord(destination, resourceType, id);
+      const holds =
+        final.op === 'delete'
+          ? record === undefined || (record.deleted && record.version <= final.version)
+          : record !== undefined && !record.deleted && record.version === final.version;
+      if (!holds) {
+        const held = record === undefined ? 'nothing' : `${record.deleted ? 'deleted ' : ''}v${record.version}`;
+        notConverged.push(`${destination} ${resourceType}/${id}: expected ${final.op} v${final.version}, holds ${held}`);
+      }
+    }
+  }
+
+  const unbalanced: string[] = [];
+  for (const row of input.accounting) {
+    const accounted = row.applied + row.skipped + row.deadLettered;
+    const writes = input.writeLog.filter((entry) => entry.destination === row.destination).length;
+    if (accounted !== row.published) {
+      unbalanced.push(`${row.destination}: published ${row.published} but applied+skipped+dead-lettered = ${accounted}`);
+    }
+    if (writes > row.applied) {
+      unbalanced.push(`${row.destination}: the destination logged ${writes} writes but metrics say ${row.applied} applied`);
+    }
+  }
+
+  const reasonless = input.deadLetters.filter((letter) => letter.reason.trim() === '');
+
+  return {
+    noRegression: {
+      ok: regressions.length === 0,
+      detail:
+        regressions.length === 0
+          ? `${input.writeLog.length} writes, none went backwards`
+          : sample(regressions.map((r) => `${r.destination} ${r.resourceType}/${r.id}: v${r.from} -> v${r.to}`)),
+    },
+    convergence: {
+      ok: notConverged.length === 0,
+      detail: notConverged.length === 0 ? 'every record holds its highest version (or it is in the DLQ)' : sample(notConverged),
+    },
+    accounting: {
+      ok: unbalanced.length === 0,
+      detail: unbalanced.length === 0 ? 'published = applied + skipped + dead-lettered for every destination' : sample(unbalanced),
+    },
+    effectOnce: {
+      ok: duplicates.length === 0,
+      detail:
+        duplicates.length === 0
+          ? 'at most one write per record version'
+          : sample(duplicates.map((d) => `${d.destination} ${d.resourceType}/${d.id} v${d.version} written ${d.seqs.length} times`)),
+    },
+    deadLettersHaveReasons: {
+      ok: reasonless.length === 0,
+      detail: `${input.deadLetters.length} dead letters, ${reasonless.length} without a reason`,
+    },
+    noDestinationReads: {
+      ok: input.destinationReads === 0,
+      detail: `${input.destinationReads} reads of the external API`,
+    },
+  };
+};

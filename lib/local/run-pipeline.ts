@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { PipelineConfig } from '../config/pipeline-config.ts';
+import { destinationsFor } from '../config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../config/resources.ts';
+import { parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE } from '../adapters/sqs-record-queue.ts';
+import { wireConsumerHandler } from '../consumer/wiring.ts';
+import { MetricDimension, MetricName } from '../observability/metrics.ts';
+import { EmfStore, percentile } from '../observability/emf.ts';
+import { captureStdoutLines } from '../observability/output-capture.ts';
+import { describeStream, generateDemoStream } from './demo-stream.ts';
+import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
+import { startEventSourcePoller, type EventSourcePoller } from './event-source-poller.ts';
+import { startFakeApi, type FailureRates } from './fake-api.ts';
+import { checkInvariants, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
+import { createLocalResources } from './local-resources.ts';
+
+export interface LocalRunOptions {
+  readonly config: PipelineConfig;
+  /** How many changes the demo publisher sends (before routing). */
+  readonly changes: number;
+  /** Changes per second; 0 means as fast as SQS takes them. */
+  readonly rate: number;
+  /** Distinct records the changes spread over. @default max(10, changes / 5) */
+  readonly ids?: number;
+  /** Malformed messages mixed into the stream, to show the dead-letter path. @default 3 */
+  readonly malformed?: number;
+  readonly seed?: number;
+  /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
+  readonly endpoint?: string;
+  readonly failures?: FailureRates;
+  /** Where the consumers' JSON log lines go. @default reports/local-run.log */
+  readonly logFile?: string;
+  /** Gives up when nothing was accounted for this long. @default 60000 */
+  readonly stallTimeoutMs?: number;
+  readonly onProgress?: (progress: LocalRunProgress) => void;
+}
+
+export interface DestinationProgress extends DestinationAccounting {
+  readonly retried: number;
+}
+
+export interface LocalRunProgress {
+  readonly elapsedMs: number;
+  readonly publishedTotal: number;
+  readonly plannedTotal: number;
+  readonly destinations: readonly DestinationProgress[];
+}
+
+export interface DestinationReport extends DestinationProgress {
+  readonly skippedByReason: Readonly<Record<string, number>>;
+  readonly deadLetteredByReason: Readonly<Record<string, number>>;
+  readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
+  readonly destinationWrites: number;
+}
+
+export interface LocalRunReport {
+  readonly runId: string;
+  readonly endpoint: string;
+  readonly durationMs: number;
+  readonly stream: { readonly changes: number; readonly malformed: number; readonly duplicates: number; readonly outOfOrder: number; readonly records: number };
+  readonly destinations: readonly DestinationReport[];
+  readonly invariants: InvariantReport;
+  readonly drained: boolean;
+}
+
+/** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
+const MALFORMED_SAMPLES: readonly string[] = [
+  '{"resourceType":"contact","id":',
+  JSON.stringify({ resourceType: 'contact', version: 1, occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
+  JSON.stringify({ resourceType: 'contact', id: 'bad-version', version: 'seven', occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
+];
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Reads every message of a DLQ and says why each is there. */
+const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> => {
+  const letters: DeadLetter[] = [];
+  for (let emptyReceives = 0; emptyReceives < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: ['All'] }),
+    );
+    if (Messages.length === 0) {
+      emptyReceives += 1;
+      continue;
+    }
+    for (const message of Messages) {
+      const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
+      // A message moved by redrive carries no envelope: it used up maxReceiveCount.
+      const body = marked === undefined ? (message.Body ?? '') : (JSON.parse(message.Body ?? '{}') as { originalBody?: string }).originalBody ?? '';
+      const parsed = parseChangeEvent(body);
+      letters.push({
+        destination,
+        reason: marked ?? 'retries-exhausted',
+        ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
+      });
+    }
+  }
+  return letters;
+};
+
+/**
+ * Runs the whole pipeline in this process: emulators (or an endpoint), the same queues and table the
+ * stack defines, a fake external API, pollers that behave like the Lambda event source invoking the
+ * real consumer, and a publisher of a demo stream with duplicates, reordering and malformed input.
+ * Resolves with the report once every published message is accounted for (or progress stalls).
+ *
+ * @example
+ * const report = await runLocalPipeline({ config, changes: 500, rate: 250 });
+ * Object.values(report.invariants).every((check) => check.ok);
+ */
+export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalRunReport> => {
+  const startedAt = Date.now();
+  const runId = randomUUID().slice(0, 8);
+  const logFile = options.logFile ?? 'reports/local-run.log';
+  mkdirSync(dirname(logFile), { recursive: true });
+  writeFileSync(logFile, '');
+
+  let emulators: Emulators | undefined;
+  const endpoints = options.endpoint === undefined ? undefined : { sqs: options.endpoint, dynamodb: options.endpoint };
+  if (endpoints === undefined) emulators = await startEmulators();
+  const sqsEndpoint = endpoints?.sqs ?? emulators!.sqsEndpoint;
+  const dynamodbEndpoint = endpoints?.dynamodb ?? emulators!.dynamodbEndpoint;
+  const sqs = new SQSClient(awsClientConfig(sqsEndpoint));
+  const dynamodb = new DynamoDBClient(awsClientConfig(dynamodbEndpoint));
+  const fakeApi = await startFakeApi({ ...(options.failures === undefined ? {} : { failures: options.failures }), seed: options.seed ?? 1 });
+  const emf = new EmfStore();
+  const pollers: EventSourcePoller[] = [];
+  const pendingLog: string[] = [];
+  const capture = captureStdoutLines((line) => {
+    if (!emf.ingestLine(line)) pendingLog.push(line);
+  });
+  const flushLog = () => {
+    if (pendingLog.length > 0) appendFileSync(logFile, `${pendingLog.splice(0).join('\n')}\n`);
+  };
+
+  try {
+    // The same config, with every destination pointed at the fake API.
+    const config: PipelineConfig = {
+      ...options.config,
+      destinations: options.config.destinations.map((destination) => ({ ...destination, baseUrl: fakeApi.baseUrl(destination.name) })),
+    };
+    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: 5 });
+    if (endpoints !== undefined) {
+      // A reused endpoint may hold messages from an earlier run; start from empty queues.
+      for (const queues of Object.values(resources.destinations)) {
+        for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
+      }
+    }
+
+    for (const destination of config.destinations) {
+      const queues = resources.destinations[destination.name]!;
+      const handler = wireConsumerHandler({
+        destination,
+        leaseDurationMs: leaseDurationMsFor(destination),
+        tableName: resources.tableName,
+        queueUrl: queues.queueUrl,
+        deadLetterQueueUrl: queues.deadLetterQueueUrl,
+        metricsNamespace: config.metricsNamespace,
+        serviceName: `${config.name}-${destination.name}`,
+        logLevel: config.logLevel,
+        dynamodb,
+        sqs,
+      });
+      pollers.push(
+        startEventSourcePoller({
+          sqs,
+          queueUrl: queues.queueUrl,
+          queueArn: queues.queueArn,
+          handler,
+          functionName: `${config.name}-${destination.name}-consumer`,
+          batchSize: Math.min(destination.batchSize, 10),
+          pollers: Math.min(destination.maxConcurrency, 4),
+          functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
+          waitTimeSeconds: 1,
+        }),
+      );
+    }
+
+    // Record ids carry the run id, so a rerun against a persistent endpoint starts from fresh records.
+    const resourceTypes = [...new Set(config.destinations.flatMap((d) => d.resourceTypes))];
+    const events = generateDemoStream({
+      changes: options.changes,
+      ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
+      resourceTypes,
+      seed: options.seed ?? 1,
+    }).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
+    const malformedCount = options.malformed ?? 3;
+    const bodies: string[] = events.map((event) => JSON.stringify(event));
+    for (let i = 0; i < malformedCount; i += 1) {
+      bodies.splice(Math.floor(((i + 1) * bodies.length) / (malformedCount + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
+    }
+
+    // Route every message exactly as the EventBridge rules do; malformed input cannot be routed by
+    // type, so the demo sends it to the first destination.
+    const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
+    const plan = bodies.map((body) => {
+      const parsed = parseChangeEvent(body);
+      const targets = parsed.ok ? destinationsFor(config, parsed.event.resourceType).map((d) => d.name) : [config.destinations[0]!.name];
+      if (parsed.ok) for (const target of targets) routed.get(target)!.push(parsed.event);
+      return { body, targets };
+    });
+    const plannedTotal = plan.reduce((sum, step) => sum + step.targets.length, 0);
+    const published = new Map<string, number>(config.destinations.map((d) => [d.name, 0]));
+    const namespace = config.metricsNamespace;
+    const count = (name: string, destination: string) => emf.sum(namespace, name, { [MetricDimension.DESTINATION]: destination });
+    const progress = (): LocalRunProgress => ({
+      elapsedMs: Date.now() - startedAt,
+      publishedTotal: [...published.values()].reduce((a, b) => a + b, 0),
+      plannedTotal,
+      destinations: config.destinations.map((d) => ({
+        destination: d.name,
+        published: published.get(d.name) ?? 0,
+        applied: count(MetricName.RECORDS_APPLIED, d.name),
+        skipped: count(MetricName.RECORDS_SKIPPED, d.name),
+        deadLettered: count(MetricName.RECORDS_DEAD_LETTERED, d.name),
+        retried: count(MetricName.RECORDS_RETRIED, d.name),
+      })),
+    });
+
+    // Publish, paced to the rate, routing each change exactly as the EventBridge rules do.
+    const outbox = new Map<string, string[]>(config.destinations.map((d) => [d.name, []]));
+    const flushOutbox = async (destination: string, force: boolean) => {
+      const pending = outbox.get(destination)!;
+      while (pending.length >= 10 || (force && pending.length > 0)) {
+        const batch = pending.splice(0, 10);
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: resources.destinations[destination]!.queueUrl,
+            Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
+          }),
+        );
+        published.set(destination, (published.get(destination) ?? 0) + batch.length);
+      }
+    };
+    let lastProgressAt = 0;
+    for (const [index, { body, targets }] of plan.entries()) {
+      for (const target of targets) {
+        outbox.get(target)!.push(body);
+        await flushOutbox(target, false);
+      }
+      if (options.rate > 0) {
+        const dueAt = startedAt + ((index + 1) / options.rate) * 1000;
+        const wait = dueAt - Date.now();
+        if (wait > 0) await sleep(wait);
+      }
+      if (Date.now() - lastProgressAt > 250) {
+        lastProgressAt = Date.now();
+        options.onProgress?.(progress());
+        flushLog();
+      }
+    }
+    for (const destination of outbox.keys()) await flushOutbox(destination, true);
+
+    // Wait until every published message is accounted for, or nothing moves for too long.
+    const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+    let lastAccounted = -1;
+    let lastMoveAt = Date.now();
+    let drained = false;
+    while (!drained && Date.now() - lastMoveAt < stallTimeoutMs) {
+      const snapshot = progress();
+      options.onProgress?.(snapshot);
+      flushLog();
+      const accounted = snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0);
+      drained = snapshot.destinations.every((d) => d.applied + d.skipped + d.deadLettered >= d.published);
+      if (accounted !== lastAccounted) {
+        lastAccounted = accounted;
+        lastMoveAt = Date.now();
+      }
+      if (!drained) await sleep(100);
+    }
+    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+
+    const deadLetters: DeadLetter[] = [];
+    for (const destination of config.destinations) {
+      deadLetters.push(...(await drainDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
+    }
+    // Messages that exhausted their retries were moved by SQS, not by the consumer: add them.
+    const final = progress();
+    const accounting: DestinationProgress[] = final.destinations.map((row) => ({
+      ...row,
+      deadLettered: row.deadLettered + deadLetters.filter((l) => l.destination === row.destination && l.reason === 'retries-exhausted').length,
+    }));
+    const writeLog = fakeApi.writeLog();
+    const invariants = checkInvariants({
+      accounting,
+      routed,
+      writeLog,
+      finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
+      deadLetters,
+      destinationReads: fakeApi.stats().reads,
+    });
+    const description = describeStream(events);
+    return {
+      runId,
+      endpoint: options.endpoint ?? 'embedded',
+      durationMs: Date.now() - startedAt,
+      stream: {
+        changes: events.length,
+        malformed: malformedCount,
+        duplicates: description.duplicates,
+        outOfOrder: description.outOfOrder,
+        records: description.distinct,
+      },
+      destinations: accounting.map((row) => {
+        const lag = emf.values(namespace, MetricName.END_TO_END_LAG, { [MetricDimension.DESTINATION]: row.destination });
+        return {
+          ...row,
+          skippedByReason: Object.fromEntries(emf.dimensionValues(namespace, MetricName.RECORDS_SKIPPED, MetricDimension.REASON, { [MetricDimension.DESTINATION]: row.destination })),
+          deadLetteredByReason: Object.fromEntries(
+            deadLetters
+              .filter((l) => l.destination === row.destination)
+              .reduce((m, l) => m.set(l.reason, (m.get(l.reason) ?? 0) + 1), new Map<string, number>()),
+          ),
+          lagMs: { p50: percentile(lag, 50) ?? null, p99: percentile(lag, 99) ?? null },
+          destinationWrites: writeLog.filter((entry) => entry.destination === row.destination).length,
+        };
+      }),
+      invariants,
+      drained,
+    };
+  } finally {
+    await Promise.all(pollers.map((poller) => poller.stop()));
+    capture.restore();
+    flushLog();
+    await fakeApi.stop();
+    sqs.destroy();
+    dynamodb.destroy();
+    await emulators?.stop();
+  }
+};

@@ -1,0 +1,141 @@
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../lib/config/resources.ts';
+import { ValidationError } from '../../lib/config/validation.ts';
+import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
+import { createLocalResources } from '../../lib/local/local-resources.ts';
+
+let emulators: Emulators;
+let sqs: SQSClient;
+let dynamodb: DynamoDBClient;
+
+/** Each test gets its own resource names, so the tests do not depend on each other's leftovers. */
+const configNamed = (name: string): PipelineConfig =>
+  parsePipelineConfig({
+    name,
+    destinations: [
+      { name: 'crm', kind: 'http', baseUrl: 'https://crm.example.com', resourceTypes: ['contact'], retry: { maxReceiveCount: 3 } },
+      { name: 'erp', kind: 'http', baseUrl: 'https://erp.example.com', resourceTypes: ['order'] },
+    ],
+  });
+
+const queueAttributes = async (queueUrl: string): Promise<Record<string, string>> => {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }));
+  return Attributes;
+};
+
+beforeAll(async () => {
+  emulators = await startEmulators();
+  sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
+  dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+});
+
+afterAll(async () => {
+  sqs.destroy();
+  dynamodb.destroy();
+  await emulators.stop();
+});
+
+describe('Function: createLocalResources', () => {
+  it('creates per destination a DLQ and a queue redriving to it with the settings of the stack', async () => {
+    // Prepare
+    const config = configNamed('lr-queues');
+
+    // Act
+    const resources = await createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    expect(Object.keys(resources.destinations).sort()).toEqual(['crm', 'erp']);
+    for (const destination of config.destinations) {
+      const expected = destinationResources(config, destination);
+      const queues = resources.destinations[destination.name];
+      expect(queues?.queueUrl).toMatch(new RegExp(`/${expected.queueName}$`));
+      expect(queues?.deadLetterQueueUrl).toMatch(new RegExp(`/${expected.deadLetterQueueName}$`));
+      expect(queues?.queueArn).toMatch(new RegExp(`^arn:aws:sqs:us-east-1:\\d{12}:${expected.queueName}$`));
+      const source = await queueAttributes(queues?.queueUrl ?? '');
+      expect(source).toMatchObject({
+        QueueArn: queues?.queueArn,
+        VisibilityTimeout: String(expected.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(expected.retentionPeriodSeconds),
+      });
+      expect(JSON.parse(source.RedrivePolicy ?? '{}')).toEqual({
+        deadLetterTargetArn: queues?.deadLetterQueueArn,
+        maxReceiveCount: expected.maxReceiveCount,
+      });
+      const deadLetter = await queueAttributes(queues?.deadLetterQueueUrl ?? '');
+      expect(deadLetter).toMatchObject({
+        QueueArn: queues?.deadLetterQueueArn,
+        MessageRetentionPeriod: String(expected.deadLetterRetentionPeriodSeconds),
+      });
+      expect(deadLetter.RedrivePolicy).toBeUndefined();
+    }
+    // The configured value, not the default of 8, reached the queue.
+    expect(JSON.parse((await queueAttributes(resources.destinations['crm']?.queueUrl ?? '')).RedrivePolicy ?? '{}')).toMatchObject({
+      maxReceiveCount: 3,
+    });
+  });
+
+  it('creates the ledger table with the partition key pk, billed per request', async () => {
+    // Prepare
+    const config = configNamed('lr-table');
+
+    // Act
+    const { tableName } = await createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    expect(tableName).toBe(ledgerTableName(config));
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table).toMatchObject({
+      TableStatus: 'ACTIVE',
+      KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
+      BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
+    });
+  });
+
+  it('succeeds when run twice, returning the same resources', async () => {
+    // Prepare
+    const config = configNamed('lr-twice');
+    const first = await createLocalResources({ config, sqs, dynamodb });
+
+    // Act
+    const second = await createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    expect(second).toEqual(first);
+  });
+
+  it('brings an existing queue back to the config when rerun with another visibility timeout', async () => {
+    // Prepare: a local run with a short visibility timeout left the queue behind
+    const config = configNamed('lr-rerun');
+    const local = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: 2 });
+    expect(await queueAttributes(local.destinations['crm']?.queueUrl ?? '')).toMatchObject({ VisibilityTimeout: '2' });
+
+    // Act
+    const rerun = await createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    const expected = destinationResources(config, config.destinations[0] as PipelineConfig['destinations'][number]);
+    const source = await queueAttributes(rerun.destinations['crm']?.queueUrl ?? '');
+    expect(source).toMatchObject({ VisibilityTimeout: String(expected.visibilityTimeoutSeconds) });
+    expect(JSON.parse(source.RedrivePolicy ?? '{}')).toEqual({
+      deadLetterTargetArn: rerun.destinations['crm']?.deadLetterQueueArn,
+      maxReceiveCount: 3,
+    });
+    expect(rerun).toEqual(local);
+  });
+
+  it.each([-1, 1.5, 43_201])('rejects visibilityTimeoutSeconds %s', async (visibilityTimeoutSeconds) => {
+    // Prepare
+    const config = configNamed('lr-invalid');
+
+    // Act
+    const creating = createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds });
+
+    // Assess
+    await expect(creating).rejects.toThrow(ValidationError);
+    await expect(creating).rejects.toThrow(`expected an integer from 0 to 43200, got ${visibilityTimeoutSeconds}`);
+  });
+});
