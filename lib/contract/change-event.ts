@@ -82,3 +82,17 @@ export const parseChangeEvent = (
  */
 export const idempotencyKey = (destination: string, event: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>): string =>
   `${destination}:${event.resourceType}:${event.id}:${event.version}`;
+
+/**
+ * Serialises a change event for an SQS message body. SQS accepts only some unicode (no U+FFFE/U+FFFF,
+ * and some emulators refuse characters beyond U+FFFF), so every character outside the Basic
+ * Multilingual Plane, and the two non-characters, is written as a JSON `\u` escape: the same JSON
+ * value, in characters every SQS implementation takes.
+ *
+ * @example
+ * serializeChangeEvent({ ...event, payload: { note: '🚀' } }); // '…"note":"\\ud83d\\ude80"…'
+ */
+export const serializeChangeEvent = (event: ChangeEvent): string =>
+  JSON.stringify(event).replace(/[\u{10000}-\u{10FFFF}\uFFFE\uFFFF]/gu, (char) =>
+    Array.from({ length: char.length }, (_, i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );

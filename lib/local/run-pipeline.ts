@@ -11,12 +11,12 @@ import {
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationsFor } from '../config/pipeline-config.ts';
 import { leaseDurationMsFor } from '../config/resources.ts';
-import { parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
+import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../adapters/sqs-record-queue.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { MetricDimension, MetricName } from '../observability/metrics.ts';
 import { EmfStore, percentile } from '../observability/emf.ts';
-import { captureStdoutLines } from '../observability/output-capture.ts';
+import { captureJsonOutput } from '../observability/output-capture.ts';
 import { describeStream, generateDemoStream } from './demo-stream.ts';
 import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
 import { startEventSourcePoller, type EventSourcePoller } from './event-source-poller.ts';
@@ -136,7 +136,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   const emf = new EmfStore();
   const pollers: EventSourcePoller[] = [];
   const pendingLog: string[] = [];
-  const capture = captureStdoutLines((line) => {
+  const capture = captureJsonOutput((line) => {
     if (!emf.ingestLine(line)) pendingLog.push(line);
   });
   const flushLog = () => {
@@ -182,6 +182,11 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           pollers: Math.min(destination.maxConcurrency, 4),
           functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
           waitTimeSeconds: 1,
+          onInvocation: (summary) => {
+            if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
+              pendingLog.push(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
+            }
+          },
         }),
       );
     }
@@ -195,7 +200,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       seed: options.seed ?? 1,
     }).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
     const malformedCount = options.malformed ?? 3;
-    const bodies: string[] = events.map((event) => JSON.stringify(event));
+    const bodies: string[] = events.map(serializeChangeEvent);
     for (let i = 0; i < malformedCount; i += 1) {
       bodies.splice(Math.floor(((i + 1) * bodies.length) / (malformedCount + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
     }
@@ -233,12 +238,16 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       const pending = outbox.get(destination)!;
       while (pending.length >= 10 || (force && pending.length > 0)) {
         const batch = pending.splice(0, 10);
-        await sqs.send(
+        const result = await sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: resources.destinations[destination]!.queueUrl,
             Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
           }),
         );
+        if ((result.Failed ?? []).length > 0) {
+          const failed = result.Failed!.map((entry) => `${entry.Code}: ${entry.Message}`).join('; ');
+          throw new Error(`SQS refused ${result.Failed!.length} of ${batch.length} messages for ${destination}: ${failed}`);
+        }
         published.set(destination, (published.get(destination) ?? 0) + batch.length);
       }
     };

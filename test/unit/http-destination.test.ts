@@ -78,7 +78,7 @@ describe('Class: HttpDestination', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]?.url).toBe('https://api.test/v1/contact/a%2Fb%20c%3Fd%23%C3%A9');
     expect(calls[0]?.init.method).toBe('PUT');
-    expect(calls[0]?.init.headers).toMatchObject({ 'Idempotency-Key': 'crm:contact:a/b c?d#é:7', 'X-Record-Version': '7' });
+    expect(calls[0]?.init.headers).toMatchObject({ 'Idempotency-Key': 'crm:contact:a/b%20c?d#%C3%A9:7', 'X-Record-Version': '7' });
     expect(JSON.parse(String(calls[0]?.init.body))).toEqual(changeEvent().payload);
   });
 
