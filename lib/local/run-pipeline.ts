@@ -20,7 +20,9 @@ import { captureJsonOutput } from '../observability/output-capture.ts';
 import { describeStream, generateDemoStream } from './demo-stream.ts';
 import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
 import { startEventSourcePoller, type EventSourcePoller } from './event-source-poller.ts';
-import { startFakeApi, type FailureRates } from './fake-api.ts';
+import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
+import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
+import type { LedgerStore } from '../sync/ledger.ts';
 import { checkInvariants, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
 import { createLocalResources } from './local-resources.ts';
 
@@ -37,7 +39,16 @@ export interface LocalRunOptions {
   readonly seed?: number;
   /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
   readonly endpoint?: string;
-  readonly failures?: FailureRates;
+  /** The fake external API: latency and failure injection. @default no latency, no failures */
+  readonly fakeApi?: FakeApiOptions;
+  /** Publish exactly these changes instead of a generated demo stream. */
+  readonly events?: readonly ChangeEvent[];
+  /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */
+  readonly pollers?: number;
+  /** Source queue visibility timeout for the run. @default 5 */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Wraps each destination's ledger (experiments and tests, e.g. a variant without the lease). */
+  readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
   /** Where the consumers' JSON log lines go. @default reports/local-run.log */
   readonly logFile?: string;
   /** Gives up when nothing was accounted for this long. @default 60000 */
@@ -132,7 +143,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   const dynamodbEndpoint = endpoints?.dynamodb ?? emulators!.dynamodbEndpoint;
   const sqs = new SQSClient(awsClientConfig(sqsEndpoint));
   const dynamodb = new DynamoDBClient(awsClientConfig(dynamodbEndpoint));
-  const fakeApi = await startFakeApi({ ...(options.failures === undefined ? {} : { failures: options.failures }), seed: options.seed ?? 1 });
+  const fakeApi = await startFakeApi({ seed: options.seed ?? 1, ...options.fakeApi });
   const emf = new EmfStore();
   const pollers: EventSourcePoller[] = [];
   const pendingLog: string[] = [];
@@ -149,7 +160,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       ...options.config,
       destinations: options.config.destinations.map((destination) => ({ ...destination, baseUrl: fakeApi.baseUrl(destination.name) })),
     };
-    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: 5 });
+    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5 });
+    const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
     if (endpoints !== undefined) {
       // A reused endpoint may hold messages from an earlier run; start from empty queues.
       for (const queues of Object.values(resources.destinations)) {
@@ -170,6 +182,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         logLevel: config.logLevel,
         dynamodb,
         sqs,
+        ...(options.wrapLedger === undefined ? {} : { overrides: { ledger: options.wrapLedger(ledger) } }),
       });
       pollers.push(
         startEventSourcePoller({
@@ -179,7 +192,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           handler,
           functionName: `${config.name}-${destination.name}-consumer`,
           batchSize: Math.min(destination.batchSize, 10),
-          pollers: Math.min(destination.maxConcurrency, 4),
+          pollers: options.pollers ?? Math.min(destination.maxConcurrency, 4),
           functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
           waitTimeSeconds: 1,
           onInvocation: (summary) => {
@@ -193,12 +206,15 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
 
     // Record ids carry the run id, so a rerun against a persistent endpoint starts from fresh records.
     const resourceTypes = [...new Set(config.destinations.flatMap((d) => d.resourceTypes))];
-    const events = generateDemoStream({
-      changes: options.changes,
-      ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
-      resourceTypes,
-      seed: options.seed ?? 1,
-    }).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
+    const events = (
+      options.events ??
+      generateDemoStream({
+        changes: options.changes,
+        ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
+        resourceTypes,
+        seed: options.seed ?? 1,
+      })
+    ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
     const malformedCount = options.malformed ?? 3;
     const bodies: string[] = events.map(serializeChangeEvent);
     for (let i = 0; i < malformedCount; i += 1) {
