@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { expectedRetrySeconds, maxReceiveCountForHorizon } from '../sync/backoff.ts';
 import { intInRange, parseOrThrow, ValidationError } from './validation.ts';
 
 /** Destination kinds the pipeline knows how to call. Each has an adapter in `lib/adapters`. */
@@ -31,13 +32,76 @@ const baseUrlSchema = z
     { error: 'expected an http(s) URL without query or fragment' },
   );
 
-const retrySchema = z.strictObject({
-  /** Deliveries before SQS moves a message to the DLQ by redrive. */
-  maxReceiveCount: intInRange(1, 1000).default(8),
-  /** First backoff step for a transient failure. */
-  baseDelaySeconds: intInRange(1, 3600).default(2),
-  /** Longest wait between two attempts (SQS allows at most 12 hours). */
-  maxDelaySeconds: intInRange(1, 43_200).default(900),
+/** Source queues keep messages 14 days; retrying longer than that would lose them. */
+export const QUEUE_RETENTION_MINUTES = 14 * 24 * 60;
+const DEFAULT_RETRY_HORIZON_MINUTES = 24 * 60;
+
+const retrySchema = z
+  .strictObject({
+    /**
+     * How long transient failures are retried before the change is dead-lettered; maxReceiveCount is
+     * derived from it and the backoff. Give either this or maxReceiveCount.
+     */
+    horizonMinutes: z
+      .int({ error: `expected an integer from 1 to ${QUEUE_RETENTION_MINUTES} (the queue's 14-day retention)` })
+      .min(1, { error: `expected an integer from 1 to ${QUEUE_RETENTION_MINUTES} (the queue's 14-day retention)` })
+      .max(QUEUE_RETENTION_MINUTES, { error: `expected at most ${QUEUE_RETENTION_MINUTES} minutes: retrying longer than the queue's 14-day retention would lose messages` })
+      .optional(),
+    /** Deliveries before the change is dead-lettered; derived from horizonMinutes when left out. */
+    maxReceiveCount: intInRange(1, 1000).optional(),
+    /** First backoff step for a transient failure. */
+    baseDelaySeconds: intInRange(1, 3600).default(2),
+    /** Longest wait between two attempts (SQS allows at most 12 hours). */
+    maxDelaySeconds: intInRange(1, 43_200).default(900),
+  })
+  .superRefine((retry, ctx) => {
+    if (retry.horizonMinutes !== undefined && retry.maxReceiveCount !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxReceiveCount'],
+        input: retry.maxReceiveCount,
+        message: 'expected either horizonMinutes or maxReceiveCount, not both',
+      });
+    }
+    if (retry.baseDelaySeconds > retry.maxDelaySeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseDelaySeconds'],
+        input: retry.baseDelaySeconds,
+        message: `expected at most maxDelaySeconds (${retry.maxDelaySeconds})`,
+      });
+    }
+    if (retry.maxReceiveCount === undefined) {
+      const horizonMinutes = retry.horizonMinutes ?? DEFAULT_RETRY_HORIZON_MINUTES;
+      const needed = maxReceiveCountForHorizon(retry, horizonMinutes * 60);
+      if (needed > 1000) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['horizonMinutes'],
+          input: horizonMinutes,
+          message: `expected a horizon SQS can hold: it needs ${needed} deliveries at maxDelaySeconds ${retry.maxDelaySeconds}, SQS allows 1000 (raise maxDelaySeconds or shorten the horizon)`,
+        });
+      }
+    }
+  })
+  .transform((retry) => {
+    const maxReceiveCount = retry.maxReceiveCount ?? maxReceiveCountForHorizon(retry, (retry.horizonMinutes ?? DEFAULT_RETRY_HORIZON_MINUTES) * 60);
+    return {
+      baseDelaySeconds: retry.baseDelaySeconds,
+      maxDelaySeconds: retry.maxDelaySeconds,
+      maxReceiveCount,
+      /** The horizon asked for, or the one maxReceiveCount gives on average. */
+      horizonMinutes: retry.horizonMinutes ?? (retry.maxReceiveCount === undefined ? DEFAULT_RETRY_HORIZON_MINUTES : Math.round(expectedRetrySeconds(retry, maxReceiveCount) / 60)),
+    };
+  });
+
+const alarmsSchema = z.strictObject({
+  /** End-to-end lag p99 (applied - occurredAt) above this for 3 of 5 minutes raises an alarm. */
+  lagP99Seconds: intInRange(1, 86_400).default(300),
+  /** Destination errors / attempts above this percentage for 3 of 5 minutes raises an alarm. */
+  errorRatePercent: intInRange(1, 100).default(5),
+  /** Age of the oldest queued message above this raises an alarm. */
+  oldestMessageAgeSeconds: intInRange(60, 1_209_600).default(900),
 });
 
 const destinationSchema = z
@@ -54,7 +118,8 @@ const destinationSchema = z
     maxConcurrency: intInRange(2, 1000).default(5),
     requestTimeoutMs: intInRange(100, 60_000).default(5_000),
     functionTimeoutSeconds: intInRange(3, 900).default(30),
-    retry: retrySchema.default({ maxReceiveCount: 8, baseDelaySeconds: 2, maxDelaySeconds: 900 }),
+    retry: retrySchema.prefault({}),
+    alarms: alarmsSchema.prefault({}),
   })
   .superRefine((destination, ctx) => {
     if (destination.batchSize > 10 && destination.maxBatchingWindowSeconds === 0) {
@@ -75,14 +140,6 @@ const destinationSchema = z
         message: `expected at most half of functionTimeoutSeconds (${destination.functionTimeoutSeconds} s)`,
       });
     }
-    if (destination.retry.baseDelaySeconds > destination.retry.maxDelaySeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retry', 'baseDelaySeconds'],
-        input: destination.retry.baseDelaySeconds,
-        message: `expected at most retry.maxDelaySeconds (${destination.retry.maxDelaySeconds})`,
-      });
-    }
   });
 
 export const PipelineConfigSchema = z
@@ -93,6 +150,8 @@ export const PipelineConfigSchema = z
       .string({ error: 'expected a CloudWatch namespace' })
       .regex(/^[A-Za-z0-9_./#:-]{1,255}$/, { error: 'expected 1 to 255 letters, digits or _ . / # : -' })
       .default('SyncPipeline'),
+    /** Where alarm notifications are emailed (an SNS subscription); alarms go to the topic either way. */
+    alarmEmail: z.email({ error: 'expected an email address' }).optional(),
     logLevel: z
       .enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expected one of DEBUG, INFO, WARN, ERROR' })
       .default('INFO'),

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Destination, DestinationWrite } from '../../lib/adapters/destination.ts';
 import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
+import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
 import type { DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
 import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
@@ -31,12 +32,16 @@ export class RecordingQueue implements RecordQueue {
   }
 }
 
-/** A consumer handler over in-memory ports, with Powertools output kept quiet. */
+/**
+ * A consumer handler over in-memory ports. Its Powertools output (JSON logs and EMF) is captured into
+ * `output` instead of cluttering the test run, so tests can assert on it.
+ */
 export const inMemoryConsumer = (options: { ledger?: LedgerStore; leaseDurationMs?: number; random?: () => number } = {}) => {
   const ledger = options.ledger ?? new InMemoryLedgerStore();
   const destination = new RecordingDestination();
   const queue = new RecordingQueue();
-  const handler = createConsumerHandler({
+  const output: string[] = [];
+  const inner = createConsumerHandler({
     destinationName: 'crm',
     retry: { baseDelaySeconds: 2, maxDelaySeconds: 900 },
     leaseDurationMs: options.leaseDurationMs ?? 11_000,
@@ -44,8 +49,16 @@ export const inMemoryConsumer = (options: { ledger?: LedgerStore; leaseDurationM
     destination,
     queue,
     random: options.random ?? (() => 0.5),
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    logger: new Logger({ serviceName: 'test', logLevel: 'DEBUG' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test', defaultDimensions: { Destination: 'crm' } }),
   });
-  return { handler, ledger, destination, queue };
+  const handler: typeof inner = async (event, context) => {
+    const capture = captureJsonOutput((line) => output.push(line));
+    try {
+      return await inner(event, context);
+    } finally {
+      capture.restore();
+    }
+  };
+  return { handler, ledger, destination, queue, output };
 };

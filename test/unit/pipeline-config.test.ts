@@ -34,8 +34,21 @@ describe('Function: parsePipelineConfig', () => {
       maxConcurrency: 5,
       requestTimeoutMs: 5000,
       functionTimeoutSeconds: 30,
-      retry: { maxReceiveCount: 8, baseDelaySeconds: 2, maxDelaySeconds: 900 },
+      retry: { horizonMinutes: 1440, maxReceiveCount: 201, baseDelaySeconds: 2, maxDelaySeconds: 900 },
+      alarms: { lagP99Seconds: 300, errorRatePercent: 5, oldestMessageAgeSeconds: 900 },
     });
+  });
+
+  it('derives maxReceiveCount from the retry horizon and the backoff', () => {
+    // Act
+    const config = parsePipelineConfig({ destinations: [destination({ retry: { horizonMinutes: 60, baseDelaySeconds: 1, maxDelaySeconds: 60 } })] });
+
+    // Assess: waits average (1+1)/2, (1+2)/2, (1+4)/2, … (1+60)/2 and must add up to an hour
+    const retry = config.destinations[0]!.retry;
+    let elapsed = 0;
+    for (let attempt = 1; attempt < retry.maxReceiveCount; attempt += 1) elapsed += (1 + Math.min(60, 2 ** (attempt - 1))) / 2;
+    expect(elapsed).toBeGreaterThanOrEqual(3600);
+    expect(elapsed - (1 + 60) / 2).toBeLessThan(3600);
   });
 
   it.each<[string, unknown, string]>([
@@ -48,6 +61,9 @@ describe('Function: parsePipelineConfig', () => {
     ['a batch over 10 without a window', { destinations: [destination({ batchSize: 50 })] }, 'destinations[0].batchSize: expected at most 10 unless maxBatchingWindowSeconds is at least 1'],
     ['a timeout too long for the function', { destinations: [destination({ requestTimeoutMs: 20_000 })] }, 'destinations[0].requestTimeoutMs: expected at most half of functionTimeoutSeconds (30 s), got 20000'],
     ['an unknown field', { destinations: [destination({ maxConcurency: 3 })] }, 'destinations[0]: unknown field(s) "maxConcurency"'],
+    ['a horizon beyond the queue retention', { destinations: [destination({ retry: { horizonMinutes: 30_000 } })] }, "destinations[0].retry.horizonMinutes: expected at most 20160 minutes: retrying longer than the queue's 14-day retention would lose messages, got 30000"],
+    ['a horizon SQS cannot hold', { destinations: [destination({ retry: { horizonMinutes: 20_000, maxDelaySeconds: 60 } })] }, 'destinations[0].retry.horizonMinutes: expected a horizon SQS can hold: it needs 1001 deliveries'],
+    ['both horizon and maxReceiveCount', { destinations: [destination({ retry: { horizonMinutes: 60, maxReceiveCount: 5 } })] }, 'destinations[0].retry.maxReceiveCount: expected either horizonMinutes or maxReceiveCount, not both, got 5'],
     ['no destinations', { destinations: [] }, 'destinations: expected at least one destination'],
   ])('names the field and the value for %s', (_name, input, expected) => {
     // Act
