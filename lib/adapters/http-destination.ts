@@ -1,6 +1,6 @@
 import { ChangeOp } from '../contract/change-event.ts';
 import { parseRetryAfter } from '../sync/backoff.ts';
-import { classifyHttpStatus, DestinationError, DestinationErrorClass } from '../sync/errors.ts';
+import { ALREADY_DONE, classifyHttpStatus, classifyTransportError, DestinationError, type DestinationErrorClass } from '../sync/errors.ts';
 import type { Destination, DestinationWrite } from './destination.ts';
 
 export interface HttpDestinationOptions {
@@ -14,21 +14,12 @@ export interface HttpDestinationOptions {
   readonly fetch?: typeof fetch;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Refines the status mapping for an API with its own conventions (say, 422 meaning "retry later");
+   * return undefined to keep the default from `classifyHttpStatus`.
+   */
+  readonly classifyStatus?: (status: number, op: 'upsert' | 'delete') => DestinationErrorClass | typeof ALREADY_DONE | undefined;
 }
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_CLOSED',
-]);
 
 /**
  * HTTP header values must be visible ASCII; ids may hold any unicode. Percent-encodes (as UTF-8)
@@ -39,15 +30,6 @@ const NETWORK_CODES = new Set([
  */
 export const toHeaderValue = (value: string): string =>
   value.replace(/[^\x21-\x24\x26-\x7e]/gu, (char) => encodeURIComponent(char));
-
-const errorCode = (error: unknown): string | undefined => {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = current.cause;
-  }
-  return undefined;
-};
 
 /**
  * Delivers changes to a REST API: upsert is `PUT {baseUrl}/{resourceType}/{id}` with the payload as
@@ -65,6 +47,7 @@ export class HttpDestination implements Destination {
   readonly #headers: Readonly<Record<string, string>>;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
+  readonly #classifyStatus: (status: number, op: 'upsert' | 'delete') => DestinationErrorClass | typeof ALREADY_DONE;
 
   public constructor(options: HttpDestinationOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -72,6 +55,8 @@ export class HttpDestination implements Destination {
     this.#headers = options.headers ?? {};
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#now = options.now ?? Date.now;
+    const refine = options.classifyStatus;
+    this.#classifyStatus = (status, op) => refine?.(status, op) ?? classifyHttpStatus(status, op);
   }
 
   /** The record's URL; the id is always exactly one path segment, whatever it contains. */
@@ -103,29 +88,21 @@ export class HttpDestination implements Destination {
       throw this.#translateFailure(target, error);
     }
     if (response.ok) return;
-    if (method === 'DELETE' && response.status === 404) return;
+    const errorClass = this.#classifyStatus(response.status, event.op);
+    if (errorClass === ALREADY_DONE) return;
     throw new DestinationError(`${target} answered ${response.status}`, {
-      errorClass: classifyHttpStatus(response.status),
+      errorClass,
       status: response.status,
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#now()),
     });
   }
 
   #translateFailure(target: string, error: unknown): DestinationError {
-    const name = error instanceof Error ? error.name : '';
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      return new DestinationError(`${target} timed out after ${this.#timeoutMs} ms`, {
-        errorClass: DestinationErrorClass.TIMEOUT,
-        cause: error,
-      });
-    }
-    const code = errorCode(error);
-    if (code !== undefined && NETWORK_CODES.has(code)) {
-      return new DestinationError(`${target} failed: ${code}`, { errorClass: DestinationErrorClass.NETWORK, cause: error });
-    }
-    return new DestinationError(`${target} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      errorClass: DestinationErrorClass.UNKNOWN,
-      cause: error,
-    });
+    const errorClass = classifyTransportError(error);
+    const why =
+      errorClass === 'timeout'
+        ? `timed out after ${this.#timeoutMs} ms`
+        : `failed: ${(error instanceof Error && (error.cause as { code?: string } | undefined)?.code) || (error instanceof Error ? error.message : String(error))}`;
+    return new DestinationError(`${target} ${why}`, { errorClass, cause: error });
   }
 }

@@ -67,7 +67,9 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
   breakdown(
     MetricName.DESTINATION_ERRORS,
     MetricDimension.ERROR_CLASS,
-    [...retried, ...deadLettered].flatMap((o) => (o.errorClass === undefined ? [] : [o.errorClass])),
+    // Every failed destination call, including quick in-invocation retries, so that the error rate
+    // (errors / (applied + errors)) counts calls, not records.
+    outcomes.flatMap((o) => ('callErrors' in o && o.callErrors !== undefined ? o.callErrors : [])),
   );
 };
 

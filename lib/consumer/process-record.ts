@@ -7,13 +7,13 @@ import { LedgerPersistenceLayer, type ApplyResult } from '../adapters/ledger-per
 import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
 import { retryDelaySeconds } from '../sync/backoff.ts';
 import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass } from '../sync/errors.ts';
+import { DestinationError, DestinationErrorClass, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
 export interface RecordProcessorDeps {
   readonly destinationName: string;
-  readonly retry: Pick<RetryConfig, 'baseDelaySeconds' | 'maxDelaySeconds'>;
+  readonly retry: Pick<RetryConfig, 'baseDelaySeconds' | 'maxDelaySeconds' | 'maxReceiveCount'>;
   readonly leaseDurationMs: number;
   readonly ledger: LedgerStore;
   readonly destination: Destination;
@@ -34,7 +34,15 @@ export interface RecordRef {
 
 /** How one record's attempt ended. Only `retry` leaves the message on the queue. */
 export type RecordOutcome =
-  | { readonly kind: 'applied'; readonly ref: RecordRef; readonly endToEndLagMs: number; readonly queueLagMs: number; readonly latencyMs: number }
+  | {
+      readonly kind: 'applied';
+      readonly ref: RecordRef;
+      readonly endToEndLagMs: number;
+      readonly queueLagMs: number;
+      readonly latencyMs: number;
+      /** Failed calls before the one that succeeded (quick in-invocation retries). */
+      readonly callErrors: readonly DestinationErrorClass[];
+    }
   | { readonly kind: 'skipped'; readonly ref: RecordRef; readonly reason: 'duplicate' | 'stale' }
   | {
       readonly kind: 'retry';
@@ -43,6 +51,7 @@ export type RecordOutcome =
       readonly reason: 'busy' | 'transient' | 'internal';
       readonly delaySeconds: number;
       readonly errorClass?: DestinationErrorClass;
+      readonly callErrors?: readonly DestinationErrorClass[];
       readonly latencyMs?: number;
       readonly message: string;
     }
@@ -51,6 +60,7 @@ export type RecordOutcome =
       readonly ref: RecordRef;
       readonly reason: DeadLetterReason;
       readonly errorClass?: DestinationErrorClass;
+      readonly callErrors?: readonly DestinationErrorClass[];
       readonly latencyMs?: number;
       readonly message: string;
     };
@@ -67,6 +77,13 @@ const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
 /** In-invocation waits for a busy record: about 50, 100, 200, 400 and 800 ms, jittered. */
 const MAX_BUSY_WAITS = 5;
 const BUSY_WAIT_BASE_MS = 50;
+/**
+ * Quick in-invocation retries for blips (a 5xx, a reset): about 100 and 200 ms, jittered. Not for
+ * throttling (the destination asked us to slow down) nor timeouts (each retry costs a full timeout).
+ */
+const MAX_QUICK_RETRIES = 2;
+const QUICK_RETRY_BASE_MS = 100;
+const QUICK_RETRY_CLASSES: ReadonlySet<DestinationErrorClass> = new Set([DestinationErrorClass.SERVER, DestinationErrorClass.NETWORK]);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -108,7 +125,7 @@ export const processRecord = async (
     ref: RecordRef,
     reason: DeadLetterReason,
     message: string,
-    extra: { errorClass?: DestinationErrorClass; status?: number; latencyMs?: number } = {},
+    extra: { errorClass?: DestinationErrorClass; status?: number; latencyMs?: number; callErrors?: readonly DestinationErrorClass[] } = {},
   ): Promise<RecordOutcome> => {
     await deps.queue.deadLetter(
       buildDeadLetterEnvelope({
@@ -131,6 +148,7 @@ export const processRecord = async (
       message,
       ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
       ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
+      ...(extra.callErrors === undefined ? {} : { callErrors: extra.callErrors }),
     };
   };
 
@@ -138,8 +156,14 @@ export const processRecord = async (
     ref: RecordRef,
     reason: 'busy' | 'transient' | 'internal',
     message: string,
-    extra: { errorClass?: DestinationErrorClass; retryAfterMs?: number; latencyMs?: number } = {},
+    extra: { errorClass?: DestinationErrorClass; retryAfterMs?: number; latencyMs?: number; callErrors?: readonly DestinationErrorClass[] } = {},
   ): Promise<RecordOutcome> => {
+    if (attempts >= deps.retry.maxReceiveCount) {
+      // This was the last delivery SQS allows: dead-letter it ourselves, with the envelope, rather
+      // than let redrive move a bare message that says nothing about why.
+      const { retryAfterMs: _ignored, ...rest } = extra;
+      return deadLetter(ref, DeadLetterReason.RETRIES_EXHAUSTED, `${attempts} deliveries failed; last: ${message}`, rest);
+    }
     const delaySeconds = retryDelaySeconds({
       // A busy record is not a failure of ours: retry it on the first, shortest step.
       attempt: reason === 'busy' ? 1 : attempts,
@@ -160,6 +184,7 @@ export const processRecord = async (
       message,
       ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
       ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
+      ...(extra.callErrors === undefined ? {} : { callErrors: extra.callErrors }),
     };
   };
 
@@ -171,6 +196,7 @@ export const processRecord = async (
   const key = idempotencyKey(deps.destinationName, event);
 
   let callStartedAt: number | undefined;
+  const callErrors: DestinationErrorClass[] = [];
   const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
     callStartedAt = now();
     await deps.destination.apply({ event, idempotencyKey: key });
@@ -193,15 +219,27 @@ export const processRecord = async (
 
   try {
     let result: ApplyResult | undefined;
-    // Another consumer holding the record usually finishes within one destination call: wait for it
-    // a few times here rather than spend one of the message's receives (and its backoff) on it.
-    for (let wait = 0; result === undefined; wait += 1) {
+    let busyWaits = 0;
+    let quickRetries = 0;
+    while (result === undefined) {
       try {
         result = (await apply({ idempotencyKey: key })) as ApplyResult;
       } catch (error) {
-        const pauseMs = BUSY_WAIT_BASE_MS * 2 ** wait * (0.5 + random() / 2);
-        const busy = error instanceof Error && error.name === IN_PROGRESS_ERROR;
-        if (!busy || wait >= MAX_BUSY_WAITS || remainingMs() - pauseMs < deps.leaseDurationMs) throw error;
+        const failure = findDestinationError(error);
+        if (failure !== undefined) callErrors.push(failure.errorClass);
+        const jitter = 0.5 + random() / 2;
+        let pauseMs: number | undefined;
+        // Another consumer holding the record usually finishes within one destination call: wait
+        // for it here rather than spend one of the message's deliveries (and its backoff) on it.
+        if (error instanceof Error && error.name === IN_PROGRESS_ERROR && busyWaits < MAX_BUSY_WAITS) {
+          pauseMs = BUSY_WAIT_BASE_MS * 2 ** busyWaits * jitter;
+          busyWaits += 1;
+        } else if (failure !== undefined && QUICK_RETRY_CLASSES.has(failure.errorClass) && quickRetries < MAX_QUICK_RETRIES) {
+          pauseMs = QUICK_RETRY_BASE_MS * 2 ** quickRetries * jitter;
+          quickRetries += 1;
+        }
+        // Every pause leaves room for a whole lease, so a retried call can never outlive the invocation.
+        if (pauseMs === undefined || remainingMs() - pauseMs < deps.leaseDurationMs) throw error;
         await sleep(pauseMs);
       }
     }
@@ -213,6 +251,7 @@ export const processRecord = async (
       endToEndLagMs: Math.max(0, appliedAt - Date.parse(event.occurredAt)),
       queueLagMs: Math.max(0, appliedAt - (Number(record.attributes.SentTimestamp) || appliedAt)),
       latencyMs: latency() ?? 0,
+      callErrors,
     };
   } catch (error) {
     if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
@@ -224,7 +263,10 @@ export const processRecord = async (
       const message = error instanceof Error ? error.message : String(error);
       return retryLater(ref, 'internal', message, latencyMs === undefined ? {} : { latencyMs });
     }
-    const extra = { errorClass: failure.errorClass, ...(latencyMs === undefined ? {} : { latencyMs }) };
+    const extra = { errorClass: failure.errorClass, callErrors, ...(latencyMs === undefined ? {} : { latencyMs }) };
+    if (failure.errorClass === DestinationErrorClass.UNKNOWN && attempts >= MAX_UNKNOWN_ERROR_ATTEMPTS) {
+      return deadLetter(ref, DeadLetterReason.UNKNOWN_ERROR, `${attempts} deliveries failed with an unclassified error; last: ${failure.message}`, extra);
+    }
     if (failure.retryable) {
       return retryLater(ref, 'transient', failure.message, {
         ...extra,

@@ -9,6 +9,10 @@ export const DeadLetterReason = {
   REJECTED: 'rejected',
   /** The destination refused our credentials (401/403): fix access, then redrive. */
   AUTH: 'auth',
+  /** Transient failures for the whole retry horizon (the last delivery SQS allows). */
+  RETRIES_EXHAUSTED: 'retries-exhausted',
+  /** A failure no rule classifies, repeated on several deliveries. */
+  UNKNOWN_ERROR: 'unknown-error',
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 

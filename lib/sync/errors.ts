@@ -53,13 +53,21 @@ export class DestinationError extends Error {
   }
 }
 
+/** Says a failed call needs nothing more: the destination is already in the wanted state. */
+export const ALREADY_DONE = 'done' as const;
+
 /**
- * Maps an HTTP status of a failed call to its class.
+ * The one table of how a failed HTTP call is treated (adapters may refine it per destination):
+ * 408, 429, 5xx are transient; 401/403 are permanent and an auth problem; 409 means the
+ * destination's version moved, so the change is retried and re-checked against the ledger; 404 on a
+ * delete means the record is already gone; other 4xx are permanent.
  *
  * @example
- * classifyHttpStatus(429); // 'throttled'
+ * classifyHttpStatus(429, 'upsert'); // 'throttled'
+ * classifyHttpStatus(404, 'delete'); // 'done'
  */
-export const classifyHttpStatus = (status: number): DestinationErrorClass => {
+export const classifyHttpStatus = (status: number, op: 'upsert' | 'delete'): DestinationErrorClass | typeof ALREADY_DONE => {
+  if (status === 404 && op === 'delete') return ALREADY_DONE;
   if (status === 429) return DestinationErrorClass.THROTTLED;
   if (status === 408) return DestinationErrorClass.TIMEOUT;
   if (status === 401 || status === 403) return DestinationErrorClass.AUTH;
@@ -68,3 +76,47 @@ export const classifyHttpStatus = (status: number): DestinationErrorClass => {
   if (status >= 400) return DestinationErrorClass.CLIENT;
   return DestinationErrorClass.UNKNOWN;
 };
+
+/** Socket and DNS error codes (Node and undici) that mean "the call did not get through". */
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+const errorCode = (error: unknown): string | undefined => {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+};
+
+/**
+ * Classifies an error thrown by the transport before any HTTP status arrived: an abort or timeout
+ * signal is `timeout`; connection reset or refused and DNS failures are `network`; anything else is
+ * `unknown` (retried, but only a few times: see `MAX_UNKNOWN_ERROR_ATTEMPTS`).
+ *
+ * @example
+ * classifyTransportError(Object.assign(new Error('getaddrinfo ENOTFOUND api.test'), { code: 'ENOTFOUND' })); // 'network'
+ */
+export const classifyTransportError = (error: unknown): DestinationErrorClass => {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') return DestinationErrorClass.TIMEOUT;
+  const code = errorCode(error);
+  if (code !== undefined && NETWORK_ERROR_CODES.has(code)) return DestinationErrorClass.NETWORK;
+  return DestinationErrorClass.UNKNOWN;
+};
+
+/** An unclassifiable failure is retried this many deliveries, then dead-lettered as `unknown-error`. */
+export const MAX_UNKNOWN_ERROR_ATTEMPTS = 3;

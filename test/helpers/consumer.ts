@@ -36,14 +36,16 @@ export class RecordingQueue implements RecordQueue {
  * A consumer handler over in-memory ports. Its Powertools output (JSON logs and EMF) is captured into
  * `output` instead of cluttering the test run, so tests can assert on it.
  */
-export const inMemoryConsumer = (options: { ledger?: LedgerStore; leaseDurationMs?: number; random?: () => number } = {}) => {
+export const inMemoryConsumer = (
+  options: { ledger?: LedgerStore; leaseDurationMs?: number; random?: () => number; maxReceiveCount?: number } = {},
+) => {
   const ledger = options.ledger ?? new InMemoryLedgerStore();
   const destination = new RecordingDestination();
   const queue = new RecordingQueue();
   const output: string[] = [];
   const inner = createConsumerHandler({
     destinationName: 'crm',
-    retry: { baseDelaySeconds: 2, maxDelaySeconds: 900 },
+    retry: { baseDelaySeconds: 2, maxDelaySeconds: 900, maxReceiveCount: options.maxReceiveCount ?? 10 },
     leaseDurationMs: options.leaseDurationMs ?? 11_000,
     ledger,
     destination,

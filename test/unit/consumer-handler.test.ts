@@ -66,7 +66,8 @@ describe('Function: createConsumerHandler', () => {
     expect(failedIds(first)).toEqual([record.messageId]);
     expect(queue.delays).toEqual([{ receiptHandle: record.receiptHandle, delaySeconds: 16 }]);
     expect(failedIds(second)).toEqual([]);
-    expect(destination.calls).toHaveLength(2);
+    // The call and its two quick retries, then the redelivery.
+    expect(destination.calls).toHaveLength(4);
     expect(new Set(destination.calls.map((call) => call.idempotencyKey)).size).toBe(1);
   });
 
@@ -156,5 +157,89 @@ describe('Function: createConsumerHandler', () => {
 
     // Assess
     expect(failedIds(response)).toEqual([record.messageId]);
+  });
+
+  it('rides out a blip with quick in-invocation retries under the same idempotency key', async () => {
+    // Prepare
+    const { handler, destination, queue, output } = inMemoryConsumer();
+    let calls = 0;
+    destination.respond = async () => {
+      calls += 1;
+      if (calls === 1) throw new DestinationError('PUT answered 502', { errorClass: 'server', status: 502 });
+    };
+
+    // Act
+    const response = await handler(sqsEvent([recordOf({ version: 4 })]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:4', 'crm:contact:c-1:4']);
+    expect(queue.delays).toEqual([]);
+    const errorMetrics = output.map((line) => JSON.parse(line)).filter((blob) => blob.DestinationErrors !== undefined);
+    expect(errorMetrics).toEqual([expect.objectContaining({ ErrorClass: 'server', DestinationErrors: 1 })]);
+  });
+
+  it('does not quick-retry a throttled call', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer();
+    destination.respond = async () => {
+      throw new DestinationError('PUT answered 429', { errorClass: 'throttled', status: 429 });
+    };
+
+    // Act
+    await handler(sqsEvent([recordOf()]), lambdaContext());
+
+    // Assess
+    expect(destination.calls).toHaveLength(1);
+  });
+
+  it('dead-letters an unclassified failure after a few deliveries instead of retrying it for the whole horizon', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer({ maxReceiveCount: 50 });
+    destination.respond = async () => {
+      throw new DestinationError('PUT failed: weird', { errorClass: 'unknown' });
+    };
+
+    // Act
+    const second = await handler(sqsEvent([recordOf({}, 2)]), lambdaContext());
+    const third = await handler(sqsEvent([recordOf({}, 3)]), lambdaContext());
+
+    // Assess
+    expect(second.batchItemFailures).toHaveLength(1);
+    expect(third.batchItemFailures).toEqual([]);
+    expect(queue.deadLetters.map((letter) => letter.reason)).toEqual(['unknown-error']);
+  });
+
+  it('dead-letters a still-failing change on its last allowed delivery, with the reason and the attempts', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer({ maxReceiveCount: 6 });
+    destination.respond = async () => {
+      throw new DestinationError('PUT answered 503', { errorClass: 'server', status: 503 });
+    };
+    const record = recordOf({ version: 9 }, 6);
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(queue.deadLetters).toHaveLength(1);
+    expect(queue.deadLetters[0]).toMatchObject({ reason: 'retries-exhausted', attempts: 6, messageId: record.messageId, originalBody: record.body });
+    expect(queue.deadLetters[0]?.message).toMatch(/^6 deliveries failed; last: PUT answered 503/);
+  });
+
+  it('keeps a message on the queue when its dead letter cannot be written', async () => {
+    // Prepare
+    const { handler, queue } = inMemoryConsumer();
+    queue.deadLetter = async () => {
+      throw new Error('SQS unavailable');
+    };
+    const bad = sqsRecord('not json');
+
+    // Act
+    const response = await handler(sqsEvent([bad]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([bad.messageId]);
   });
 });
