@@ -29,11 +29,13 @@ const key = (record: LedgerRecordKey): Record<string, AttributeValue> => ({
 const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry | undefined => {
   if (item === undefined) return undefined;
   const appliedVersion = item.appliedVersion?.N;
+  const claimedVersion = item.claimedVersion?.N;
   const leaseKey = item.leaseKey?.S;
   const leaseVersion = item.leaseVersion?.N;
   const leaseExpiresAt = item.leaseExpiresAt?.N;
   return {
     ...(appliedVersion === undefined ? {} : { appliedVersion: Number(appliedVersion) }),
+    ...(claimedVersion === undefined ? {} : { claimedVersion: Number(claimedVersion) }),
     ...(leaseKey === undefined || leaseVersion === undefined || leaseExpiresAt === undefined
       ? {}
       : { lease: { key: leaseKey, version: Number(leaseVersion), expiresAt: Number(leaseExpiresAt) } }),
@@ -65,10 +67,12 @@ export class DynamoDbLedgerStore implements LedgerStore {
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: key(record),
-          UpdateExpression: 'SET leaseKey = :key, leaseVersion = :version, leaseExpiresAt = :expiresAt',
-          // The same rule as decideLease(): newer than applied, and no live lease.
+          UpdateExpression: 'SET leaseKey = :key, leaseVersion = :version, leaseExpiresAt = :expiresAt, claimedVersion = :version',
+          // The same rule as decideLease(): newer than applied, not older than any version sent, and
+          // no live lease. claimedVersion can only grow: the condition keeps it <= :version.
           ConditionExpression:
             '(attribute_not_exists(appliedVersion) OR appliedVersion < :version) AND ' +
+            '(attribute_not_exists(claimedVersion) OR claimedVersion <= :version) AND ' +
             '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now)',
           ExpressionAttributeValues: {
             ':key': { S: lease.key },

@@ -151,6 +151,8 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   };
 
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // Every log line of this invocation carries its request id, so a lost invocation can be traced.
+    logger.addContext(context);
     const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey' });
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];

@@ -121,6 +121,8 @@ export interface FakeApiCounters {
   readonly reads: number;
   /** Requests refused as malformed (400, 413, 415, 422), not counting injected failures. */
   readonly rejected: number;
+  /** DELETEs of records that never existed (404): the goal state, with nothing to write. */
+  readonly deleteMisses: number;
   readonly injected: Readonly<Record<FailureKind, number>>;
 }
 
@@ -156,12 +158,22 @@ export interface FakeApi {
   setDefaultFailures(rates: FailureRates): void;
   /** Every write so far, in the order applied. */
   writeLog(): readonly WriteLogEntry[];
+  /** Deletes answered 404 because the record never existed (nothing written, but the goal state). */
+  deleteMisses(): readonly DeleteMiss[];
   record(destination: string, resourceType: string, id: string): StoredRecord | undefined;
   /** Every record a destination holds, tombstones included. */
   records(destination: string): readonly StoredRecord[];
   stats(): FakeApiStats;
   /** Drops every open connection (hanging ones too) and closes the server. */
   stop(): Promise<void>;
+}
+
+/** A delete of a record the destination never held. */
+export interface DeleteMiss {
+  readonly destination: string;
+  readonly resourceType: string;
+  readonly id: string;
+  readonly version: number;
 }
 
 /** A write to one (destination, resourceType, id) that moved it to a lower version. */
@@ -193,6 +205,7 @@ interface MutableCounters {
   replays: number;
   reads: number;
   rejected: number;
+  deleteMisses: number;
   injected: Record<FailureKind, number>;
 }
 
@@ -220,6 +233,7 @@ const newCounters = (): MutableCounters => ({
   replays: 0,
   reads: 0,
   rejected: 0,
+  deleteMisses: 0,
   injected: Object.fromEntries(FAILURE_KINDS.map((kind) => [kind, 0])) as Record<FailureKind, number>,
 });
 
@@ -342,6 +356,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   const stores = new Map<string, Map<string, StoredRecord>>();
   const idempotency = new Map<string, Map<string, StoredResponse>>();
   const log: WriteLogEntry[] = [];
+  const deleteMisses: DeleteMiss[] = [];
   const totals = newCounters();
   const countersByDestination = new Map<string, MutableCounters>();
   const sockets = new Set<Socket>();
@@ -373,7 +388,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     }
     return counters;
   };
-  const count = (destination: string, field: 'writes' | 'replays' | 'reads' | 'rejected'): void => {
+  const count = (destination: string, field: 'writes' | 'replays' | 'reads' | 'rejected' | 'deleteMisses'): void => {
     totals[field] += 1;
     countersOf(destination)[field] += 1;
   };
@@ -513,6 +528,8 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     const key = `${resourceType}\u0000${id}`;
     const held = store.get(key);
     if (request.method === 'DELETE' && held === undefined) {
+      count(destination, 'deleteMisses');
+      deleteMisses.push(Object.freeze({ destination, resourceType, id, version: write.version }));
       answer(404, errorBody('not-found', `no ${resourceType} ${JSON.stringify(id)}`));
       return;
     }
@@ -598,6 +615,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       defaultFailures = resolveFailureRates(rates);
     },
     writeLog: () => log.slice(),
+    deleteMisses: () => deleteMisses.slice(),
     record: (destination, resourceType, id) => {
       const held = stores.get(destination)?.get(`${resourceType}\u0000${id}`);
       return held === undefined ? undefined : structuredClone(held);

@@ -1,11 +1,19 @@
 import type { ChangeEvent } from '../contract/change-event.ts';
 import { expectedFinalVersions, recordKey } from './demo-stream.ts';
-import { findDuplicateEffects, findRegressions, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
+import { findDuplicateEffects, findRegressions, type DeleteMiss, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
+
+/** A record version a consumer reported applied at a destination. */
+export interface AppliedRecord {
+  readonly destination: string;
+  readonly resourceType: string;
+  readonly id: string;
+  readonly version: number;
+}
 
 /** A message found in a destination's DLQ, with the reason it is there. */
 export interface DeadLetter {
   readonly destination: string;
-  /** The consumer's reason, or `retries-exhausted` for a message SQS moved by redrive. */
+  /** The consumer's reason, or `redriven-after-max-receives` for a message SQS moved by redrive. */
   readonly reason: string;
   /** The change it carried, when its body was a readable change event. */
   readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
@@ -18,6 +26,8 @@ export interface DestinationAccounting {
   readonly applied: number;
   readonly skipped: number;
   readonly deadLettered: number;
+  /** Applied in invocations that died before publishing metrics (counted from their log lines). */
+  readonly appliedUnreported?: number;
 }
 
 export interface InvariantInput {
@@ -29,6 +39,10 @@ export interface InvariantInput {
   readonly deadLetters: readonly DeadLetter[];
   /** Requests the external API received that only read (the ledger is meant to make them zero). */
   readonly destinationReads: number;
+  /** Deletes the destination answered 404 (already absent): applied, with nothing to write. */
+  readonly deleteMisses: readonly DeleteMiss[];
+  /** Every record version the consumer reported applied, from its log lines (lost invocations too). */
+  readonly appliedRecords: readonly AppliedRecord[];
 }
 
 /** One named check with its verdict and, when it fails, the first few counterexamples. */
@@ -42,7 +56,7 @@ export interface InvariantReport {
   readonly noRegression: InvariantCheck;
   /** I2: every record holds its highest published version, or that version is in the DLQ. */
   readonly convergence: InvariantCheck;
-  /** I3: published = applied + skipped + dead-lettered, and applied = the destination's own writes. */
+  /** I3: published = applied + skipped + dead-lettered, and applied = the destination's own effects. */
   readonly accounting: InvariantCheck;
   /** I4: at most one effective write per (record, version). */
   readonly effectOnce: InvariantCheck;
@@ -89,16 +103,47 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     }
   }
 
+  // I3 against the destination's own state. Every change the consumer reports applied (in metrics,
+  // and for invocations that died before publishing them, in logs) must be exactly one effect at
+  // the destination. An effect nobody reported is a write whose response never came back (a timeout
+  // after the write, a crash): allowed only when a newer version superseded it, or when the change
+  // ended in the DLQ (a retry was refused) and so is in front of an operator.
   const unbalanced: string[] = [];
+  const notes: string[] = [];
+  const versionKey = (r: { resourceType: string; id: string; version: number }) => `${recordKey(r.resourceType, r.id)}\u0000${r.version}`;
   for (const row of input.accounting) {
     const accounted = row.applied + row.skipped + row.deadLettered;
-    const writes = input.writeLog.filter((entry) => entry.destination === row.destination).length;
     if (accounted !== row.published) {
       unbalanced.push(`${row.destination}: published ${row.published} but applied+skipped+dead-lettered = ${accounted}`);
     }
-    if (writes > row.applied) {
-      unbalanced.push(`${row.destination}: the destination logged ${writes} writes but metrics say ${row.applied} applied`);
+    const reported = input.appliedRecords.filter((r) => r.destination === row.destination);
+    const applied = row.applied + (row.appliedUnreported ?? 0);
+    if (applied !== reported.length) {
+      unbalanced.push(`${row.destination}: metrics say ${applied} applied, the consumer logs ${reported.length}`);
     }
+    const effects = [
+      ...input.writeLog.filter((entry) => entry.destination === row.destination),
+      ...input.deleteMisses.filter((miss) => miss.destination === row.destination),
+    ];
+    const effectKeys = new Set(effects.map(versionKey));
+    const reportedKeys = new Set(reported.map(versionKey));
+    const missing = reported.filter((r) => !effectKeys.has(versionKey(r)));
+    if (missing.length > 0) {
+      unbalanced.push(`${row.destination}: ${missing.length} reported applied with no effect at the destination, e.g. ${missing[0]!.resourceType}/${missing[0]!.id} v${missing[0]!.version}`);
+    }
+    const highestReported = new Map<string, number>();
+    for (const r of reported) highestReported.set(recordKey(r.resourceType, r.id), Math.max(highestReported.get(recordKey(r.resourceType, r.id)) ?? -1, r.version));
+    const unacknowledged = effects.filter((e) => !reportedKeys.has(versionKey(e)));
+    const deadLettered = new Set(
+      input.deadLetters.flatMap((letter) => (letter.destination === row.destination && letter.change !== undefined ? [versionKey(letter.change)] : [])),
+    );
+    const unexplained = unacknowledged.filter(
+      (e) => (highestReported.get(recordKey(e.resourceType, e.id)) ?? -1) <= e.version && !deadLettered.has(versionKey(e)),
+    );
+    if (unexplained.length > 0) {
+      unbalanced.push(`${row.destination}: ${unexplained.length} effects nobody reported and nothing superseded, e.g. ${unexplained[0]!.resourceType}/${unexplained[0]!.id} v${unexplained[0]!.version}`);
+    }
+    notes.push(`${row.destination}: ${applied} applied = ${reported.length - missing.length} effects${unacknowledged.length > 0 ? ` (+${unacknowledged.length} writes whose response was lost, each superseded or dead-lettered)` : ''}`);
   }
 
   const reasonless = input.deadLetters.filter((letter) => letter.reason.trim() === '');
@@ -117,7 +162,10 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     },
     accounting: {
       ok: unbalanced.length === 0,
-      detail: unbalanced.length === 0 ? 'published = applied + skipped + dead-lettered for every destination' : sample(unbalanced),
+      detail:
+        unbalanced.length === 0
+          ? `published = applied + skipped + dead-lettered for every destination; ${notes.join('; ')}`
+          : sample(unbalanced),
     },
     effectOnce: {
       ok: duplicates.length === 0,

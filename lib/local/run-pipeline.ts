@@ -22,8 +22,10 @@ import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts'
 import { startEventSourcePoller, type EventSourcePoller } from './event-source-poller.ts';
 import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
+import type { Destination } from '../adapters/destination.ts';
+import { createRandom } from './random.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
-import { checkInvariants, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
+import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
 import { createLocalResources } from './local-resources.ts';
 
 export interface LocalRunOptions {
@@ -47,6 +49,13 @@ export interface LocalRunOptions {
   readonly pollers?: number;
   /** Source queue visibility timeout for the run. @default 5 */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Share of successful destination calls after which the invocation "dies": it stops right after
+   * the write, before the commit and the deletes, and never reports back (its EMF is lost, as in
+   * Lambda). The poller times it out; its messages come back after the visibility timeout.
+   * @default 0
+   */
+  readonly crashRate?: number;
   /** Wraps each destination's ledger (experiments and tests, e.g. a variant without the lease). */
   readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
   /** Where the consumers' JSON log lines go. @default reports/local-run.log */
@@ -93,6 +102,9 @@ const MALFORMED_SAMPLES: readonly string[] = [
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
+const REDRIVEN = 'redriven-after-max-receives';
+
 /** Reads every message of a DLQ and says why each is there. */
 const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> => {
   const letters: DeadLetter[] = [];
@@ -111,7 +123,7 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
       const parsed = parseChangeEvent(body);
       letters.push({
         destination,
-        reason: marked ?? 'retries-exhausted',
+        reason: marked ?? REDRIVEN,
         ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
       });
     }
@@ -147,8 +159,31 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   const emf = new EmfStore();
   const pollers: EventSourcePoller[] = [];
   const pendingLog: string[] = [];
+  // Applied records by request id, from the consumers' log lines: an invocation that dies never
+  // publishes its metrics, but its log lines (like CloudWatch Logs) survive.
+  const appliedRecords: Array<AppliedRecord & { readonly requestId: string }> = [];
+  const lostRequests = new Set<string>();
   const capture = captureJsonOutput((line) => {
-    if (!emf.ingestLine(line)) pendingLog.push(line);
+    if (emf.ingestLine(line)) return;
+    pendingLog.push(line);
+    if (!line.includes('"record applied"')) return;
+    const entry = JSON.parse(line) as Partial<AppliedRecord> & { function_request_id?: string };
+    if (entry.destination === undefined || entry.resourceType === undefined || entry.id === undefined || entry.version === undefined) return;
+    appliedRecords.push({
+      destination: entry.destination,
+      resourceType: entry.resourceType,
+      id: entry.id,
+      version: entry.version,
+      requestId: entry.function_request_id ?? '',
+    });
+  });
+  const crashRandom = createRandom((options.seed ?? 1) + 1);
+  const hangForever = new Promise<never>(() => undefined);
+  const crashAfterWrite = (destination: Destination): Destination => ({
+    apply: async (write) => {
+      await destination.apply(write);
+      if (crashRandom.next() < (options.crashRate ?? 0)) await hangForever;
+    },
   });
   const flushLog = () => {
     if (pendingLog.length > 0) appendFileSync(logFile, `${pendingLog.splice(0).join('\n')}\n`);
@@ -171,37 +206,44 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
 
     for (const destination of config.destinations) {
       const queues = resources.destinations[destination.name]!;
-      const handler = wireConsumerHandler({
-        destination,
-        leaseDurationMs: leaseDurationMsFor(destination),
-        tableName: resources.tableName,
-        queueUrl: queues.queueUrl,
-        deadLetterQueueUrl: queues.deadLetterQueueUrl,
-        metricsNamespace: config.metricsNamespace,
-        serviceName: `${config.name}-${destination.name}`,
-        logLevel: config.logLevel,
-        dynamodb,
-        sqs,
-        ...(options.wrapLedger === undefined ? {} : { overrides: { ledger: options.wrapLedger(ledger) } }),
-      });
-      pollers.push(
-        startEventSourcePoller({
-          sqs,
+      // One handler per concurrent poller, as Lambda runs each concurrent invocation in its own
+      // execution environment: module state (logger context, metrics buffer) is never shared.
+      const environments = options.pollers ?? Math.min(destination.maxConcurrency, 4);
+      for (let environment = 0; environment < environments; environment += 1) {
+        const handler = wireConsumerHandler({
+          destination,
+          leaseDurationMs: leaseDurationMsFor(destination),
+          tableName: resources.tableName,
           queueUrl: queues.queueUrl,
-          queueArn: queues.queueArn,
-          handler,
-          functionName: `${config.name}-${destination.name}-consumer`,
-          batchSize: Math.min(destination.batchSize, 10),
-          pollers: options.pollers ?? Math.min(destination.maxConcurrency, 4),
-          functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
-          waitTimeSeconds: 1,
-          onInvocation: (summary) => {
-            if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
-              pendingLog.push(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
-            }
-          },
-        }),
-      );
+          deadLetterQueueUrl: queues.deadLetterQueueUrl,
+          metricsNamespace: config.metricsNamespace,
+          serviceName: `${config.name}-${destination.name}`,
+          logLevel: config.logLevel,
+          dynamodb,
+          sqs,
+          ...(options.crashRate === undefined || options.crashRate === 0 ? {} : { decorateDestination: crashAfterWrite }),
+          ...(options.wrapLedger === undefined ? {} : { overrides: { ledger: options.wrapLedger(ledger) } }),
+        });
+        pollers.push(
+          startEventSourcePoller({
+            sqs,
+            queueUrl: queues.queueUrl,
+            queueArn: queues.queueArn,
+            handler,
+            functionName: `${config.name}-${destination.name}-consumer`,
+            batchSize: Math.min(destination.batchSize, 10),
+            pollers: 1,
+            functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
+            waitTimeSeconds: 1,
+            onInvocation: (summary) => {
+              if (summary.outcome === 'timeout') lostRequests.add(summary.awsRequestId);
+              if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
+                pendingLog.push(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
+              }
+            },
+          }),
+        );
+      }
     }
 
     // Record ids carry the run id, so a rerun against a persistent endpoint starts from fresh records.
@@ -311,9 +353,13 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     }
     // Messages that exhausted their retries were moved by SQS, not by the consumer: add them.
     const final = progress();
+    const appliedUnreported = (destination: string): number =>
+      appliedRecords.filter((r) => r.destination === destination && lostRequests.has(r.requestId)).length;
     const accounting: DestinationProgress[] = final.destinations.map((row) => ({
       ...row,
-      deadLettered: row.deadLettered + deadLetters.filter((l) => l.destination === row.destination && l.reason === 'retries-exhausted').length,
+      // Only SQS redrive puts a message in the DLQ without the consumer counting it.
+      deadLettered: row.deadLettered + deadLetters.filter((l) => l.destination === row.destination && l.reason === REDRIVEN).length,
+      appliedUnreported: appliedUnreported(row.destination),
     }));
     const writeLog = fakeApi.writeLog();
     const invariants = checkInvariants({
@@ -323,6 +369,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
       deadLetters,
       destinationReads: fakeApi.stats().reads,
+      deleteMisses: fakeApi.deleteMisses(),
+      appliedRecords,
     });
     const description = describeStream(events);
     return {

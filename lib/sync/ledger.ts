@@ -20,6 +20,12 @@ export interface Lease {
 export interface LedgerEntry {
   /** Highest version the destination is known to hold (after a successful call). */
   readonly appliedVersion?: number;
+  /**
+   * Highest version ever sent to the destination (set with every lease). A call that timed out or
+   * died may still land, so no older version may be sent after it: that would be a regression the
+   * ledger cannot see.
+   */
+  readonly claimedVersion?: number;
   readonly lease?: Lease;
 }
 
@@ -28,14 +34,18 @@ export type LeaseDecision =
   | { readonly status: 'acquired' }
   /** The destination already holds exactly this version. */
   | { readonly status: 'duplicate'; readonly appliedVersion: number }
-  /** The destination already holds a newer version: applying this one would move it backwards (I1). */
+  /**
+   * A newer version was applied, or sent with an outcome not known yet: applying this one could move
+   * the record backwards (I1). `appliedVersion` is that newer version.
+   */
   | { readonly status: 'stale'; readonly appliedVersion: number }
   /** Another consumer is calling the destination for this record right now. */
   | { readonly status: 'busy'; readonly leaseExpiresAt: number };
 
 /**
  * The one rule of the version check, shared by every ledger store so they cannot disagree:
- * a version may be applied only when it is newer than the applied one and no live lease exists.
+ * a version may be sent only when it is newer than the applied one, not older than any version sent
+ * before, and no live lease exists.
  *
  * @example
  * decideLease({ appliedVersion: 4 }, 3, Date.now()); // { status: 'stale', appliedVersion: 4 }
@@ -44,6 +54,8 @@ export const decideLease = (entry: LedgerEntry | undefined, version: number, now
   const applied = entry?.appliedVersion;
   if (applied !== undefined && applied === version) return { status: 'duplicate', appliedVersion: applied };
   if (applied !== undefined && applied > version) return { status: 'stale', appliedVersion: applied };
+  const claimed = entry?.claimedVersion;
+  if (claimed !== undefined && claimed > version) return { status: 'stale', appliedVersion: claimed };
   const lease = entry?.lease;
   if (lease !== undefined && lease.expiresAt > now) return { status: 'busy', leaseExpiresAt: lease.expiresAt };
   return { status: 'acquired' };
@@ -80,7 +92,9 @@ export class InMemoryLedgerStore implements LedgerStore {
   public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number): Promise<LeaseDecision> {
     const entry = this.#entries.get(ledgerKey(record));
     const decision = decideLease(entry, lease.version, now);
-    if (decision.status === 'acquired') this.#entries.set(ledgerKey(record), { ...entry, lease });
+    if (decision.status === 'acquired') {
+      this.#entries.set(ledgerKey(record), { ...entry, claimedVersion: Math.max(entry?.claimedVersion ?? lease.version, lease.version), lease });
+    }
     return decision;
   }
 
@@ -91,7 +105,7 @@ export class InMemoryLedgerStore implements LedgerStore {
   ): Promise<boolean> {
     const entry = this.#entries.get(ledgerKey(record));
     if (entry?.lease?.key !== lease.key) return false;
-    this.#entries.set(ledgerKey(record), { appliedVersion: lease.version });
+    this.#entries.set(ledgerKey(record), { appliedVersion: lease.version, claimedVersion: entry.claimedVersion ?? lease.version });
     return true;
   }
 

@@ -22,7 +22,7 @@ describe('Function: createConsumerHandler', () => {
     // Assess
     expect(failedIds(response)).toEqual([]);
     expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:5']);
-    expect(await ledger.read({ destination: 'crm', resourceType: 'contact', id: 'c-1' })).toEqual({ appliedVersion: 5 });
+    expect(await ledger.read({ destination: 'crm', resourceType: 'contact', id: 'c-1' })).toEqual({ appliedVersion: 5, claimedVersion: 5 });
   });
 
   it('dead-letters malformed messages with a reason and still applies their neighbours', async () => {

@@ -51,7 +51,7 @@ describe('Class: InMemoryLedgerStore', () => {
     expect(intruder).toBe(false);
     expect(holder).toBe(true);
     expect(older).toEqual({ status: 'stale', appliedVersion: 5 });
-    expect(await ledger.read(record)).toEqual({ appliedVersion: 5 });
+    expect(await ledger.read(record)).toEqual({ appliedVersion: 5, claimedVersion: 5 });
   });
 
   it('frees the record on release without moving the applied version', async () => {
