@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig } from '../lib/config/pipeline-config.ts';
 import { ValidationError } from '../lib/config/validation.ts';
-import { formatProgress, formatReport } from '../lib/local/format-report.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CHAOS_CRASH_RATE, CHAOS_FAILURES, CHAOS_SIZE, chaosRunOptions } from '../lib/local/chaos.ts';
+import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from '../lib/local/format-report.ts';
 import { runLocalPipeline } from '../lib/local/run-pipeline.ts';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -12,6 +15,10 @@ and a demo stream with duplicates, out-of-order versions and malformed messages.
 report and a check of the invariants; exits 1 if one fails.
 
 Options:
+  --chaos          inject every failure we know of: 429 with Retry-After, 503, timeouts (before
+                   and after the write), connection resets, 400s and consumer crashes; defaults
+                   to ${CHAOS_SIZE.changes} changes over ${CHAOS_SIZE.ids} records, unthrottled
+  --explain        print each destination's retry schedule (from its retry horizon) and exit
   --changes N      changes to publish (default 500)
   --rate R         changes per second, 0 for unthrottled (default 250)
   --ids N          distinct records (default changes / 5)
@@ -20,6 +27,7 @@ Options:
   --endpoint URL   use this SQS/DynamoDB endpoint (LocalStack) instead of the embedded emulators;
                    AWS_ENDPOINT_URL does the same
   --json           print the final report as one JSON object on the last line of stdout
+  --html FILE      where to write the HTML report (default reports/local-run.html)
   -h, --help       show this help`;
 
 const fail = (message: string): never => {
@@ -48,6 +56,9 @@ const main = async (): Promise<void> => {
         config: { type: 'string' },
         endpoint: { type: 'string' },
         json: { type: 'boolean' },
+        chaos: { type: 'boolean' },
+        explain: { type: 'boolean' },
+        html: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -60,9 +71,10 @@ const main = async (): Promise<void> => {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const changes = integerFlag('changes', values.changes as string | undefined, 500, 1, 1_000_000);
-  const rate = integerFlag('rate', values.rate as string | undefined, 250, 0, 100_000);
-  const ids = integerFlag('ids', values.ids as string | undefined, Math.max(10, Math.round(changes / 5)), 1, 1_000_000);
+  const chaos = values.chaos === true;
+  const changes = integerFlag('changes', values.changes as string | undefined, chaos ? CHAOS_SIZE.changes : 500, 1, 1_000_000);
+  const rate = integerFlag('rate', values.rate as string | undefined, chaos ? 0 : 250, 0, 100_000);
+  const ids = integerFlag('ids', values.ids as string | undefined, chaos ? Math.max(CHAOS_SIZE.ids, Math.round(changes / 10)) : Math.max(10, Math.round(changes / 5)), 1, 1_000_000);
   const seed = integerFlag('seed', values.seed as string | undefined, 1, 0, 2 ** 31 - 1);
   const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL;
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(`--endpoint: expected an http(s) URL, got ${JSON.stringify(endpoint)}`);
@@ -79,31 +91,52 @@ const main = async (): Promise<void> => {
     throw error;
   }
 
+  if (values.explain === true) {
+    process.stdout.write(`${formatRetrySchedule(chaos ? chaosRunOptions(config, { changes, ids, seed }).config : config)}\n`);
+    return;
+  }
+
   const interactive = process.stderr.isTTY === true;
   let drawnLines = 0;
   let lastPrintedAt = 0;
+  let lastLines: string[] = [];
+  const base = chaos ? chaosRunOptions(config, { changes, ids, seed }) : { config, changes, ids, seed, rate };
+  if (chaos) {
+    process.stderr.write(
+      `chaos: ${changes} changes over ${ids} records; fake API failure rates ${Object.entries(CHAOS_FAILURES)
+        .map(([kind, value]) => `${kind} ${value}`)
+        .join(', ')}; consumer crash rate ${CHAOS_CRASH_RATE}\n`,
+    );
+  }
   const report = await runLocalPipeline({
-    config,
-    changes,
+    ...base,
     rate,
-    ids,
-    seed,
     ...(endpoint === undefined ? {} : { endpoint }),
     onProgress: (progress) => {
-      const lines = formatProgress(progress);
+      lastLines = formatProgress(progress);
       if (interactive) {
         // Redraw the progress block in place.
-        process.stderr.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
-        drawnLines = lines.length;
+        process.stderr.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lastLines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+        drawnLines = lastLines.length;
       } else if (Date.now() - lastPrintedAt >= 2000) {
         lastPrintedAt = Date.now();
-        process.stderr.write(`${lines.join('\n')}\n`);
+        process.stderr.write(`${lastLines.join('\n')}\n`);
       }
     },
   });
+  // Non-interactive output prints every 2 s; end with the final state.
+  if (!interactive) process.stderr.write(`${lastLines.join('\n')}\n`);
 
-  process.stdout.write(`${formatReport(report)}\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ ...report, invariants: Object.fromEntries(Object.entries(report.invariants).map(([name, check]) => [name, check.ok])), invariantDetails: report.invariants })}\n`);
+  const htmlPath = (values.html as string | undefined) ?? 'reports/local-run.html';
+  mkdirSync(dirname(htmlPath), { recursive: true });
+  writeFileSync(htmlPath, formatHtmlReport(report));
+  process.stdout.write(`${formatReport(report)}\n\nHTML report: ${htmlPath}; consumer logs: reports/local-run.log\n`);
+  if (json) {
+    const { timeline: _timeline, ...rest } = report;
+    process.stdout.write(
+      `${JSON.stringify({ ...rest, invariants: Object.fromEntries(Object.entries(report.invariants).map(([name, check]) => [name, check.ok])), invariantDetails: report.invariants })}\n`,
+    );
+  }
   const ok = report.drained && Object.values(report.invariants).every((check) => check.ok);
   process.exitCode = ok ? 0 : 1;
 };

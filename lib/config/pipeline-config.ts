@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { expectedRetrySeconds, maxReceiveCountForHorizon } from '../sync/backoff.ts';
+import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../sync/backoff.ts';
 import { intInRange, parseOrThrow, ValidationError } from './validation.ts';
 
 /** Destination kinds the pipeline knows how to call. Each has an adapter in `lib/adapters`. */
@@ -74,6 +74,15 @@ const retrySchema = z
     if (retry.maxReceiveCount === undefined) {
       const horizonMinutes = retry.horizonMinutes ?? DEFAULT_RETRY_HORIZON_MINUTES;
       const needed = maxReceiveCountForHorizon(retry, horizonMinutes * 60);
+      const slowest = retrySchedule(retry, Math.min(needed, 1000)).at(-1)?.cumulativeMaxSeconds ?? 0;
+      if (needed <= 1000 && slowest > QUEUE_RETENTION_MINUTES * 60) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['horizonMinutes'],
+          input: horizonMinutes,
+          message: `expected a horizon whose slowest schedule (${Math.round(slowest / 3600)} h) fits the queue's 14-day retention`,
+        });
+      }
       if (needed > 1000) {
         ctx.addIssue({
           code: 'custom',

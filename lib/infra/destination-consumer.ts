@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources } from '../config/resources.ts';
 import { ConsumerEnv } from '../consumer/environment.ts';
+import { metricsServiceName } from './pipeline-metrics.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
 
@@ -95,7 +96,8 @@ export class DestinationConsumer extends Construct {
       [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
       [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
-      [ConsumerEnv.SERVICE_NAME]: `${config.name}-${destination.name}`,
+      // Also the `service` dimension of every metric: the alarms and dashboard read it from the same function.
+      [ConsumerEnv.SERVICE_NAME]: metricsServiceName(config, destination),
       [ConsumerEnv.LOG_LEVEL]: config.logLevel,
     };
 

@@ -1,4 +1,20 @@
 export { DestinationConsumer, type DestinationConsumerProps } from './destination-consumer.ts';
+export {
+  alarmTopicName,
+  DestinationAlarms,
+  type DestinationAlarmsProps,
+  type MonitoredDestination,
+  PipelineMonitoring,
+  type PipelineMonitoringProps,
+} from './monitoring.ts';
 export { applyNagChecks } from './nag.ts';
+export {
+  DestinationMetrics,
+  type DestinationMetricsProps,
+  METRIC_PERIOD,
+  metricsServiceName,
+  type PipelineMetricOptions,
+  POWERTOOLS_SERVICE_DIMENSION,
+} from './pipeline-metrics.ts';
 export { SyncPipeline, type SyncPipelineDestination, type SyncPipelineProps } from './sync-pipeline.ts';
 export { SyncPipelineStack, type SyncPipelineStackProps } from './sync-pipeline-stack.ts';

@@ -13,7 +13,8 @@ const outputKeyPart = (name: string): string =>
     .join('');
 
 /**
- * A stack holding one {@link SyncPipeline}, with outputs for the bus, the table and every queue.
+ * A stack holding one {@link SyncPipeline}, with outputs for the bus, the table, the alarm topic, the
+ * dashboard and every queue.
  *
  * @example
  * const app = new App();
@@ -37,6 +38,14 @@ export class SyncPipelineStack extends Stack {
     new CfnOutput(this, 'LedgerTableName', {
       description: 'Version ledger',
       value: this.pipeline.ledgerTable.tableName,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Every alarm notifies this topic on ALARM and OK; subscribe on-call endpoints to it',
+      value: this.pipeline.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard of the pipeline',
+      value: this.pipeline.dashboard.dashboardName,
     });
     // Two destination names mapping to the same key (e.g. `a-b` and `a--b`) fail synth with a
     // duplicate construct id, so outputs can never silently overwrite each other.

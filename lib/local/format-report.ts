@@ -1,3 +1,6 @@
+import type { PipelineConfig } from '../config/pipeline-config.ts';
+import { retrySchedule } from '../sync/backoff.ts';
+import { renderHtmlReport } from './html-report.ts';
 import type { LocalRunProgress, LocalRunReport } from './run-pipeline.ts';
 
 const pad = (value: string | number, width: number): string => String(value).padStart(width);
@@ -51,3 +54,71 @@ export const formatReport = (report: LocalRunReport): string => {
   }
   return lines.join('\n');
 };
+
+const duration = (seconds: number): string => {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+};
+
+/**
+ * Each destination's retry schedule, as derived from its config: the wait after each failed
+ * delivery (full jitter in [1 s, ceiling]) and when the last attempt happens on average and at most.
+ *
+ * @example
+ * console.log(formatRetrySchedule(config)); // `npm run local -- --explain`
+ */
+export const formatRetrySchedule = (config: PipelineConfig): string => {
+  const lines: string[] = [];
+  for (const destination of config.destinations) {
+    const { retry } = destination;
+    const steps = retrySchedule(retry, retry.maxReceiveCount);
+    const last = steps.at(-1);
+    lines.push(
+      `${destination.name}: retry horizon ${duration(retry.horizonMinutes * 60)} -> maxReceiveCount ${retry.maxReceiveCount} ` +
+        `(backoff base ${retry.baseDelaySeconds} s, cap ${retry.maxDelaySeconds} s, full jitter; a 429 Retry-After wins when longer)`,
+    );
+    lines.push(`  ${'after attempt'.padEnd(14)}${'wait up to'.padStart(12)}${'next attempt at (avg)'.padStart(24)}${'(at most)'.padStart(12)}`);
+    const shown = steps.length <= 12 ? steps : [...steps.slice(0, 8), undefined, ...steps.slice(-3)];
+    for (const step of shown) {
+      if (step === undefined) {
+        lines.push(`  ${'...'.padEnd(14)}`);
+        continue;
+      }
+      lines.push(
+        `  ${String(step.attempt).padEnd(14)}${duration(step.ceilingSeconds).padStart(12)}${duration(step.cumulativeExpectedSeconds).padStart(24)}${duration(step.cumulativeMaxSeconds).padStart(12)}`,
+      );
+    }
+    lines.push(
+      last === undefined
+        ? '  no retries: the first failure is final'
+        : `  after attempt ${retry.maxReceiveCount} the change is dead-lettered (reason retries-exhausted), on average ${duration(last.cumulativeExpectedSeconds)} after the first`,
+      '',
+    );
+  }
+  return lines.join('\n');
+};
+
+/**
+ * The run as a self-contained HTML page (no server, no network).
+ *
+ * @example
+ * writeFileSync('reports/local-run.html', formatHtmlReport(report));
+ */
+export const formatHtmlReport = (report: LocalRunReport): string =>
+  renderHtmlReport({
+    title: `sync-pipeline local run ${report.runId}`,
+    generatedAt: new Date().toISOString(),
+    summary: report.destinations.map((d) => ({
+      destination: d.destination,
+      published: d.published,
+      applied: d.applied,
+      skipped: d.skipped,
+      deadLettered: d.deadLettered,
+      retried: d.retried,
+      lagP50Ms: d.lagMs.p50,
+      lagP99Ms: d.lagMs.p99,
+    })),
+    invariants: { ...report.invariants },
+    timeline: report.timeline,
+  });

@@ -24,6 +24,7 @@ import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import type { Destination } from '../adapters/destination.ts';
 import { createRandom } from './random.ts';
+import { buildTimeline, type Timeline } from './timeline.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
 import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
 import { createLocalResources } from './local-resources.ts';
@@ -91,6 +92,8 @@ export interface LocalRunReport {
   readonly destinations: readonly DestinationReport[];
   readonly invariants: InvariantReport;
   readonly drained: boolean;
+  /** Per-second metrics of the run, for the HTML report. */
+  readonly timeline: Timeline;
 }
 
 /** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
@@ -400,6 +403,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       }),
       invariants,
       drained,
+      timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
     };
   } finally {
     await Promise.all(pollers.map((poller) => poller.stop()));

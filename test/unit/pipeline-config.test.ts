@@ -63,6 +63,7 @@ describe('Function: parsePipelineConfig', () => {
     ['an unknown field', { destinations: [destination({ maxConcurency: 3 })] }, 'destinations[0]: unknown field(s) "maxConcurency"'],
     ['a horizon beyond the queue retention', { destinations: [destination({ retry: { horizonMinutes: 30_000 } })] }, "destinations[0].retry.horizonMinutes: expected at most 20160 minutes: retrying longer than the queue's 14-day retention would lose messages, got 30000"],
     ['a horizon SQS cannot hold', { destinations: [destination({ retry: { horizonMinutes: 20_000, maxDelaySeconds: 60 } })] }, 'destinations[0].retry.horizonMinutes: expected a horizon SQS can hold: it needs 1001 deliveries'],
+    ['a horizon whose slowest schedule outlives the retention', { destinations: [destination({ retry: { horizonMinutes: 12_000, maxDelaySeconds: 3600 } })] }, "destinations[0].retry.horizonMinutes: expected a horizon whose slowest schedule (400 h) fits the queue's 14-day retention, got 12000"],
     ['both horizon and maxReceiveCount', { destinations: [destination({ retry: { horizonMinutes: 60, maxReceiveCount: 5 } })] }, 'destinations[0].retry.maxReceiveCount: expected either horizonMinutes or maxReceiveCount, not both, got 5'],
     ['no destinations', { destinations: [] }, 'destinations: expected at least one destination'],
   ])('names the field and the value for %s', (_name, input, expected) => {

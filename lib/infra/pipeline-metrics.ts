@@ -1,0 +1,151 @@
+import { Duration } from 'aws-cdk-lib';
+import { MathExpression, Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { MetricDimension, MetricName } from '../observability/metrics.ts';
+import { DestinationErrorClass } from '../sync/errors.ts';
+
+/**
+ * The dimension Powertools Metrics adds to every EMF blob, set from `POWERTOOLS_SERVICE_NAME`. Every
+ * pipeline metric in CloudWatch carries it, so a `Metric` without it matches nothing.
+ */
+export const POWERTOOLS_SERVICE_DIMENSION = 'service';
+
+/** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
+export const METRIC_PERIOD = Duration.minutes(1);
+
+/**
+ * The Powertools service name of a destination's consumer: its `service` dimension. The consumer
+ * function's environment and the metrics read here both take it from this function.
+ *
+ * @example
+ * metricsServiceName(config, config.destinations[0]); // 'sync-pipeline-crm'
+ */
+export const metricsServiceName = (config: Pick<PipelineConfig, 'name'>, destination: Pick<DestinationConfig, 'name'>): string =>
+  `${config.name}-${destination.name}`;
+
+/** What {@link DestinationMetrics} reads: the config and the destination's two queues. */
+export interface DestinationMetricsProps {
+  readonly config: PipelineConfig;
+  readonly destination: DestinationConfig;
+  /** The queue the consumer reads. */
+  readonly queue: IQueue;
+  /** Where what could not be applied ends up. */
+  readonly deadLetterQueue: IQueue;
+}
+
+/**
+ * Options of one pipeline metric. There is no label: an alarm on a labelled metric is synthesized as
+ * a metric query instead of the plain MetricName/Statistic form the console shows best, so graphs
+ * add their labels with `metric.with({ label })`.
+ */
+export interface PipelineMetricOptions {
+  /** @default Stats.SUM */
+  readonly statistic?: string;
+  /** A breakdown dimension (Reason, ErrorClass) on top of `service` and `Destination`. */
+  readonly breakdown?: { readonly name: string; readonly value: string };
+}
+
+/** `('errors', 'rate-limited')` → `errors_rate_limited`: metric math ids allow letters, digits and `_` only. */
+const mathId = (prefix: string, value: string): string => `${prefix}_${value.replace(/[^A-Za-z0-9_]/g, '_')}`;
+
+/**
+ * What to measure for one destination, defined once: the dashboard and the alarms both build their
+ * metrics here, with the namespace and the exact dimension sets the consumer emits
+ * (`{service, Destination}`, plus `Reason` or `ErrorClass` for the breakdowns).
+ *
+ * @example
+ * const metrics = new DestinationMetrics({ config, destination, queue, deadLetterQueue });
+ * new Alarm(scope, 'Lag', { metric: metrics.endToEndLag(99), threshold: 300_000, evaluationPeriods: 5 });
+ */
+export class DestinationMetrics {
+  public readonly config: PipelineConfig;
+  public readonly destination: DestinationConfig;
+  readonly #queue: IQueue;
+  readonly #deadLetterQueue: IQueue;
+
+  public constructor(props: DestinationMetricsProps) {
+    this.config = props.config;
+    this.destination = props.destination;
+    this.#queue = props.queue;
+    this.#deadLetterQueue = props.deadLetterQueue;
+  }
+
+  /**
+   * A metric the consumer emits, under this destination's `service` and `Destination` dimensions;
+   * counts (RecordsApplied, RecordsSkipped, ...) as their Sum per minute by default.
+   */
+  public metric(name: MetricName, options: PipelineMetricOptions = {}): Metric {
+    return new Metric({
+      namespace: this.config.metricsNamespace,
+      metricName: name,
+      dimensionsMap: {
+        [POWERTOOLS_SERVICE_DIMENSION]: metricsServiceName(this.config, this.destination),
+        [MetricDimension.DESTINATION]: this.destination.name,
+        ...(options.breakdown === undefined ? {} : { [options.breakdown.name]: options.breakdown.value }),
+      },
+      statistic: options.statistic ?? Stats.SUM,
+      period: METRIC_PERIOD,
+    });
+  }
+
+  /** EndToEndLag (appliedAt - occurredAt, milliseconds) at a percentile, e.g. 99 for p99. */
+  public endToEndLag(percentile: number): Metric {
+    return this.metric(MetricName.END_TO_END_LAG, { statistic: Stats.percentile(percentile) });
+  }
+
+  /** DestinationErrors of one class, per minute. */
+  public destinationErrors(errorClass: DestinationErrorClass): Metric {
+    return this.metric(MetricName.DESTINATION_ERRORS, { breakdown: { name: MetricDimension.ERROR_CLASS, value: errorClass } });
+  }
+
+  /**
+   * Percentage of destination calls that failed, per minute: 100 * errors / calls.
+   *
+   * Calls are RecordsApplied + DestinationErrors: a record is applied only after a successful call,
+   * and DestinationErrors counts each failed one. RecordsRetried or RecordsDeadLettered would be the
+   * wrong denominator: they also count records that never reached the destination (a busy lease, an
+   * invalid message), and skipped records make no call at all.
+   *
+   * DestinationErrors is only emitted per ErrorClass, and an alarm may not use SEARCH, so each known
+   * class is its own metric. They are added with SUM([...]), which sums whichever series have a
+   * datapoint that minute; `a + b` would need FILL on each class, and FILL cannot be relied on for a
+   * class with no datapoint at all in the window (most classes, most of the time), which would leave
+   * the sum missing and the alarm silent. RecordsApplied is emitted on every invocation, even as 0, so
+   * `calls - applied` is the error count and is 0 (not missing) in a healthy minute. A minute without
+   * any call has no rate (IF without else), and the alarm treats that as missing data.
+   */
+  public errorRatePercent(): MathExpression {
+    const errorIds = Object.values(DestinationErrorClass).map((errorClass) => mathId('errors', errorClass));
+    const calls = `SUM([applied, ${errorIds.join(', ')}])`;
+    return new MathExpression({
+      expression: `IF(${calls} > 0, 100 * (${calls} - applied) / ${calls})`,
+      usingMetrics: {
+        applied: this.metric(MetricName.RECORDS_APPLIED),
+        ...Object.fromEntries(
+          Object.values(DestinationErrorClass).map((errorClass) => [mathId('errors', errorClass), this.destinationErrors(errorClass)]),
+        ),
+      },
+      label: 'error rate (%)',
+      period: METRIC_PERIOD,
+    });
+  }
+
+  /** Messages waiting in the source queue (maximum per minute). */
+  public queueDepth(): Metric {
+    return this.#queue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+  }
+
+  /** Age in seconds of the oldest message in the source queue (maximum per minute). */
+  public oldestMessageAge(): Metric {
+    return this.#queue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+  }
+
+  /**
+   * Messages in the DLQ (maximum per minute). A level, not NumberOfMessagesSent: SQS redrives after
+   * maxReceiveCount do not count as sends, and a level stays up until someone handles the messages.
+   */
+  public deadLetterQueueDepth(): Metric {
+    return this.#deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+  }
+}
