@@ -1,8 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetterEnvelope } from '../sync/dead-letter.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, type DeadLetterEnvelope } from '../sync/dead-letter.ts';
 
-/** Message attribute that marks a dead letter written by the consumer (redriven ones lack it). */
-export const DEAD_LETTER_REASON_ATTRIBUTE = 'sync-reason';
 
 /** What the consumer does to a record's queue besides the event source's own deletes. */
 export interface RecordQueue {

@@ -28,6 +28,13 @@ const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
 export const leaseDurationMsFor = (destination: Pick<DestinationConfig, 'requestTimeoutMs'>): number =>
   destination.requestTimeoutMs * 2 + 1_000;
 
+/**
+ * The consumer's Powertools service name: its log lines' `service` and the `service` dimension
+ * Powertools adds to every metric, so the alarms must use exactly this value.
+ */
+export const consumerServiceName = (config: Pick<PipelineConfig, 'name'>, destination: Pick<DestinationConfig, 'name'>): string =>
+  `${config.name}-${destination.name}`;
+
 /** The table holding the version ledger (one item per destination and record). */
 export const ledgerTableName = (config: PipelineConfig): string => `${config.name}-ledger`;
 

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { MathExpression, Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { consumerServiceName } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../observability/metrics.ts';
 import { DestinationErrorClass } from '../sync/errors.ts';
 
@@ -9,20 +10,13 @@ import { DestinationErrorClass } from '../sync/errors.ts';
  * The dimension Powertools Metrics adds to every EMF blob, set from `POWERTOOLS_SERVICE_NAME`. Every
  * pipeline metric in CloudWatch carries it, so a `Metric` without it matches nothing.
  */
-export const POWERTOOLS_SERVICE_DIMENSION = 'service';
+export const POWERTOOLS_SERVICE_DIMENSION = MetricDimension.SERVICE;
 
 /** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
 export const METRIC_PERIOD = Duration.minutes(1);
 
-/**
- * The Powertools service name of a destination's consumer: its `service` dimension. The consumer
- * function's environment and the metrics read here both take it from this function.
- *
- * @example
- * metricsServiceName(config, config.destinations[0]); // 'sync-pipeline-crm'
- */
-export const metricsServiceName = (config: Pick<PipelineConfig, 'name'>, destination: Pick<DestinationConfig, 'name'>): string =>
-  `${config.name}-${destination.name}`;
+/** The consumer's service name, which Powertools adds as the `service` dimension. */
+export const metricsServiceName = consumerServiceName;
 
 /** What {@link DestinationMetrics} reads: the config and the destination's two queues. */
 export interface DestinationMetricsProps {

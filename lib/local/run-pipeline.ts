@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationsFor } from '../config/pipeline-config.ts';
-import { leaseDurationMsFor } from '../config/resources.ts';
+import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../adapters/sqs-record-queue.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { MetricDimension, MetricName } from '../observability/metrics.ts';
 import { EmfStore, percentile } from '../observability/emf.ts';
@@ -220,7 +220,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           queueUrl: queues.queueUrl,
           deadLetterQueueUrl: queues.deadLetterQueueUrl,
           metricsNamespace: config.metricsNamespace,
-          serviceName: `${config.name}-${destination.name}`,
+          serviceName: consumerServiceName(config, destination),
           logLevel: config.logLevel,
           dynamodb,
           sqs,

@@ -24,6 +24,8 @@ export const MetricName = {
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
 export const MetricDimension = {
+  /** Added by Powertools to every metric: the consumer's service name (see consumerServiceName). */
+  SERVICE: 'service',
   DESTINATION: 'Destination',
   REASON: 'Reason',
   ERROR_CLASS: 'ErrorClass',

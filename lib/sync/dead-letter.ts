@@ -16,6 +16,9 @@ export const DeadLetterReason = {
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 
+/** Message attribute that marks a dead letter written by the consumer (redriven ones lack it). */
+export const DEAD_LETTER_REASON_ATTRIBUTE = 'sync-reason';
+
 /** Original bodies above this are truncated in the envelope so it still fits in one SQS message. */
 export const MAX_ENVELOPE_BODY_BYTES = 200 * 1024;
 
