@@ -48,6 +48,13 @@ export const formatReport = (report: LocalRunReport): string => {
     const dead = Object.entries(d.deadLetteredByReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
     lines.push(`${''.padEnd(12)}skipped: ${skipped || 'none'}; dead letters: ${dead || 'none'}`);
   }
+  const injected = Object.entries(report.faults.injected).filter(([, n]) => n > 0);
+  if (injected.length > 0 || report.faults.crashedInvocations > 0) {
+    lines.push(
+      '',
+      `faults: ${injected.map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none injected'}; crashed invocations ${report.faults.crashedInvocations}; idempotent replays ${report.faults.replays}`,
+    );
+  }
   lines.push('', report.drained ? 'every published message was accounted for' : 'WARNING: the run stalled before every message was accounted for', '');
   for (const [name, check] of Object.entries(report.invariants)) {
     lines.push(`${check.ok ? 'PASS' : 'FAIL'}  ${name.padEnd(24)} ${check.detail}`);

@@ -92,6 +92,13 @@ export interface LocalRunReport {
   readonly destinations: readonly DestinationReport[];
   readonly invariants: InvariantReport;
   readonly drained: boolean;
+  /** What went wrong on purpose: failures the fake API injected and invocations that died. */
+  readonly faults: {
+    readonly injected: Readonly<Record<string, number>>;
+    /** Requests the fake API answered from its idempotency store (retries of calls that had landed). */
+    readonly replays: number;
+    readonly crashedInvocations: number;
+  };
   /** Per-second metrics of the run, for the HTML report. */
   readonly timeline: Timeline;
 }
@@ -108,9 +115,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
 const REDRIVEN = 'redriven-after-max-receives';
 
-/** Reads every message of a DLQ and says why each is there. */
+/**
+ * Reads every message of a DLQ and says why each is there, once per source message: an invocation
+ * that died after dead-lettering a record leaves an envelope, and the redelivery writes another.
+ */
 const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> => {
-  const letters: DeadLetter[] = [];
+  const letters = new Map<string, DeadLetter>();
   for (let emptyReceives = 0; emptyReceives < 2; ) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: ['All'] }),
@@ -122,16 +132,18 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
     for (const message of Messages) {
       const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
       // A message moved by redrive carries no envelope: it used up maxReceiveCount.
-      const body = marked === undefined ? (message.Body ?? '') : (JSON.parse(message.Body ?? '{}') as { originalBody?: string }).originalBody ?? '';
+      const envelope = marked === undefined ? undefined : (JSON.parse(message.Body ?? '{}') as { originalBody?: string; messageId?: string });
+      const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
+      const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
       const parsed = parseChangeEvent(body);
-      letters.push({
+      letters.set(sourceMessageId, {
         destination,
         reason: marked ?? REDRIVEN,
         ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
       });
     }
   }
-  return letters;
+  return [...letters.values()];
 };
 
 /**
@@ -403,6 +415,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       }),
       invariants,
       drained,
+      faults: { injected: fakeApi.stats().injected, replays: fakeApi.stats().replays, crashedInvocations: lostRequests.size },
       timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
     };
   } finally {
