@@ -11,7 +11,12 @@ import {
   type ChangeEventRejection,
 } from '../../lib/contract/change-event.ts';
 
-/** The kinds of bad input a consumer meets, one per way a publisher (or an attacker) gets it wrong. */
+/**
+ * The kinds of bad input a consumer meets, one per way a publisher (or an attacker) gets it wrong.
+ *
+ * @example
+ * hostileMessages({ now }).filter((message) => message.category === HostileCategory.PROTOTYPE_KEY);
+ */
 export const HostileCategory = {
   /** Not JSON at all: empty, prose, JavaScript literals, comments, a byte order mark, trailing text. */
   NOT_JSON: 'not-json',

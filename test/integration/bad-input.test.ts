@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../../lib/config/resources.ts';
+import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
+import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
+import { awsClientConfig, startEmulators, type Emulators } from '../../lib/local/emulators.ts';
+import { findDuplicateEffects, startFakeApi, type FakeApi } from '../../lib/local/fake-api.ts';
+import { createLocalResources } from '../../lib/local/local-resources.ts';
+import { createRandom } from '../../lib/local/random.ts';
+import { EmfStore } from '../../lib/observability/emf.ts';
+import { MetricName } from '../../lib/observability/metrics.ts';
+import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BODY_BYTES, type DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
+import { edgeCaseChanges, hostileMessages, type EdgeCaseChange, type HostileMessage } from '../helpers/hostile-messages.ts';
+
+const NAMESPACE = 'BadInputTest';
+const BATCH_SIZE = 10;
+const SEED = 20261127;
+const ORDINARY_CHANGES = 60;
+
+const sha256 = (body: string): string => createHash('sha256').update(Buffer.from(body, 'utf8')).digest('hex');
+
+/** What the DLQ must hold for a body: all of it, or its first bytes with a hash of the whole. */
+const expectedOriginalBody = (body: string): { originalBody: string; originalBodyTruncated: boolean; originalBodySha256: string } => {
+  const bytes = Buffer.from(body, 'utf8');
+  const truncated = bytes.length > MAX_ENVELOPE_BODY_BYTES;
+  return {
+    originalBody: truncated ? bytes.subarray(0, MAX_ENVELOPE_BODY_BYTES).toString('utf8') : body,
+    originalBodyTruncated: truncated,
+    originalBodySha256: sha256(body),
+  };
+};
+
+/** Plain changes with seeded payloads, some with `constructor` and `prototype` fields. */
+const ordinaryChanges = (now: number, count: number): EdgeCaseChange[] => {
+  const random = createRandom(SEED);
+  return Array.from({ length: count }, (_, index) => {
+    const payload: Record<string, unknown> = {
+      name: random.pick(['Ada Lovelace', 'Łukasz Żółkiewski', '李雷', 'Søren Kierkegård', 'Mårten Berg 🚀']),
+      amount: Math.round(random.next() * 100_000) / 100,
+      tags: Array.from({ length: random.int(4) }, (__, tag) => `tag-${tag}`),
+    };
+    if (index % 5 === 0) payload['constructor'] = { prototype: { polluted: 'yes' } };
+    if (index % 7 === 0) payload['prototype'] = 'a plain field';
+    const event = {
+      resourceType: 'contact',
+      id: `ok-${String(index).padStart(3, '0')}`,
+      version: 1 + random.int(50),
+      occurredAt: new Date(now - random.int(600_000)).toISOString(),
+      op: ChangeOp.UPSERT,
+      payload,
+    } as ChangeEvent;
+    return { label: `ordinary change ${index}`, event, body: serializeChangeEvent(event) };
+  });
+};
+
+const drainQueue = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> => {
+  const messages: Message[] = [];
+  for (let emptyReceives = 0; emptyReceives < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600, MessageAttributeNames: ['All'] }),
+    );
+    if (Messages.length === 0) emptyReceives += 1;
+    else messages.push(...Messages);
+  }
+  return messages;
+};
+
+describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
+  let emulators: Emulators;
+  let fakeApi: FakeApi;
+  let dynamodb: DynamoDBClient;
+  let sqs: SQSClient;
+  let deadLetterQueueUrl: string;
+  let handler: ReturnType<typeof wireConsumerHandler>;
+  const emf = new EmfStore();
+  const logLines: string[] = [];
+
+  /** Invokes the real handler with its Powertools output captured, as the Lambda runtime would. */
+  const invoke = async (records: SQSRecord[]): Promise<SQSBatchResponse> => {
+    const capture = captureJsonOutput((line) => {
+      if (!emf.ingestLine(line)) logLines.push(line);
+    });
+    try {
+      return await handler(sqsEvent(records), lambdaContext());
+    } finally {
+      capture.restore();
+    }
+  };
+
+  beforeAll(async () => {
+    emulators = await startEmulators();
+    fakeApi = await startFakeApi();
+    dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+    sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
+    const config = parsePipelineConfig({
+      destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: ['contact'] }],
+    });
+    const destination = config.destinations[0]!;
+    const resources = await createLocalResources({ config, sqs, dynamodb });
+    deadLetterQueueUrl = resources.destinations.crm!.deadLetterQueueUrl;
+    handler = wireConsumerHandler({
+      destination,
+      leaseDurationMs: leaseDurationMsFor(destination),
+      tableName: resources.tableName,
+      queueUrl: resources.destinations.crm!.queueUrl,
+      deadLetterQueueUrl,
+      metricsNamespace: NAMESPACE,
+      serviceName: 'bad-input-test',
+      logLevel: 'INFO',
+      dynamodb,
+      sqs,
+    });
+  });
+
+  afterAll(async () => {
+    dynamodb.destroy();
+    sqs.destroy();
+    await fakeApi.stop();
+    await emulators.stop();
+  });
+
+  it('dead-letters every hostile message at once with its reason, applies every valid neighbour exactly, and never throws', async () => {
+    // Prepare: >= 200 hostile bodies and >= 100 valid changes, shuffled into batches of 10
+    const startedAt = Date.now();
+    const prototypeNames = Object.getOwnPropertyNames(Object.prototype).sort();
+    const arrayPrototypeNames = Object.getOwnPropertyNames(Array.prototype).sort();
+    const hostile = hostileMessages({ now: startedAt });
+    const valid = [...edgeCaseChanges({ now: startedAt }), ...ordinaryChanges(startedAt, ORDINARY_CHANGES)];
+    // A delete is only visible at the destination if the record existed: upsert version 1 first.
+    const seeds = valid
+      .filter((change) => change.event.op === ChangeOp.DELETE)
+      .map((change) => serializeChangeEvent({ ...change.event, op: ChangeOp.UPSERT, version: change.event.version - 1, payload: { seeded: true } }));
+    const seedResponse = await invoke(seeds.map((body) => sqsRecord(body)));
+
+    const hostileById = new Map<string, HostileMessage>();
+    const validById = new Map<string, EdgeCaseChange>();
+    const records = [
+      ...hostile.map((message) => {
+        const record = sqsRecord(message.body);
+        hostileById.set(record.messageId, message);
+        return record;
+      }),
+      ...valid.map((change) => {
+        const record = sqsRecord(change.body);
+        validById.set(record.messageId, change);
+        return record;
+      }),
+    ];
+    createRandom(SEED).shuffle(records);
+
+    // Act
+    const failures: string[] = [];
+    const thrown: unknown[] = [];
+    for (let start = 0; start < records.length; start += BATCH_SIZE) {
+      try {
+        const response = await invoke(records.slice(start, start + BATCH_SIZE));
+        failures.push(...response.batchItemFailures.map((failure) => failure.itemIdentifier));
+      } catch (error) {
+        thrown.push(error);
+      }
+    }
+    const deadLetters = await drainQueue(sqs, deadLetterQueueUrl);
+    const elapsedMs = Date.now() - startedAt;
+
+    // Assess: the handler never threw and never asked for a retry
+    expect(seedResponse.batchItemFailures).toEqual([]);
+    expect(thrown).toEqual([]);
+    expect(failures.map((id) => hostileById.get(id)?.label ?? validById.get(id)?.label)).toEqual([]);
+    expect(hostile.length).toBeGreaterThanOrEqual(200);
+    expect(valid.length).toBeGreaterThanOrEqual(100);
+
+    // Assess: exactly one envelope per hostile message, none for a valid one, each with its reason
+    const envelopes = deadLetters.map((message) => ({
+      envelope: JSON.parse(message.Body ?? '{}') as DeadLetterEnvelope,
+      reasonAttribute: message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue,
+    }));
+    const lettersById = Map.groupBy(envelopes, ({ envelope }) => envelope.messageId);
+    expect([...lettersById.keys()].filter((id) => !hostileById.has(id))).toEqual([]);
+    expect([...hostileById.keys()].filter((id) => lettersById.get(id)?.length !== 1).map((id) => hostileById.get(id)?.label)).toEqual([]);
+    const wrong = [...hostileById].flatMap(([messageId, message]) => {
+      const { envelope, reasonAttribute } = lettersById.get(messageId)![0]!;
+      const expected = {
+        reason: message.reason,
+        destination: 'crm',
+        messageId,
+        attempts: 1,
+        ...expectedOriginalBody(message.body),
+      };
+      const problems = [
+        ...Object.entries(expected).flatMap(([field, value]) => (envelope[field as keyof DeadLetterEnvelope] === value ? [] : [field])),
+        ...(reasonAttribute === message.reason ? [] : [`reason attribute ${String(reasonAttribute)}`]),
+        ...(envelope.message.startsWith(`${message.field}: `) || envelope.message.includes(`; ${message.field}: `) ? [] : [`message ${envelope.message.slice(0, 120)}`]),
+        ...(Date.parse(envelope.firstAttemptAt) <= Date.parse(envelope.lastAttemptAt) && Date.parse(envelope.lastAttemptAt) >= startedAt ? [] : ['attempt times']),
+      ];
+      return problems.length === 0 ? [] : [`${message.category} / ${message.label}: ${problems.join(', ')}`];
+    });
+    expect(wrong).toEqual([]);
+
+    // Assess: every valid change is at the destination exactly as published, once
+    const notApplied = valid.flatMap(({ label, event }) => {
+      const held = fakeApi.record('crm', event.resourceType, event.id);
+      const expected =
+        event.op === ChangeOp.DELETE ? { version: event.version, deleted: true, payload: null } : { version: event.version, deleted: false, payload: event.payload };
+      return held !== undefined && held.version === expected.version && held.deleted === expected.deleted && JSON.stringify(held.payload) === JSON.stringify(expected.payload)
+        ? []
+        : [label];
+    });
+    expect(notApplied).toEqual([]);
+    // Deeply, own `constructor` keys included (toStrictEqual would compare them as constructors).
+    for (const { event } of valid.filter((change) => change.event.op === ChangeOp.UPSERT)) {
+      expect(fakeApi.record('crm', event.resourceType, event.id)?.payload).toEqual(event.payload);
+    }
+    const log = fakeApi.writeLog();
+    expect(log).toHaveLength(seeds.length + valid.length);
+    expect(findDuplicateEffects(log)).toEqual([]);
+    expect(fakeApi.stats().rejected).toBe(0);
+
+    // Assess: the metrics count the same
+    const reasons = Map.groupBy(hostile, (message) => message.reason);
+    expect(emf.dimensionValues(NAMESPACE, MetricName.RECORDS_DEAD_LETTERED, 'Reason')).toEqual(
+      new Map([...reasons].map(([reason, messages]) => [reason, messages.length])),
+    );
+    expect(emf.sum(NAMESPACE, MetricName.RECORDS_APPLIED, { Destination: 'crm' })).toBe(seeds.length + valid.length);
+    expect(emf.sum(NAMESPACE, MetricName.RECORDS_RETRIED, { Destination: 'crm' })).toBe(0);
+    const logged = logLines.map((line) => JSON.parse(line) as { message?: string; messageId?: string; reason?: string });
+    const deadLetterLogs = logged.filter((line) => line.message === 'record dead-lettered');
+    expect(deadLetterLogs.map((line) => [line.messageId, line.reason]).sort()).toEqual(
+      [...hostileById].map(([messageId, message]) => [messageId, message.reason]).sort(),
+    );
+
+    // Assess: nothing reached a prototype
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeNames);
+    expect(Object.getOwnPropertyNames(Array.prototype).sort()).toEqual(arrayPrototypeNames);
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+
+    process.stderr.write(
+      `bad input: ${hostile.length} hostile and ${valid.length} valid messages in ${Math.ceil(records.length / BATCH_SIZE)} batches, ` +
+        `${deadLetters.length} dead letters, ${log.length - seeds.length} applied, ${elapsedMs} ms\n`,
+    );
+  });
+});
