@@ -1,6 +1,6 @@
 import { ChangeOp } from '../contract/change-event.ts';
 import { parseRetryAfter } from '../sync/backoff.ts';
-import { ALREADY_DONE, classifyHttpStatus, classifyTransportError, DestinationError, type DestinationErrorClass } from '../sync/errors.ts';
+import { ALREADY_DONE, classifyHttpStatus, classifyTransportError, DestinationError, DestinationErrorClass } from '../sync/errors.ts';
 import type { Destination, DestinationWrite } from './destination.ts';
 
 export interface HttpDestinationOptions {
@@ -67,12 +67,14 @@ export class HttpDestination implements Destination {
   public async apply({ event, idempotencyKey }: DestinationWrite): Promise<void> {
     const method = event.op === ChangeOp.UPSERT ? 'PUT' : 'DELETE';
     const target = `${method} ${event.resourceType}/${event.id}`;
-    const signal = AbortSignal.timeout(this.#timeoutMs);
-    let response: Response;
+    // Build the whole request first: what cannot be encoded (a lone surrogate, a cyclic payload)
+    // never will be, so it is a permanent failure, not something to retry.
+    let url: string;
+    let init: RequestInit;
     try {
-      response = await this.#fetch(this.urlFor(event.resourceType, event.id), {
+      url = this.urlFor(event.resourceType, event.id);
+      init = {
         method,
-        signal,
         headers: {
           ...this.#headers,
           'Idempotency-Key': toHeaderValue(idempotencyKey),
@@ -81,7 +83,16 @@ export class HttpDestination implements Destination {
           ...(method === 'PUT' ? { 'Content-Type': 'application/json' } : {}),
         },
         ...(method === 'PUT' ? { body: JSON.stringify(event.payload) } : {}),
+      };
+    } catch (error) {
+      throw new DestinationError(`${method} ${event.resourceType}: the request cannot be encoded (${(error as Error).message})`, {
+        errorClass: DestinationErrorClass.CLIENT,
+        cause: error,
       });
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
       // Read the body under the same deadline: it frees the connection and bounds slow bodies.
       await response.arrayBuffer();
     } catch (error) {

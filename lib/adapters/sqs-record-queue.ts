@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_REASON_ATTRIBUTE, type DeadLetterEnvelope } from '../sync/dead-letter.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../sync/dead-letter.ts';
 
 
 /** What the consumer does to a record's queue besides the event source's own deletes. */
@@ -31,7 +31,7 @@ export class SqsRecordQueue implements RecordQueue {
     await this.#options.client.send(
       new SendMessageCommand({
         QueueUrl: this.#options.deadLetterQueueUrl,
-        MessageBody: JSON.stringify(envelope),
+        MessageBody: serializeDeadLetterEnvelope(envelope),
         MessageAttributes: {
           [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: envelope.reason },
         },

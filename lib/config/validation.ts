@@ -27,7 +27,24 @@ export const describeValue = (value: unknown): string => {
   return `a ${typeof value}`;
 };
 
-const describeIssue = (issue: z.core.$ZodIssue): string => {
+/**
+ * Says what kind of value was received without showing any of it, for fields whose content must
+ * not reach logs (a change's payload).
+ *
+ * @example
+ * describeKind('secret'); // 'a string'
+ */
+export const describeKind = (value: unknown): string => {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+};
+
+/** Which issue paths must not show their value (see {@link describeKind}). */
+export type RedactPath = (path: ReadonlyArray<PropertyKey>) => boolean;
+
+const describeIssue = (issue: z.core.$ZodIssue, redact?: RedactPath): string => {
   const where = formatPath(issue.path) || '(root)';
   const input = 'input' in issue ? issue.input : undefined;
   if (issue.code === 'unrecognized_keys') {
@@ -35,7 +52,7 @@ const describeIssue = (issue: z.core.$ZodIssue): string => {
   }
   // zod's own messages start with "Invalid input: "; ours are already phrased as "expected …".
   const message = issue.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '');
-  return `${where}: ${message}, got ${describeValue(input)}`;
+  return `${where}: ${message}, got ${redact?.(issue.path) === true ? describeKind(input) : describeValue(input)}`;
 };
 
 /** Raised when a value fails its schema; `issues` holds one formatted line per problem. */
@@ -66,10 +83,11 @@ export const parseOrThrow = <T extends z.ZodType>(schema: T, input: unknown, sub
 export const safeParseWithIssues = <T extends z.ZodType>(
   schema: T,
   input: unknown,
+  options: { readonly redact?: RedactPath } = {},
 ): { ok: true; value: z.output<T> } | { ok: false; issues: string[] } => {
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: result.error.issues.map(describeIssue) };
+  return { ok: false, issues: result.error.issues.map((issue) => describeIssue(issue, options.redact)) };
 };
 
 /**

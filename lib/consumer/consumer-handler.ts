@@ -157,14 +157,15 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];
     const processor = new BatchProcessor(EventType.SQS);
-    const parsedById = new Map(event.Records.map((record) => [record.messageId, parseChangeEvent(record.body)]));
+    const receivedAt = (deps.now ?? Date.now)();
+    const parsedById = new Map(event.Records.map((record) => [record.messageId, parseChangeEvent(record.body, receivedAt)]));
     const turns = planRecordTurns(event.Records, parsedById);
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       await turns.get(record.messageId)?.ready;
       let outcome: RecordOutcome;
       try {
-        outcome = await handleRecord(record, idempotencyConfig, parsedById.get(record.messageId) ?? parseChangeEvent(record.body));
+        outcome = await handleRecord(record, idempotencyConfig, parsedById.get(record.messageId) ?? parseChangeEvent(record.body, receivedAt));
       } finally {
         turns.get(record.messageId)?.done();
       }

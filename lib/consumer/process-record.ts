@@ -113,7 +113,7 @@ export const processRecord = async (
   record: SQSRecord,
   deps: RecordProcessorDeps,
   idempotencyConfig: IdempotencyConfig,
-  parsed: ReturnType<typeof parseChangeEvent> = parseChangeEvent(record.body),
+  parsed: ReturnType<typeof parseChangeEvent> = parseChangeEvent(record.body, (deps.now ?? Date.now)()),
 ): Promise<RecordOutcome> => {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -139,6 +139,7 @@ export const processRecord = async (
         body: record.body,
         attributes: flattenAttributes(record),
         ...(extra.status === undefined ? {} : { status: extra.status }),
+        ...(idempotencyConfig.lambdaContext === undefined ? {} : { invocationId: idempotencyConfig.lambdaContext.awsRequestId }),
       }),
     );
     return {

@@ -401,7 +401,9 @@ export const parseChangeEvent = (
   try {
     json = JSON.parse(body);
   } catch (error) {
-    return reject('invalid-json', [`(root): expected JSON text, got ${describeValue(body)} (${(error as Error).message})`]);
+    // V8 quotes the text around the error; a body may hold personal data, so keep only the cause.
+    const cause = (error as Error).message.split(/, (?:\.\.\.)?"/)[0];
+    return reject('invalid-json', [`(root): expected JSON text (${cause}), got ${body.length} characters`]);
   }
   const textProblem = findJsonTextProblem(body);
   if (textProblem !== undefined) return reject('invalid-json', [textProblem]);
@@ -409,9 +411,11 @@ export const parseChangeEvent = (
   // The union reports a bad `op` with the whole object as its input; say which value was wrong.
   if (!isJsonObject(json)) return reject('invalid-schema', [`(root): expected a JSON object, got ${describeValue(json)}`]);
   if (json.op !== ChangeOp.UPSERT && json.op !== ChangeOp.DELETE) {
+    // op is a short enum, safe to show.
     return reject('invalid-schema', [`op: ${OP_MESSAGE}, got ${describeValue(json.op)}`]);
   }
-  const result = safeParseWithIssues(changeEventRules, json);
+  // Payload content never appears in a rejection: rejections are logged, payloads are not.
+  const result = safeParseWithIssues(changeEventRules, json, { redact: (path) => path[0] === 'payload' });
   if (!result.ok) return reject('invalid-schema', result.issues);
   const future = futureOccurredAtMessage(result.value.occurredAt, now);
   if (future !== undefined) return reject('invalid-schema', [`occurredAt: ${future}, got ${describeValue(result.value.occurredAt)}`]);

@@ -46,7 +46,8 @@ export const formatReport = (report: LocalRunReport): string => {
     );
     const skipped = Object.entries(d.skippedByReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
     const dead = Object.entries(d.deadLetteredByReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
-    lines.push(`${''.padEnd(12)}skipped: ${skipped || 'none'}; dead letters: ${dead || 'none'}`);
+    const lost = d.deadLettersFromLostInvocations > 0 ? ` (${d.deadLettersFromLostInvocations} written by invocations that died; processed again since)` : '';
+    lines.push(`${''.padEnd(12)}skipped: ${skipped || 'none'}; dead letters: ${dead || 'none'}${lost}`);
   }
   const injected = Object.entries(report.faults.injected).filter(([, n]) => n > 0);
   if (injected.length > 0 || report.faults.crashedInvocations > 0) {

@@ -15,6 +15,8 @@ export interface DeadLetter {
   readonly destination: string;
   /** The consumer's reason, or `redriven-after-max-receives` for a message SQS moved by redrive. */
   readonly reason: string;
+  /** Request ids of the invocations that wrote an envelope for this message (none after redrive). */
+  readonly invocationIds?: readonly string[];
   /** The change it carried, when its body was a readable change event. */
   readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
 }

@@ -82,6 +82,11 @@ export interface DestinationReport extends DestinationProgress {
   readonly deadLetteredByReason: Readonly<Record<string, number>>;
   readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
   readonly destinationWrites: number;
+  /**
+   * Dead letters written only by invocations that died before deleting their message; the message
+   * was then processed again (and counted there). Harmless to redrive: it is a duplicate by then.
+   */
+  readonly deadLettersFromLostInvocations: number;
 }
 
 export interface LocalRunReport {
@@ -132,12 +137,15 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
     for (const message of Messages) {
       const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
       // A message moved by redrive carries no envelope: it used up maxReceiveCount.
-      const envelope = marked === undefined ? undefined : (JSON.parse(message.Body ?? '{}') as { originalBody?: string; messageId?: string });
+      const envelope =
+        marked === undefined ? undefined : (JSON.parse(message.Body ?? '{}') as { originalBody?: string; messageId?: string; invocationId?: string });
       const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
       const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
       const parsed = parseChangeEvent(body);
+      const earlier = letters.get(sourceMessageId)?.invocationIds ?? [];
       letters.set(sourceMessageId, {
         destination,
+        invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
         reason: marked ?? REDRIVEN,
         ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
       });
@@ -411,6 +419,9 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           ),
           lagMs: { p50: percentile(lag, 50) ?? null, p99: percentile(lag, 99) ?? null },
           destinationWrites: writeLog.filter((entry) => entry.destination === row.destination).length,
+          deadLettersFromLostInvocations: deadLetters.filter(
+            (l) => l.destination === row.destination && (l.invocationIds ?? []).length > 0 && l.invocationIds!.every((id) => lostRequests.has(id)),
+          ).length,
         };
       }),
       invariants,

@@ -33,7 +33,8 @@ describe('Chaos (embedded SQS and DynamoDB, every failure injected)', () => {
     const deadLettered = report.destinations.reduce((sum, d) => sum + d.deadLettered, 0);
     expect(deadLettered).toBeGreaterThan(0);
     const reasons = report.destinations.flatMap((d) => Object.entries(d.deadLetteredByReason));
-    expect(reasons.reduce((sum, [, n]) => sum + n, 0)).toBe(deadLettered);
+    const fromLostInvocations = report.destinations.reduce((sum, d) => sum + d.deadLettersFromLostInvocations, 0);
+    expect(reasons.reduce((sum, [, n]) => sum + n, 0)).toBe(deadLettered + fromLostInvocations);
     expect(reasons.map(([reason]) => reason)).toContain('rejected');
   });
 });

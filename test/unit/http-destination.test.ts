@@ -82,6 +82,39 @@ describe('Class: HttpDestination', () => {
     expect(JSON.parse(String(calls[0]?.init.body))).toEqual(changeEvent().payload);
   });
 
+  it('refuses for good a request that cannot be encoded, without sending it', async () => {
+    // Prepare
+    let sent = 0;
+    const counting = (async () => {
+      sent += 1;
+      return new Response('{}', { status: 200 });
+    }) as unknown as typeof fetch;
+    const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: counting });
+
+    // Act
+    const error = await failureOf(destination.apply({ event: changeEvent({ id: 'bad-\ud800' }), idempotencyKey: 'crm:contact:bad-\ud800:1' }));
+
+    // Assess
+    expect(error).toMatchObject({ errorClass: 'client', retryable: false });
+    expect(sent).toBe(0);
+  });
+
+  it('lets an adapter refine the status mapping', async () => {
+    // Prepare: this API answers 422 for "still indexing, retry"
+    const destination = new HttpDestination({
+      baseUrl: 'https://api.test',
+      requestTimeoutMs: 1000,
+      fetch: answering(422),
+      classifyStatus: (status) => (status === 422 ? 'server' : undefined),
+    });
+
+    // Act
+    const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
+
+    // Assess
+    expect(error).toMatchObject({ errorClass: 'server', retryable: true });
+  });
+
   describe('against a misbehaving server', () => {
     let server: Server;
     let baseUrl: string;
