@@ -133,14 +133,20 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     if (missing.length > 0) {
       unbalanced.push(`${row.destination}: ${missing.length} reported applied with no effect at the destination, e.g. ${missing[0]!.resourceType}/${missing[0]!.id} v${missing[0]!.version}`);
     }
-    const highestReported = new Map<string, number>();
-    for (const r of reported) highestReported.set(recordKey(r.resourceType, r.id), Math.max(highestReported.get(recordKey(r.resourceType, r.id)) ?? -1, r.version));
-    const unacknowledged = effects.filter((e) => !reportedKeys.has(versionKey(e)));
-    const deadLettered = new Set(
-      input.deadLetters.flatMap((letter) => (letter.destination === row.destination && letter.change !== undefined ? [versionKey(letter.change)] : [])),
+    // A newer version that was applied or dead-lettered supersedes an unacknowledged write: the
+    // ledger's claimedVersion fenced the older one off once the newer one had been sent.
+    const deadLetteredChanges = input.deadLetters.flatMap((letter) =>
+      letter.destination === row.destination && letter.change !== undefined ? [letter.change] : [],
     );
+    const highestResolved = new Map<string, number>();
+    for (const r of [...reported, ...deadLetteredChanges]) {
+      const key = recordKey(r.resourceType, r.id);
+      highestResolved.set(key, Math.max(highestResolved.get(key) ?? -1, r.version));
+    }
+    const deadLettered = new Set(deadLetteredChanges.map(versionKey));
+    const unacknowledged = effects.filter((e) => !reportedKeys.has(versionKey(e)));
     const unexplained = unacknowledged.filter(
-      (e) => (highestReported.get(recordKey(e.resourceType, e.id)) ?? -1) <= e.version && !deadLettered.has(versionKey(e)),
+      (e) => (highestResolved.get(recordKey(e.resourceType, e.id)) ?? -1) <= e.version && !deadLettered.has(versionKey(e)),
     );
     if (unexplained.length > 0) {
       unbalanced.push(`${row.destination}: ${unexplained.length} effects nobody reported and nothing superseded, e.g. ${unexplained[0]!.resourceType}/${unexplained[0]!.id} v${unexplained[0]!.version}`);
