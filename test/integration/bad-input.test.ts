@@ -1,20 +1,14 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { leaseDurationMsFor } from '../../lib/config/resources.ts';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
-import { awsClientConfig, startEmulators, type Emulators } from '../../lib/local/emulators.ts';
-import { findDuplicateEffects, startFakeApi, type FakeApi } from '../../lib/local/fake-api.ts';
-import { createLocalResources } from '../../lib/local/local-resources.ts';
+import { findDuplicateEffects } from '../../lib/local/fake-api.ts';
 import { createRandom } from '../../lib/local/random.ts';
 import { EmfStore } from '../../lib/observability/emf.ts';
 import { MetricName } from '../../lib/observability/metrics.ts';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 import { edgeCaseChanges, hostileMessages, type EdgeCaseChange, type HostileMessage } from '../helpers/hostile-messages.ts';
 
@@ -69,57 +63,24 @@ const drainQueue = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> 
 };
 
 describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
-  let emulators: Emulators;
-  let fakeApi: FakeApi;
-  let dynamodb: DynamoDBClient;
-  let sqs: SQSClient;
-  let deadLetterQueueUrl: string;
-  let handler: ReturnType<typeof wireConsumerHandler>;
+  let consumer: EmulatedConsumer;
   const emf = new EmfStore();
   const logLines: string[] = [];
 
-  /** Invokes the real handler with its Powertools output captured, as the Lambda runtime would. */
-  const invoke = async (records: SQSRecord[]): Promise<SQSBatchResponse> => {
-    const capture = captureJsonOutput((line) => {
-      if (!emf.ingestLine(line)) logLines.push(line);
-    });
-    try {
-      return await handler(sqsEvent(records), lambdaContext());
-    } finally {
-      capture.restore();
-    }
-  };
+  /** Invokes the real handler; its Powertools output goes to the EMF store and the log lines. */
+  const invoke = (records: SQSRecord[]): Promise<SQSBatchResponse> => consumer.handler(sqsEvent(records), lambdaContext());
 
   beforeAll(async () => {
-    emulators = await startEmulators();
-    fakeApi = await startFakeApi();
-    dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
-    sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
-    const config = parsePipelineConfig({
-      destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: ['contact'] }],
-    });
-    const destination = config.destinations[0]!;
-    const resources = await createLocalResources({ config, sqs, dynamodb });
-    deadLetterQueueUrl = resources.destinations.crm!.deadLetterQueueUrl;
-    handler = wireConsumerHandler({
-      destination,
-      leaseDurationMs: leaseDurationMsFor(destination),
-      tableName: resources.tableName,
-      queueUrl: resources.destinations.crm!.queueUrl,
-      deadLetterQueueUrl,
+    consumer = await startEmulatedConsumer({
       metricsNamespace: NAMESPACE,
-      serviceName: 'bad-input-test',
-      logLevel: 'INFO',
-      dynamodb,
-      sqs,
+      onOutput: (line) => {
+        if (!emf.ingestLine(line)) logLines.push(line);
+      },
     });
   });
 
   afterAll(async () => {
-    dynamodb.destroy();
-    sqs.destroy();
-    await fakeApi.stop();
-    await emulators.stop();
+    await consumer.stop();
   });
 
   it('dead-letters every hostile message at once with its reason, applies every valid neighbour exactly, and never throws', async () => {
@@ -162,7 +123,7 @@ describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
         thrown.push(error);
       }
     }
-    const deadLetters = await drainQueue(sqs, deadLetterQueueUrl);
+    const deadLetters = await drainQueue(consumer.sqs, consumer.deadLetterQueueUrl);
     const elapsedMs = Date.now() - startedAt;
 
     // Assess: the handler never threw and never asked for a retry
@@ -202,7 +163,7 @@ describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
 
     // Assess: every valid change is at the destination exactly as published, once
     const notApplied = valid.flatMap(({ label, event }) => {
-      const held = fakeApi.record('crm', event.resourceType, event.id);
+      const held = consumer.fakeApi.record('crm', event.resourceType, event.id);
       const expected =
         event.op === ChangeOp.DELETE ? { version: event.version, deleted: true, payload: null } : { version: event.version, deleted: false, payload: event.payload };
       return held !== undefined && held.version === expected.version && held.deleted === expected.deleted && JSON.stringify(held.payload) === JSON.stringify(expected.payload)
@@ -212,12 +173,12 @@ describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
     expect(notApplied).toEqual([]);
     // Deeply, own `constructor` keys included (toStrictEqual would compare them as constructors).
     for (const { event } of valid.filter((change) => change.event.op === ChangeOp.UPSERT)) {
-      expect(fakeApi.record('crm', event.resourceType, event.id)?.payload).toEqual(event.payload);
+      expect(consumer.fakeApi.record('crm', event.resourceType, event.id)?.payload).toEqual(event.payload);
     }
-    const log = fakeApi.writeLog();
+    const log = consumer.fakeApi.writeLog();
     expect(log).toHaveLength(seeds.length + valid.length);
     expect(findDuplicateEffects(log)).toEqual([]);
-    expect(fakeApi.stats().rejected).toBe(0);
+    expect(consumer.fakeApi.stats().rejected).toBe(0);
 
     // Assess: the metrics count the same
     const reasons = Map.groupBy(hostile, (message) => message.reason);

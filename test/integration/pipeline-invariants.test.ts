@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { generateDemoStream } from '../../lib/local/demo-stream.ts';
 import { createRandom } from '../../lib/local/random.ts';
-import { runLocalPipeline } from '../../lib/local/run-pipeline.ts';
+import { runLocalPipeline, type LocalRunOptions } from '../../lib/local/run-pipeline.ts';
 import { withoutLease } from '../helpers/no-lease-ledger.ts';
 
 const logDir = mkdtempSync(join(tmpdir(), 'sync-invariants-'));
@@ -23,24 +23,28 @@ const hotStream = (seed: number) => {
   return createRandom(seed).shuffle([...events]);
 };
 
+/** Runs the hot stream through 4 pollers, against a fake API whose latency jitters so calls overtake each other. */
+const runHot = (name: string, overrides: Partial<LocalRunOptions> = {}) => {
+  const events = hotStream(7);
+  return runLocalPipeline({
+    config,
+    changes: events.length,
+    rate: 0,
+    events,
+    pollers: 4,
+    malformed: 2,
+    fakeApi: { latencyMs: 15, seed: 7 },
+    visibilityTimeoutSeconds: 2,
+    logFile: join(logDir, `${name}.log`),
+    stallTimeoutMs: 30_000,
+    ...overrides,
+  });
+};
+
 describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', () => {
   it('never moves a record backwards, converges, accounts for every message and writes each version once', async () => {
-    // Prepare
-    const events = hotStream(7);
-
     // Act
-    const report = await runLocalPipeline({
-      config,
-      changes: events.length,
-      rate: 0,
-      events,
-      pollers: 4,
-      malformed: 2,
-      fakeApi: { latencyMs: 15, seed: 7 },
-      visibilityTimeoutSeconds: 2,
-      logFile: join(logDir, 'with-lease.log'),
-      stallTimeoutMs: 30_000,
-    });
+    const report = await runHot('with-lease');
 
     // Assess
     const crm = report.destinations[0]!;
@@ -50,7 +54,7 @@ describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', 
     expect(report.invariants.accounting).toMatchObject({ ok: true });
     expect(report.invariants.effectOnce).toMatchObject({ ok: true });
     expect(report.invariants.noDestinationReads).toMatchObject({ ok: true });
-    expect(crm.published).toBe(events.length + 2);
+    expect(crm.published).toBe(hotStream(7).length + 2);
     expect(crm.applied + crm.skipped + crm.deadLettered).toBe(crm.published);
     expect(crm.applied).toBe(crm.destinationWrites);
     expect(crm.skippedByReason.duplicate).toBeGreaterThan(0);
@@ -59,23 +63,8 @@ describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', 
   });
 
   it('detects a regression when the lease is taken away (the test can fail)', async () => {
-    // Prepare: the seed post's read-compare-write check, shared by all pollers, without a lease
-    const events = hotStream(7);
-
-    // Act
-    const report = await runLocalPipeline({
-      config,
-      changes: events.length,
-      rate: 0,
-      events,
-      pollers: 4,
-      malformed: 0,
-      fakeApi: { latencyMs: 15, seed: 7 },
-      visibilityTimeoutSeconds: 2,
-      wrapLedger: () => withoutLease(),
-      logFile: join(logDir, 'without-lease.log'),
-      stallTimeoutMs: 30_000,
-    });
+    // Act: the seed post's read-compare-write check, shared by all pollers, without a lease
+    const report = await runHot('without-lease', { malformed: 0, wrapLedger: () => withoutLease() });
 
     // Assess
     expect(report.invariants.noRegression.ok).toBe(false);

@@ -1,0 +1,91 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../../lib/config/resources.ts';
+import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
+import { awsClientConfig, startEmulators } from '../../lib/local/emulators.ts';
+import { startFakeApi, type FakeApi } from '../../lib/local/fake-api.ts';
+import { createLocalResources } from '../../lib/local/local-resources.ts';
+import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+
+export interface EmulatedConsumer {
+  /** The real consumer for destination `crm`, its Powertools output captured (see `onOutput`). */
+  readonly handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  readonly fakeApi: FakeApi;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One destination (`crm`, type `contact`) on the embedded emulators and the fake API, with the
+ * real consumer handler wired as the Lambda entry point wires it.
+ */
+export const startEmulatedConsumer = async (
+  options: {
+    readonly metricsNamespace?: string;
+    readonly logLevel?: PipelineConfig['logLevel'];
+    /** Each JSON line the handler prints (logs and EMF). */
+    readonly onOutput?: (line: string) => void;
+    /** Each DynamoDB command the consumer sends, by name. */
+    readonly onDynamoDbCommand?: (name: string) => void;
+  } = {},
+): Promise<EmulatedConsumer> => {
+  const emulators = await startEmulators();
+  const fakeApi = await startFakeApi();
+  const dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+  const sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
+  const config = parsePipelineConfig({
+    logLevel: options.logLevel ?? 'INFO',
+    destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: ['contact'] }],
+  });
+  const destination = config.destinations[0]!;
+  const resources = await createLocalResources({ config, sqs, dynamodb });
+  const queues = resources.destinations.crm!;
+  const { onDynamoDbCommand } = options;
+  if (onDynamoDbCommand !== undefined) {
+    // Installed after the setup, so only the consumer's own requests are counted.
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        onDynamoDbCommand(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+  }
+  const inner = wireConsumerHandler({
+    destination,
+    leaseDurationMs: leaseDurationMsFor(destination),
+    tableName: resources.tableName,
+    queueUrl: queues.queueUrl,
+    deadLetterQueueUrl: queues.deadLetterQueueUrl,
+    metricsNamespace: options.metricsNamespace ?? 'Test',
+    serviceName: 'test',
+    logLevel: config.logLevel,
+    dynamodb,
+    sqs,
+  });
+  const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const capture = captureJsonOutput((line) => options.onOutput?.(line));
+    try {
+      return await inner(event, context);
+    } finally {
+      capture.restore();
+    }
+  };
+  return {
+    handler,
+    fakeApi,
+    sqs,
+    queueUrl: queues.queueUrl,
+    deadLetterQueueUrl: queues.deadLetterQueueUrl,
+    stop: async () => {
+      dynamodb.destroy();
+      sqs.destroy();
+      await fakeApi.stop();
+      await emulators.stop();
+    },
+  };
+};
