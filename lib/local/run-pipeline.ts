@@ -281,20 +281,30 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       })
     ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
     const malformedCount = options.malformed ?? 3;
-    const bodies: string[] = events.map(serializeChangeEvent);
+    const messages: Array<ChangeEvent | string> = [...events];
     for (let i = 0; i < malformedCount; i += 1) {
-      bodies.splice(Math.floor(((i + 1) * bodies.length) / (malformedCount + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
+      messages.splice(Math.floor(((i + 1) * messages.length) / (malformedCount + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
     }
 
     // Route every message exactly as the EventBridge rules do; malformed input cannot be routed by
     // type, so the demo sends it to the first destination.
     const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
-    const plan = bodies.map((body) => {
-      const parsed = parseChangeEvent(body);
-      const targets = parsed.ok ? destinationsFor(config, parsed.event.resourceType).map((d) => d.name) : [config.destinations[0]!.name];
-      if (parsed.ok) for (const target of targets) routed.get(target)!.push(parsed.event);
-      return { body, targets };
+    const plan = messages.map((message) => {
+      const targets =
+        typeof message === 'string' ? [config.destinations[0]!.name] : destinationsFor(config, message.resourceType).map((d) => d.name);
+      if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
+      return { message, targets };
     });
+    // A change happens when it is first published, so lag measures the pipeline, not the pacing of
+    // the demo; a duplicate or late re-send carries the time of its original.
+    const occurredAt = new Map<string, string>();
+    const bodyOf = (message: ChangeEvent | string): string => {
+      if (typeof message === 'string') return message;
+      const key = `${message.resourceType}\u0000${message.id}\u0000${message.version}`;
+      const stamp = occurredAt.get(key) ?? new Date().toISOString();
+      occurredAt.set(key, stamp);
+      return serializeChangeEvent({ ...message, occurredAt: stamp });
+    };
     const plannedTotal = plan.reduce((sum, step) => sum + step.targets.length, 0);
     const published = new Map<string, number>(config.destinations.map((d) => [d.name, 0]));
     const namespace = config.metricsNamespace;
@@ -333,7 +343,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       }
     };
     let lastProgressAt = 0;
-    for (const [index, { body, targets }] of plan.entries()) {
+    for (const [index, { message, targets }] of plan.entries()) {
+      const body = bodyOf(message);
       for (const target of targets) {
         outbox.get(target)!.push(body);
         await flushOutbox(target, false);
@@ -405,7 +416,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         malformed: malformedCount,
         duplicates: description.duplicates,
         outOfOrder: description.outOfOrder,
-        records: description.distinct,
+        records: description.records,
       },
       destinations: accounting.map((row) => {
         const lag = emf.values(namespace, MetricName.END_TO_END_LAG, { [MetricDimension.DESTINATION]: row.destination });
