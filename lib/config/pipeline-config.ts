@@ -231,7 +231,7 @@ export const loadPipelineConfig = (path: string = DEFAULT_CONFIG_PATH): Pipeline
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigFileError(
       code === 'ENOENT'
-        ? `Config file not found: ${path} (pass --config <file> or set SYNC_PIPELINE_CONFIG)`
+        ? `Config file not found: ${path} (name another with npm run local -- --config <file>, npx cdk synth -c config=<file>, or SYNC_PIPELINE_CONFIG)`
         : `Cannot read config file ${path}: ${(error as Error).message}`,
       { cause: error },
     );

@@ -99,8 +99,9 @@ const findDestinationError = (error: unknown): DestinationError | undefined => {
 /**
  * Processes one SQS record for one destination: validate, then (Powertools idempotency over the
  * version ledger) take the record's lease only if this version is newer, call the destination with
- * the idempotency key, commit. Never throws: every path ends in an outcome, and a `retry` outcome has
- * already set the message's next visibility.
+ * the idempotency key, commit. Every path ends in an outcome, and a `retry` outcome has already set
+ * the message's next visibility. It throws only when a dead letter cannot be written to the DLQ; the
+ * handler then keeps the message on the queue.
  *
  * Invalid input and permanent destination errors are dead-lettered with a reason before the outcome
  * is returned, so the message is deleted from the source queue only once the DLQ holds it.

@@ -80,7 +80,7 @@ describe('Function: loadPipelineConfig', () => {
 
   it('reports a missing file with the way to name another', () => {
     // Act & Assess
-    expect(errorOf(() => loadPipelineConfig(join(dir, 'nope.json')))).toMatch(/Config file not found: .*nope\.json \(pass --config/);
+    expect(errorOf(() => loadPipelineConfig(join(dir, 'nope.json')))).toMatch(/Config file not found: .*nope\.json \(name another with npm run local -- --config <file>, npx cdk synth -c config=<file>/);
   });
 
   it('reports JSON syntax errors with the file name', () => {
