@@ -151,7 +151,16 @@ export class DestinationConsumer extends Construct {
       eventBus: props.eventBus,
       description: `Routes ${destination.resourceTypes.join(', ')} changes to ${resources.queueName}`,
       eventPattern: { detail: { resourceType: destination.resourceTypes } },
-      targets: [new SqsQueue(this.queue, { message: RuleTargetInput.fromEventPath('$.detail') })],
+      targets: [
+        new SqsQueue(this.queue, {
+          message: RuleTargetInput.fromEventPath('$.detail'),
+          // EventBridge retries delivery for a day; what it still cannot deliver goes to the DLQ
+          // (with its ERROR_CODE and ERROR_MESSAGE attributes) instead of being dropped.
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
     });
   }
 }

@@ -307,7 +307,28 @@ describe('Construct: SyncPipeline', () => {
       EventBusName: { Ref: ids.bus },
       EventPattern: { detail: { resourceType: [...d.resourceTypes] } },
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: arnOf(ids.queue.get(d.name) as string), InputPath: '$.detail' })],
+      Targets: [
+        Match.objectLike({
+          Arn: arnOf(ids.queue.get(d.name) as string),
+          InputPath: '$.detail',
+          // Events EventBridge cannot deliver within a day land in the DLQ, not nowhere.
+          DeadLetterConfig: { Arn: arnOf(ids.deadLetterQueue.get(d.name) as string) },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: ids.deadLetterQueue.get(d.name) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Resource: arnOf(ids.deadLetterQueue.get(d.name) as string),
+          }),
+        ]),
+      },
     });
     // EventBridge may send to the queue for this rule only.
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
