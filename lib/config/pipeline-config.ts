@@ -206,6 +206,19 @@ export const parsePipelineConfig = (input: unknown): PipelineConfig =>
 export const parseDestinationConfig = (input: unknown): DestinationConfig =>
   parseOrThrow(destinationSchema, input, 'destination config');
 
+/**
+ * A resolved destination as JSON that {@link parseDestinationConfig} accepts again: the retry
+ * horizon is left out, since the derived maxReceiveCount says the same and the schema takes one
+ * or the other.
+ *
+ * @example
+ * parseDestinationConfig(JSON.parse(serializeDestinationConfig(destination))).retry.maxReceiveCount === destination.retry.maxReceiveCount; // true
+ */
+export const serializeDestinationConfig = (destination: DestinationConfig): string => {
+  const { horizonMinutes: _derivedFrom, ...retry } = destination.retry;
+  return JSON.stringify({ ...destination, retry });
+};
+
 /** The config file used when none is named. */
 export const DEFAULT_CONFIG_PATH = 'config/sync-pipeline.json';
 

@@ -9,7 +9,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources } from '../config/resources.ts';
 import { ConsumerEnv } from '../consumer/environment.ts';
 import { metricsServiceName } from './pipeline-metrics.ts';
@@ -91,7 +91,7 @@ export class DestinationConsumer extends Construct {
     // Typed by the names the handler reads: a variable added to ConsumerEnv and not set here is a
     // compile error, not a cold-start failure in AWS.
     const consumerEnvironment: Record<ConsumerEnvName, string> = {
-      [ConsumerEnv.DESTINATION]: JSON.stringify(destination),
+      [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
       [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
       [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,

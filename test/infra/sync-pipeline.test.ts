@@ -3,7 +3,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { parseDestinationConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { ConsumerEnv } from '../../lib/consumer/environment.ts';
 import { applyNagChecks, SyncPipelineStack } from '../../lib/infra/index.ts';
 
@@ -220,23 +220,47 @@ describe('Construct: SyncPipeline', () => {
   });
 
   it.each(destinations)('creates the $name consumer with every variable the handler reads', (d: ExpectedDestination) => {
+    // Prepare
+    const variables = template.findResources('AWS::Lambda::Function')[ids.consumer.get(d.name)!]?.Properties.Environment.Variables;
+    const expected = config.destinations.find((destination) => destination.name === d.name)!;
+
+    // Act: the handler validates SYNC_DESTINATION at cold start exactly like this
+    const parsed = parseDestinationConfig(JSON.parse(variables[ConsumerEnv.DESTINATION]));
+
     // Assess
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: {
-          [ConsumerEnv.DESTINATION]: Match.serializedJson({
-            ...config.destinations.find((destination) => destination.name === d.name),
-          }),
-          [ConsumerEnv.LEDGER_TABLE_NAME]: { Ref: ids.table },
-          [ConsumerEnv.QUEUE_URL]: { Ref: ids.queue.get(d.name) },
-          [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: { Ref: ids.deadLetterQueue.get(d.name) },
-          [ConsumerEnv.METRICS_NAMESPACE]: 'TestSync',
-          [ConsumerEnv.SERVICE_NAME]: `test-sync-${d.name}`,
-          [ConsumerEnv.LOG_LEVEL]: 'DEBUG',
-          NODE_OPTIONS: '--enable-source-maps',
-        },
-      },
+    const { horizonMinutes: _parsedHorizon, ...parsedRetry } = parsed.retry;
+    const { horizonMinutes: _configuredHorizon, ...expectedRetry } = expected.retry;
+    expect({ ...parsed, retry: parsedRetry }).toEqual({ ...expected, retry: expectedRetry });
+    expect(variables).toEqual({
+      [ConsumerEnv.DESTINATION]: expect.any(String),
+      [ConsumerEnv.LEDGER_TABLE_NAME]: { Ref: ids.table },
+      [ConsumerEnv.QUEUE_URL]: { Ref: ids.queue.get(d.name) },
+      [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: { Ref: ids.deadLetterQueue.get(d.name) },
+      [ConsumerEnv.METRICS_NAMESPACE]: 'TestSync',
+      [ConsumerEnv.SERVICE_NAME]: `test-sync-${d.name}`,
+      [ConsumerEnv.LOG_LEVEL]: 'DEBUG',
+      NODE_OPTIONS: '--enable-source-maps',
     });
+  });
+
+  it('gives the Lambda entry point an environment it starts with', async () => {
+    // Prepare: the synthesized variables, with CloudFormation references replaced by sample values
+    const variables = template.findResources('AWS::Lambda::Function')[ids.consumer.get('crm')!]?.Properties.Environment.Variables as Record<string, unknown>;
+    const saved = { ...process.env };
+    for (const [name, value] of Object.entries(variables)) {
+      process.env[name] = typeof value === 'string' ? value : `https://sqs.us-east-1.amazonaws.com/000000000000/${name.toLowerCase()}`;
+    }
+    process.env.AWS_REGION = 'us-east-1';
+
+    // Act
+    try {
+      const module = (await import('../../lambdas/consumer/handler.ts')) as { handler: unknown };
+
+      // Assess
+      expect(typeof module.handler).toBe('function');
+    } finally {
+      process.env = saved;
+    }
   });
 
   it.each(destinations)(
