@@ -79,28 +79,27 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
  * are skipped as stale, with no destination call and no lease contention inside the batch. Records
  * of different ids still run in parallel.
  */
-const planRecordTurns = (
-  records: readonly SQSRecord[],
-  parsedById: ReadonlyMap<string, ReturnType<typeof parseChangeEvent>>,
-): Map<string, { ready: Promise<void>; done: () => void }> => {
-  const groups = new Map<string, Array<{ messageId: string; version: number }>>();
-  for (const record of records) {
-    const parsed = parsedById.get(record.messageId);
-    if (parsed === undefined || !parsed.ok) continue;
-    const key = `${parsed.event.resourceType}\u0000${parsed.event.id}`;
+type ParsedRecord = ReturnType<typeof parseChangeEvent>;
+
+const planRecordTurns = (parsed: ReadonlyMap<SQSRecord, ParsedRecord>): Map<SQSRecord, { ready: Promise<void>; done: () => void }> => {
+  // Keyed by the record object, not its messageId: SQS may deliver one message twice in a batch.
+  const groups = new Map<string, Array<{ record: SQSRecord; version: number }>>();
+  for (const [record, result] of parsed) {
+    if (!result.ok) continue;
+    const key = `${result.event.resourceType}\u0000${result.event.id}`;
     const group = groups.get(key) ?? [];
-    group.push({ messageId: record.messageId, version: parsed.event.version });
+    group.push({ record, version: result.event.version });
     groups.set(key, group);
   }
-  const turns = new Map<string, { ready: Promise<void>; done: () => void }>();
+  const turns = new Map<SQSRecord, { ready: Promise<void>; done: () => void }>();
   for (const group of groups.values()) {
     let previous: Promise<void> = Promise.resolve();
-    for (const { messageId } of group.sort((a, b) => b.version - a.version)) {
+    for (const { record } of group.sort((a, b) => b.version - a.version)) {
       let done!: () => void;
       const finished = new Promise<void>((resolve) => {
         done = resolve;
       });
-      turns.set(messageId, { ready: previous, done });
+      turns.set(record, { ready: previous, done });
       previous = finished;
     }
   }
@@ -157,17 +156,19 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];
     const processor = new BatchProcessor(EventType.SQS);
+    // parseChangeEvent never throws: a bad body becomes a rejection, dead-lettered by its record.
     const receivedAt = (deps.now ?? Date.now)();
-    const parsedById = new Map(event.Records.map((record) => [record.messageId, parseChangeEvent(record.body, receivedAt)]));
-    const turns = planRecordTurns(event.Records, parsedById);
+    const parsed = new Map(event.Records.map((record) => [record, parseChangeEvent(record.body, receivedAt)]));
+    const turns = planRecordTurns(parsed);
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
-      await turns.get(record.messageId)?.ready;
+      const turn = turns.get(record);
+      await turn?.ready;
       let outcome: RecordOutcome;
       try {
-        outcome = await handleRecord(record, idempotencyConfig, parsedById.get(record.messageId) ?? parseChangeEvent(record.body, receivedAt));
+        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? parseChangeEvent(record.body, receivedAt));
       } finally {
-        turns.get(record.messageId)?.done();
+        turn?.done();
       }
       outcomes.push(outcome);
       logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);

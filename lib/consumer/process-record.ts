@@ -107,14 +107,14 @@ const findDestinationError = (error: unknown): DestinationError | undefined => {
  * is returned, so the message is deleted from the source queue only once the DLQ holds it.
  *
  * @example
- * const outcome = await processRecord(sqsRecord, deps, idempotencyConfig);
+ * const outcome = await processRecord(sqsRecord, deps, idempotencyConfig, parseChangeEvent(sqsRecord.body));
  * if (outcome.kind === 'retry') batchItemFailures.push({ itemIdentifier: sqsRecord.messageId });
  */
 export const processRecord = async (
   record: SQSRecord,
   deps: RecordProcessorDeps,
   idempotencyConfig: IdempotencyConfig,
-  parsed: ReturnType<typeof parseChangeEvent> = parseChangeEvent(record.body, (deps.now ?? Date.now)()),
+  parsed: ReturnType<typeof parseChangeEvent>,
 ): Promise<RecordOutcome> => {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;

@@ -242,4 +242,20 @@ describe('Function: createConsumerHandler', () => {
     // Assess
     expect(failedIds(response)).toEqual([bad.messageId]);
   });
+
+  it('handles one message delivered twice in the same batch (SQS at-least-once) without hanging', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer();
+    const body = JSON.stringify(changeEvent({ version: 3 }));
+    const first = sqsRecord(body, { messageId: 'same-id' });
+    const second = sqsRecord(body, { messageId: 'same-id' });
+    const hung = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000).unref());
+
+    // Act
+    const response = await Promise.race([handler(sqsEvent([first, second]), lambdaContext()), hung]);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:3']);
+  });
 });
