@@ -13,6 +13,9 @@ export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   readonly metrics: Metrics;
 }
 
+/** Powertools' switch that would skip idempotency, and with it our version check. */
+const IDEMPOTENCY_DISABLED_ENV = 'POWERTOOLS_IDEMPOTENCY_DISABLED';
+
 /** Thrown inside the batch processor to mark a record for redelivery (partial batch response). */
 class RetryLaterError extends Error {
   public constructor(message: string) {
@@ -118,6 +121,15 @@ const planRecordTurns = (parsed: ReadonlyMap<SQSRecord, ParsedRecord>): Map<SQSR
  */
 export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   const { logger, metrics } = deps;
+  // The version check and the lease run inside Powertools idempotency; with it disabled, every
+  // change would go straight to the destination and older versions could overwrite newer ones (I1).
+  const disabled = process.env[IDEMPOTENCY_DISABLED_ENV]?.trim().toLowerCase();
+  if (disabled !== undefined && disabled !== '' && disabled !== 'false' && disabled !== '0') {
+    throw new Error(
+      `${IDEMPOTENCY_DISABLED_ENV} is set to "${process.env[IDEMPOTENCY_DISABLED_ENV]}": the consumer's version check runs inside ` +
+        'Powertools idempotency and cannot be turned off. Unset the variable.',
+    );
+  }
 
   const handleRecord = async (
     record: SQSRecord,
@@ -152,7 +164,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // Every log line of this invocation carries its request id, so a lost invocation can be traced.
     logger.addContext(context);
-    const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey' });
+    const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', throwOnNoIdempotencyKey: true });
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];
     const processor = new BatchProcessor(EventType.SQS);

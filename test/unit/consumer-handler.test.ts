@@ -258,4 +258,18 @@ describe('Function: createConsumerHandler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:3']);
   });
+
+  it('refuses to start when Powertools idempotency is disabled, since the version check runs inside it', () => {
+    // Prepare
+    const saved = process.env.POWERTOOLS_IDEMPOTENCY_DISABLED;
+    process.env.POWERTOOLS_IDEMPOTENCY_DISABLED = 'true';
+
+    // Act & Assess
+    try {
+      expect(() => inMemoryConsumer()).toThrow(/POWERTOOLS_IDEMPOTENCY_DISABLED is set to "true".*Unset the variable/);
+    } finally {
+      if (saved === undefined) delete process.env.POWERTOOLS_IDEMPOTENCY_DISABLED;
+      else process.env.POWERTOOLS_IDEMPOTENCY_DISABLED = saved;
+    }
+  });
 });
