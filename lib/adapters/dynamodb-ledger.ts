@@ -69,11 +69,12 @@ export class DynamoDbLedgerStore implements LedgerStore {
           Key: key(record),
           UpdateExpression: 'SET leaseKey = :key, leaseVersion = :version, leaseExpiresAt = :expiresAt, claimedVersion = :version',
           // The same rule as decideLease(): newer than applied, not older than any version sent, and
-          // no live lease. claimedVersion can only grow: the condition keeps it <= :version.
+          // no live lease but this change's own. claimedVersion can only grow: the condition keeps
+          // it <= :version.
           ConditionExpression:
             '(attribute_not_exists(appliedVersion) OR appliedVersion < :version) AND ' +
             '(attribute_not_exists(claimedVersion) OR claimedVersion <= :version) AND ' +
-            '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now)',
+            '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now OR leaseKey = :key)',
           ExpressionAttributeValues: {
             ':key': { S: lease.key },
             ':version': { N: String(lease.version) },
@@ -89,7 +90,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
       // DynamoDB returns the item that failed the condition; emulators that ignore
       // ReturnValuesOnConditionCheckFailure need one consistent read to tell stale from busy.
       const entry = error.Item === undefined ? await this.read(record) : toEntry(error.Item);
-      const decision = decideLease(entry, lease.version, now);
+      const decision = decideLease(entry, lease, now);
       // The item changed between the write and the read: someone is working on it, so retry later.
       return decision.status === 'acquired' ? { status: 'busy', leaseExpiresAt: now } : decision;
     }

@@ -1,7 +1,7 @@
 import { IdempotencyItemAlreadyExistsError, IdempotencyRecordStatus } from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import type { ChangeEvent } from '../contract/change-event.ts';
-import type { LedgerRecordKey, LedgerStore } from '../sync/ledger.ts';
+import { decideLease, type LedgerRecordKey, type LedgerStore } from '../sync/ledger.ts';
 
 /** What a change's idempotent application returns, and what a duplicate gets back. */
 export type ApplyResult =
@@ -23,6 +23,12 @@ export interface LedgerPersistenceLayerOptions {
   /** The change's idempotency key (`destination:resourceType:id:version`). */
   readonly idempotencyKey: string;
   readonly leaseDurationMs: number;
+  /**
+   * Asked when the call failed: true keeps the lease until it expires instead of releasing it, for
+   * failures whose request may still land (see `isOutcomeUnknown`).
+   * @default never hold
+   */
+  readonly holdLeaseOnFailure?: () => boolean;
   readonly now?: () => number;
 }
 
@@ -95,26 +101,29 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
   }
 
   protected async _deleteRecord(_record: IdempotencyRecord): Promise<void> {
-    await this.#options.ledger.release(this.#options.record, this.#options.idempotencyKey);
+    if (this.#options.holdLeaseOnFailure?.() === true) return;
+    try {
+      await this.#options.ledger.release(this.#options.record, this.#options.idempotencyKey);
+    } catch {
+      // The lease expires on its own. Failing here would make Powertools replace the destination's
+      // error with this one, and a permanent failure would be retried instead of dead-lettered.
+    }
   }
 
   protected async _getRecord(idempotencyKey: string): Promise<IdempotencyRecord> {
     // Only reached when _putRecord did not attach the existing record, which it always does; answer
-    // from the ledger anyway so the contract holds.
-    const entry = await this.#options.ledger.read(this.#options.record);
-    const applied = entry?.appliedVersion;
-    if (applied !== undefined && applied >= this.#options.event.version) {
-      const responseData: ApplyResult = {
-        outcome: 'skipped',
-        reason: applied === this.#options.event.version ? 'duplicate' : 'stale',
-        appliedVersion: applied,
-      };
+    // from the ledger with the same rule anyway, so the contract holds.
+    const { ledger, record, event } = this.#options;
+    const decision = decideLease(await ledger.read(record), { key: this.#options.idempotencyKey, version: event.version }, this.#now());
+    if (decision.status === 'duplicate' || decision.status === 'stale') {
+      const responseData: ApplyResult = { outcome: 'skipped', reason: decision.status, appliedVersion: decision.appliedVersion };
       return new IdempotencyRecord({ idempotencyKey, status: IdempotencyRecordStatus.COMPLETED, responseData });
     }
     return new IdempotencyRecord({
       idempotencyKey,
       status: IdempotencyRecordStatus.INPROGRESS,
-      inProgressExpiryTimestamp: entry?.lease?.expiresAt ?? this.#now(),
+      inProgressExpiryTimestamp: decision.status === 'busy' ? decision.leaseExpiresAt : this.#now(),
     });
   }
+
 }

@@ -7,7 +7,7 @@ import { LedgerPersistenceLayer, type ApplyResult } from '../adapters/ledger-per
 import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
 import { retryDelaySeconds } from '../sync/backoff.ts';
 import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
+import { DestinationError, DestinationErrorClass, isOutcomeUnknown, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
@@ -199,9 +199,18 @@ export const processRecord = async (
 
   let callStartedAt: number | undefined;
   const callErrors: DestinationErrorClass[] = [];
+  // Set when the last call failed in a way that may still land; the lease is then kept until it
+  // expires, so no other version reaches the destination before the stray request could (I1).
+  let outcomeUnknown = false;
   const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
     callStartedAt = now();
-    await deps.destination.apply({ event, idempotencyKey: key });
+    outcomeUnknown = false;
+    try {
+      await deps.destination.apply({ event, idempotencyKey: key });
+    } catch (error) {
+      outcomeUnknown = error instanceof DestinationError ? isOutcomeUnknown(error.errorClass) : true;
+      throw error;
+    }
     return { outcome: 'applied' };
   };
   const latency = (): number | undefined => (callStartedAt === undefined ? undefined : now() - callStartedAt);
@@ -213,11 +222,18 @@ export const processRecord = async (
       event,
       idempotencyKey: key,
       leaseDurationMs: deps.leaseDurationMs,
+      holdLeaseOnFailure: () => outcomeUnknown,
       now,
     }),
     config: idempotencyConfig,
   });
   const remainingMs = () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs;
+
+  // A lease must never be cut short by the invocation's end: a call still in flight when the
+  // function dies could then land after a newer version. Too little time left: hand it back.
+  if (remainingMs() < deps.leaseDurationMs) {
+    return retryLater(ref, 'busy', `only ${remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`);
+  }
 
   try {
     let result: ApplyResult | undefined;

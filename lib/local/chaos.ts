@@ -15,7 +15,10 @@ export const CHAOS_FAILURES: Required<FailureRates> = {
   reset: 0.03,
   badRequest: 0.01,
   timeoutAfterWrite: 0.02,
+  lateWrite: 0.01,
   retryAfterSeconds: 1,
+  // Longer than the call timeout (the client has given up), shorter than the lease.
+  lateWriteDelayMs: 700,
 };
 
 /** Share of successful calls after which the consumer "dies" before committing. */

@@ -18,6 +18,11 @@ export const FailureKind = {
   BAD_REQUEST: 'badRequest',
   /** Applies the write, then never answers: the outcome-unknown case idempotency keys exist for. */
   TIMEOUT_AFTER_WRITE: 'timeoutAfterWrite',
+  /**
+   * Holds the request for `lateWriteDelayMs`, then applies it: a call the client gave up on that
+   * still lands, later, as requests stuck in a proxy or a queue do.
+   */
+  LATE_WRITE: 'lateWrite',
 } as const;
 export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
 
@@ -43,8 +48,12 @@ export interface FailureRates {
   readonly badRequest?: number;
   /** @default 0 */
   readonly timeoutAfterWrite?: number;
+  /** @default 0 */
+  readonly lateWrite?: number;
   /** Not a rate: the seconds an injected 429 sends in `Retry-After`. @default 1 */
   readonly retryAfterSeconds?: number;
+  /** Not a rate: how long an injected late write is held before it lands. @default 1000 */
+  readonly lateWriteDelayMs?: number;
 }
 
 /**
@@ -197,7 +206,7 @@ export interface DuplicateEffect {
   readonly idempotencyKeys: readonly string[];
 }
 
-type ResolvedFailures = Readonly<Record<FailureKind, number>> & { readonly retryAfterSeconds: number };
+type ResolvedFailures = Readonly<Record<FailureKind, number>> & { readonly retryAfterSeconds: number; readonly lateWriteDelayMs: number };
 
 interface MutableCounters {
   requests: number;
@@ -225,6 +234,7 @@ interface Route {
 const MAX_BODY_BYTES = 1024 * 1024;
 const ALLOWED_METHODS = 'GET, PUT, DELETE';
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
+const DEFAULT_LATE_WRITE_DELAY_MS = 1_000;
 const DEFAULT_SEED = 1;
 
 const newCounters = (): MutableCounters => ({
@@ -241,7 +251,7 @@ const copyCounters = (counters: MutableCounters): FakeApiCounters => ({ ...count
 
 const resolveFailureRates = (rates: FailureRates): ResolvedFailures => {
   const issues: string[] = [];
-  const known = new Set<string>([...FAILURE_KINDS, 'retryAfterSeconds']);
+  const known = new Set<string>([...FAILURE_KINDS, 'retryAfterSeconds', 'lateWriteDelayMs']);
   for (const key of Object.keys(rates)) {
     if (!known.has(key)) issues.push(`${key}: unknown failure kind (expected one of ${[...known].join(', ')})`);
   }
@@ -262,8 +272,12 @@ const resolveFailureRates = (rates: FailureRates): ResolvedFailures => {
   if (!Number.isSafeInteger(retryAfterSeconds) || retryAfterSeconds < 0) {
     issues.push(`retryAfterSeconds: expected an integer >= 0, got ${describeValue(retryAfterSeconds)}`);
   }
+  const lateWriteDelayMs = rates.lateWriteDelayMs ?? DEFAULT_LATE_WRITE_DELAY_MS;
+  if (!Number.isSafeInteger(lateWriteDelayMs) || lateWriteDelayMs < 0) {
+    issues.push(`lateWriteDelayMs: expected an integer >= 0, got ${describeValue(lateWriteDelayMs)}`);
+  }
   if (issues.length > 0) throw new ValidationError('fake API failure rates', issues);
-  return { ...resolved, retryAfterSeconds };
+  return { ...resolved, retryAfterSeconds, lateWriteDelayMs };
 };
 
 /** Splits `/{destination}/{resourceType}/{id}`; each segment is percent-decoded on its own. */
@@ -476,6 +490,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   const handleWrite = (request: IncomingMessage, response: ServerResponse, route: Route, body: string): void => {
     const write = parseWrite(request, response, route, body);
     if (write === undefined) return;
+    const applyWrite = (answer: Parameters<typeof completeWrite>[4]): void => completeWrite(request, route, body, write, answer);
     const { destination, resourceType, id } = route;
 
     const failure = drawFailure(destination);
@@ -501,15 +516,34 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       case FailureKind.RESET:
         response.socket?.resetAndDestroy();
         return;
+      case FailureKind.LATE_WRITE: {
+        // The write lands after the client gave up; the answer goes nowhere.
+        const { lateWriteDelayMs } = failuresByDestination.get(destination) ?? defaultFailures;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          applyWrite(() => hang(response));
+        }, lateWriteDelayMs);
+        timers.add(timer);
+        return;
+      }
       default:
         break;
     }
-    // Anything below answers unless timeoutAfterWrite: then the state changes and the answer is lost.
-    const answer = (status: number, answerBody: string | null, headers: Readonly<Record<string, string>> = {}): void => {
+    applyWrite((status, answerBody, headers) => {
       if (failure === FailureKind.TIMEOUT_AFTER_WRITE) hang(response);
       else send(response, status, answerBody, headers);
-    };
+    });
+  };
 
+  /** Everything after failure injection: replay, 404 on a missing delete, or the write itself. */
+  const completeWrite = (
+    request: IncomingMessage,
+    route: Route,
+    body: string,
+    write: { readonly idempotencyKey: string; readonly version: number; readonly payload: Readonly<Record<string, unknown>> | null },
+    answer: (status: number, answerBody: string | null, headers?: Readonly<Record<string, string>>) => void,
+  ): void => {
+    const { destination, resourceType, id } = route;
     const fingerprint = `${request.method} ${resourceType} ${id} ${write.version} ${write.payload === null ? '' : body}`;
     const responses = idempotencyOf(destination);
     const earlier = responses.get(write.idempotencyKey);

@@ -69,7 +69,8 @@ export const ALREADY_DONE = 'done' as const;
 export const classifyHttpStatus = (status: number, op: 'upsert' | 'delete'): DestinationErrorClass | typeof ALREADY_DONE => {
   if (status === 404 && op === 'delete') return ALREADY_DONE;
   if (status === 429) return DestinationErrorClass.THROTTLED;
-  if (status === 408) return DestinationErrorClass.TIMEOUT;
+  // 504: a gateway gave up waiting; the API behind it may still apply the call.
+  if (status === 408 || status === 504) return DestinationErrorClass.TIMEOUT;
   if (status === 401 || status === 403) return DestinationErrorClass.AUTH;
   if (status === 409) return DestinationErrorClass.CONFLICT;
   if (status >= 500) return DestinationErrorClass.SERVER;
@@ -117,6 +118,23 @@ export const classifyTransportError = (error: unknown): DestinationErrorClass =>
   if (code !== undefined && NETWORK_ERROR_CODES.has(code)) return DestinationErrorClass.NETWORK;
   return DestinationErrorClass.UNKNOWN;
 };
+
+const OUTCOME_UNKNOWN_CLASSES: ReadonlySet<DestinationErrorClass> = new Set([
+  DestinationErrorClass.TIMEOUT,
+  DestinationErrorClass.NETWORK,
+  DestinationErrorClass.UNKNOWN,
+]);
+
+/**
+ * True when a failed call may still take effect later (a timeout, a dropped connection, an error we
+ * cannot read): the request may be on its way or queued in a proxy. Until it can no longer land, no
+ * other version of the record may be sent, or the late one would overwrite it (I1).
+ *
+ * @example
+ * isOutcomeUnknown('timeout'); // true
+ * isOutcomeUnknown('throttled'); // false: a 429 was refused, nothing will land
+ */
+export const isOutcomeUnknown = (errorClass: DestinationErrorClass): boolean => OUTCOME_UNKNOWN_CLASSES.has(errorClass);
 
 /** An unclassifiable failure is retried this many deliveries, then dead-lettered as `unknown-error`. */
 export const MAX_UNKNOWN_ERROR_ATTEMPTS = 3;

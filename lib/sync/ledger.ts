@@ -48,16 +48,19 @@ export type LeaseDecision =
  * before, and no live lease exists.
  *
  * @example
- * decideLease({ appliedVersion: 4 }, 3, Date.now()); // { status: 'stale', appliedVersion: 4 }
+ * decideLease({ appliedVersion: 4 }, { key: 'crm:contact:c-1:3', version: 3 }, Date.now()); // { status: 'stale', appliedVersion: 4 }
  */
-export const decideLease = (entry: LedgerEntry | undefined, version: number, now: number): LeaseDecision => {
+export const decideLease = (entry: LedgerEntry | undefined, lease: Pick<Lease, 'key' | 'version'>, now: number): LeaseDecision => {
+  const { version } = lease;
   const applied = entry?.appliedVersion;
   if (applied !== undefined && applied === version) return { status: 'duplicate', appliedVersion: applied };
   if (applied !== undefined && applied > version) return { status: 'stale', appliedVersion: applied };
   const claimed = entry?.claimedVersion;
   if (claimed !== undefined && claimed > version) return { status: 'stale', appliedVersion: claimed };
-  const lease = entry?.lease;
-  if (lease !== undefined && lease.expiresAt > now) return { status: 'busy', leaseExpiresAt: lease.expiresAt };
+  // The same change may take its own live lease again: a retry after an unknown outcome keeps the
+  // lease (see holdLeaseOnFailure), and the same idempotency key cannot regress anything.
+  const held = entry?.lease;
+  if (held !== undefined && held.expiresAt > now && held.key !== lease.key) return { status: 'busy', leaseExpiresAt: held.expiresAt };
   return { status: 'acquired' };
 };
 
@@ -91,7 +94,7 @@ export class InMemoryLedgerStore implements LedgerStore {
 
   public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number): Promise<LeaseDecision> {
     const entry = this.#entries.get(ledgerKey(record));
-    const decision = decideLease(entry, lease.version, now);
+    const decision = decideLease(entry, lease, now);
     if (decision.status === 'acquired') {
       this.#entries.set(ledgerKey(record), { ...entry, claimedVersion: Math.max(entry?.claimedVersion ?? lease.version, lease.version), lease });
     }

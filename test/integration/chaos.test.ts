@@ -22,7 +22,7 @@ describe('Chaos (embedded SQS and DynamoDB, every failure injected)', () => {
     expect(report.stream.changes).toBeGreaterThanOrEqual(2_000);
     expect(report.stream.duplicates / report.stream.changes).toBeGreaterThanOrEqual(0.2);
     expect(report.stream.outOfOrder / report.stream.changes).toBeGreaterThanOrEqual(0.3);
-    for (const kind of ['throttle', 'unavailable', 'timeout', 'reset', 'badRequest', 'timeoutAfterWrite']) {
+    for (const kind of ['throttle', 'unavailable', 'timeout', 'reset', 'badRequest', 'timeoutAfterWrite', 'lateWrite']) {
       expect(report.faults.injected[kind], kind).toBeGreaterThan(0);
     }
     expect(report.faults.crashedInvocations).toBeGreaterThan(0);

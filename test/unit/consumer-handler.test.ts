@@ -125,11 +125,11 @@ describe('Function: createConsumerHandler', () => {
     expect(destination.calls).toHaveLength(0);
   });
 
-  it('bounds the lease by the invocation time left', async () => {
+  it('takes a lease that ends before the invocation does', async () => {
     // Prepare
     const ledger = new InMemoryLedgerStore();
     const acquire = vi.spyOn(ledger, 'acquireLease');
-    const { handler } = inMemoryConsumer({ ledger, leaseDurationMs: 60_000 });
+    const { handler } = inMemoryConsumer({ ledger, leaseDurationMs: 1_500 });
     const startedAt = Date.now();
 
     // Act
@@ -137,7 +137,81 @@ describe('Function: createConsumerHandler', () => {
 
     // Assess
     const lease = acquire.mock.calls[0]?.[1];
-    expect(lease?.expiresAt).toBeLessThanOrEqual(startedAt + 2_000 + 50);
+    expect(lease?.expiresAt).toBeLessThanOrEqual(startedAt + 1_500 + 50);
+  });
+
+  it('hands a record back, uncalled, when the invocation has less time left than one lease', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer({ leaseDurationMs: 60_000 });
+    const record = recordOf();
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext(2_000));
+
+    // Assess
+    expect(failedIds(response)).toEqual([record.messageId]);
+    expect(destination.calls).toHaveLength(0);
+  });
+
+  it('keeps the lease after a timeout, so no other version is sent before the stray call could land', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer();
+    destination.respond = async (write) => {
+      if (write.event.version === 5) throw new DestinationError('PUT timed out', { errorClass: 'timeout' });
+    };
+
+    // Act
+    const timedOut = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+    const newer = await handler(sqsEvent([recordOf({ version: 6 })]), lambdaContext());
+    const sameAgain = recordOf({ version: 5 });
+    destination.respond = async () => undefined;
+    const retried = await handler(sqsEvent([sameAgain]), lambdaContext());
+
+    // Assess
+    expect(timedOut.batchItemFailures).toHaveLength(1);
+    expect(newer.batchItemFailures).toHaveLength(1);
+    expect(destination.calls.map((call) => call.event.version)).toEqual([5, 5]);
+    expect(retried.batchItemFailures).toEqual([]);
+  });
+
+  it('releases the lease after a refusal (429), so the next version goes at once', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer();
+    destination.respond = async (write) => {
+      if (write.event.version === 5) throw new DestinationError('PUT answered 429', { errorClass: 'throttled', status: 429 });
+    };
+
+    // Act
+    await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+    const newer = await handler(sqsEvent([recordOf({ version: 6 })]), lambdaContext());
+
+    // Assess
+    expect(newer.batchItemFailures).toEqual([]);
+    expect(destination.calls.map((call) => call.event.version)).toEqual([5, 6]);
+  });
+
+  it('still dead-letters a permanent failure when releasing the lease fails', async () => {
+    // Prepare
+    const inner = new InMemoryLedgerStore();
+    const failingRelease: LedgerStore = {
+      acquireLease: (...args) => inner.acquireLease(...args),
+      commit: (...args) => inner.commit(...args),
+      release: async () => {
+        throw new Error('DynamoDB unavailable');
+      },
+      read: (...args) => inner.read(...args),
+    };
+    const { handler, destination, queue } = inMemoryConsumer({ ledger: failingRelease });
+    destination.respond = async () => {
+      throw new DestinationError('PUT answered 400', { errorClass: 'client', status: 400 });
+    };
+
+    // Act
+    const response = await handler(sqsEvent([recordOf()]), lambdaContext());
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(queue.deadLetters.map((letter) => letter.reason)).toEqual(['rejected']);
   });
 
   it('retries when the commit finds the lease taken over', async () => {

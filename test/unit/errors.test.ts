@@ -10,7 +10,7 @@ describe('Function: classifyHttpStatus', () => {
     [500, 'upsert', 'server', true],
     [502, 'upsert', 'server', true],
     [503, 'delete', 'server', true],
-    [504, 'upsert', 'server', true],
+    [504, 'upsert', 'timeout', true],
     [409, 'upsert', 'conflict', true],
     [400, 'upsert', 'client', false],
     [413, 'upsert', 'client', false],

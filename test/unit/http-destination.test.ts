@@ -31,7 +31,7 @@ describe('Class: HttpDestination', () => {
     [500, 'server', true],
     [502, 'server', true],
     [503, 'server', true],
-    [504, 'server', true],
+    [504, 'timeout', true],
   ])('maps status %i to class %s (retryable: %s)', async (status, errorClass, retryable) => {
     // Prepare
     const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(status) });

@@ -13,9 +13,13 @@ describe('Function: decideLease', () => {
     ['is busy while another lease is live', { appliedVersion: 1, lease: { key: 'k', version: 2, expiresAt: NOW + 1 } }, 3, 'busy'],
     ['acquires once the lease has expired', { appliedVersion: 1, lease: { key: 'k', version: 2, expiresAt: NOW } }, 3, 'acquired'],
     ['prefers stale over busy (no call would help)', { appliedVersion: 5, lease: { key: 'k', version: 6, expiresAt: NOW + 1 } }, 4, 'stale'],
+    ['calls a version older than one already sent stale, though never applied', { appliedVersion: 2, claimedVersion: 5 }, 4, 'stale'],
+    ['lets the version already sent be sent again', { appliedVersion: 2, claimedVersion: 5 }, 5, 'acquired'],
+    ['lets a version newer than the one sent go once its lease has expired', { claimedVersion: 5, lease: { key: 'k5', version: 5, expiresAt: NOW } }, 6, 'acquired'],
+    ['lets a change take its own live lease again (a retry after an unknown outcome)', { claimedVersion: 3, lease: { key: 'crm:contact:c-1:3', version: 3, expiresAt: NOW + 5000 } }, 3, 'acquired'],
   ])('%s', (_name, entry, version, expected) => {
     // Act
-    const decision = decideLease(entry, version, NOW);
+    const decision = decideLease(entry, { key: `crm:contact:c-1:${version}`, version }, NOW);
 
     // Assess
     expect(decision.status).toBe(expected);
