@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { leaseDurationMsFor } from '../../lib/config/resources.ts';
 import { ConsumerEnv } from '../../lib/consumer/environment.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
 
@@ -20,7 +19,6 @@ const destination = parseDestinationConfig(JSON.parse(required(ConsumerEnv.DESTI
 
 export const handler = wireConsumerHandler({
   destination,
-  leaseDurationMs: leaseDurationMsFor(destination),
   tableName: required(ConsumerEnv.LEDGER_TABLE_NAME),
   queueUrl: required(ConsumerEnv.QUEUE_URL),
   deadLetterQueueUrl: required(ConsumerEnv.DEAD_LETTER_QUEUE_URL),

@@ -75,6 +75,8 @@ export class HttpDestination implements Destination {
       url = this.urlFor(event.resourceType, event.id);
       init = {
         method,
+        // A redirect would turn a PUT into a GET (303) and count a write that never happened.
+        redirect: 'manual',
         headers: {
           ...this.#headers,
           'Idempotency-Key': toHeaderValue(idempotencyKey),

@@ -12,11 +12,6 @@ export interface DestinationResources {
   readonly retentionPeriodSeconds: number;
   readonly deadLetterRetentionPeriodSeconds: number;
   readonly maxReceiveCount: number;
-  /**
-   * How long a consumer holds the per-record lease. It outlives the destination call's hard timeout
-   * with margin, so a slow call can never be overtaken by a second consumer (invariant I1).
-   */
-  readonly leaseDurationMs: number;
 }
 
 const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
@@ -57,5 +52,4 @@ export const destinationResources = (config: PipelineConfig, destination: Destin
   retentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
   deadLetterRetentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
   maxReceiveCount: destination.retry.maxReceiveCount,
-  leaseDurationMs: leaseDurationMsFor(destination),
 });

@@ -7,12 +7,12 @@ import { HttpDestination } from '../adapters/http-destination.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
 import type { Destination } from '../adapters/destination.ts';
+import { leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension } from '../observability/metrics.ts';
 import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
 
 export interface ConsumerWiring {
   readonly destination: DestinationConfig;
-  readonly leaseDurationMs: number;
   readonly tableName: string;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
@@ -40,7 +40,7 @@ export const createDestination = (destination: DestinationConfig): Destination =
  * clients for AWS; the local runtime passes clients for the emulators.
  *
  * @example
- * const handler = wireConsumerHandler({ destination, leaseDurationMs, tableName, queueUrl, deadLetterQueueUrl, metricsNamespace: 'SyncPipeline', serviceName: 'sync-pipeline-crm', logLevel: 'INFO', dynamodb, sqs });
+ * const handler = wireConsumerHandler({ destination, tableName, queueUrl, deadLetterQueueUrl, metricsNamespace: 'SyncPipeline', serviceName: 'sync-pipeline-crm', logLevel: 'INFO', dynamodb, sqs });
  */
 export const wireConsumerHandler = (wiring: ConsumerWiring) => {
   const adapter = createDestination(wiring.destination);
@@ -61,7 +61,7 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
   return createConsumerHandler({
     destinationName: wiring.destination.name,
     retry: wiring.destination.retry,
-    leaseDurationMs: wiring.leaseDurationMs,
+    leaseDurationMs: leaseDurationMsFor(wiring.destination),
     ledger: wiring.overrides?.ledger ?? new DynamoDbLedgerStore({ client: wiring.dynamodb, tableName: wiring.tableName }),
     destination: wiring.decorateDestination?.(adapter) ?? adapter,
     queue: new SqsRecordQueue({ client: wiring.sqs, queueUrl: wiring.queueUrl, deadLetterQueueUrl: wiring.deadLetterQueueUrl }),

@@ -10,9 +10,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationResources } from '../config/resources.ts';
+import { destinationResources, consumerServiceName } from '../config/resources.ts';
 import { ConsumerEnv } from '../consumer/environment.ts';
-import { metricsServiceName } from './pipeline-metrics.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
 
@@ -97,7 +96,7 @@ export class DestinationConsumer extends Construct {
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
       [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
       // Also the `service` dimension of every metric: the alarms and dashboard read it from the same function.
-      [ConsumerEnv.SERVICE_NAME]: metricsServiceName(config, destination),
+      [ConsumerEnv.SERVICE_NAME]: consumerServiceName(config, destination),
       [ConsumerEnv.LOG_LEVEL]: config.logLevel,
     };
 

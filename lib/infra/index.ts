@@ -12,9 +12,7 @@ export {
   DestinationMetrics,
   type DestinationMetricsProps,
   METRIC_PERIOD,
-  metricsServiceName,
   type PipelineMetricOptions,
-  POWERTOOLS_SERVICE_DIMENSION,
 } from './pipeline-metrics.ts';
 export { SyncPipeline, type SyncPipelineDestination, type SyncPipelineProps } from './sync-pipeline.ts';
 export { SyncPipelineStack, type SyncPipelineStackProps } from './sync-pipeline-stack.ts';

@@ -67,8 +67,9 @@ export class DestinationAlarms extends Construct {
       alarmDescription:
         `Messages are waiting in the ${deadLetterQueueName} DLQ: changes ${destination.name} did not receive. ` +
         `First: inspect them grouped by reason (the consumer's dead letters carry a \`${DEAD_LETTER_REASON_ATTRIBUTE}\` ` +
-        `attribute and an error envelope; messages without one were redriven by SQS after maxReceiveCount, so check the ` +
-        `consumer's logs), fix the cause, then redrive them to ${queueName} (StartMessageMoveTask).`,
+        `attribute and an error envelope; a message without one was either redriven by SQS after maxReceiveCount (check the ` +
+        `consumer's logs) or is an event EventBridge could not deliver (ERROR_CODE attribute)), fix the cause, then redrive ` +
+        `them to ${queueName} (StartMessageMoveTask).`,
       metric: metrics.deadLetterQueueDepth(),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

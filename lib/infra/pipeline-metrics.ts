@@ -6,17 +6,8 @@ import { consumerServiceName } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../observability/metrics.ts';
 import { DestinationErrorClass } from '../sync/errors.ts';
 
-/**
- * The dimension Powertools Metrics adds to every EMF blob, set from `POWERTOOLS_SERVICE_NAME`. Every
- * pipeline metric in CloudWatch carries it, so a `Metric` without it matches nothing.
- */
-export const POWERTOOLS_SERVICE_DIMENSION = MetricDimension.SERVICE;
-
 /** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
 export const METRIC_PERIOD = Duration.minutes(1);
-
-/** The consumer's service name, which Powertools adds as the `service` dimension. */
-export const metricsServiceName = consumerServiceName;
 
 /** What {@link DestinationMetrics} reads: the config and the destination's two queues. */
 export interface DestinationMetricsProps {
@@ -74,7 +65,8 @@ export class DestinationMetrics {
       namespace: this.config.metricsNamespace,
       metricName: name,
       dimensionsMap: {
-        [POWERTOOLS_SERVICE_DIMENSION]: metricsServiceName(this.config, this.destination),
+        // Powertools adds `service` to every metric, so a Metric without it matches nothing.
+        [MetricDimension.SERVICE]: consumerServiceName(this.config, this.destination),
         [MetricDimension.DESTINATION]: this.destination.name,
         ...(options.breakdown === undefined ? {} : { [options.breakdown.name]: options.breakdown.value }),
       },

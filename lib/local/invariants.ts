@@ -154,6 +154,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     notes.push(`${row.destination}: ${applied} applied = ${reported.length - missing.length} effects${unacknowledged.length > 0 ? ` (+${unacknowledged.length} writes whose response was lost, each superseded or dead-lettered)` : ''}`);
   }
 
+  // A dead letter without a reason is one whose envelope is missing or unreadable.
   const reasonless = input.deadLetters.filter((letter) => letter.reason.trim() === '');
 
   return {

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationsFor } from '../config/pipeline-config.ts';
-import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
+import { consumerServiceName } from '../config/resources.ts';
 import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
@@ -120,6 +120,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
 const REDRIVEN = 'redriven-after-max-receives';
 
+const readEnvelope = (body: string): { reason?: string; originalBody?: string; messageId?: string; invocationId?: string } | undefined => {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Reads every message of a DLQ and says why each is there, once per source message: an invocation
  * that died after dead-lettering a record leaves an envelope, and the redelivery writes another.
@@ -136,9 +145,9 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
     }
     for (const message of Messages) {
       const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
-      // A message moved by redrive carries no envelope: it used up maxReceiveCount.
-      const envelope =
-        marked === undefined ? undefined : (JSON.parse(message.Body ?? '{}') as { originalBody?: string; messageId?: string; invocationId?: string });
+      // A message moved by redrive carries no envelope: it used up maxReceiveCount. A marked one
+      // must hold a readable envelope whose reason matches its attribute, or it says nothing (I6).
+      const envelope = marked === undefined ? undefined : readEnvelope(message.Body ?? '');
       const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
       const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
       const parsed = parseChangeEvent(body);
@@ -146,7 +155,7 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
       letters.set(sourceMessageId, {
         destination,
         invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
-        reason: marked ?? REDRIVEN,
+        reason: marked === undefined ? REDRIVEN : envelope?.reason === marked ? marked : '',
         ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
       });
     }
@@ -235,7 +244,6 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       for (let environment = 0; environment < environments; environment += 1) {
         const handler = wireConsumerHandler({
           destination,
-          leaseDurationMs: leaseDurationMsFor(destination),
           tableName: resources.tableName,
           queueUrl: queues.queueUrl,
           deadLetterQueueUrl: queues.deadLetterQueueUrl,

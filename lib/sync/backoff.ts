@@ -4,8 +4,11 @@ export interface BackoffSettings {
   readonly maxDelaySeconds: number;
 }
 
-/** SQS refuses a visibility timeout above 12 hours. */
-export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
+/**
+ * SQS refuses a visibility timeout that ends more than 12 hours after the message was received;
+ * the longest Lambda invocation (15 minutes) is kept in reserve, so the clamp is always accepted.
+ */
+export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200 - 900;
 
 /**
  * Parses a `Retry-After` header: delta-seconds or an HTTP date. Returns milliseconds to wait, or
@@ -36,7 +39,7 @@ export const backoffCeilingSeconds = (attempt: number, retry: BackoffSettings): 
 /** One step of a destination's retry schedule: the wait after the `attempt`-th failed delivery. */
 export interface RetryStep {
   readonly attempt: number;
-  /** The jitter is uniform in [1, ceiling]. */
+  /** The wait is `max(1, round(random * ceiling))` seconds: about uniform in [1, ceiling]. */
   readonly ceilingSeconds: number;
   readonly expectedDelaySeconds: number;
   /** Time since the first attempt when the next one starts, on average and at most. */
@@ -98,8 +101,8 @@ export interface RetryDelayInput {
 
 /**
  * Seconds until the next delivery of a transiently failed record: full jitter over an exponential
- * ceiling, `random(0, min(max, base * 2^(attempt-1)))`, at least 1 s, raised to a longer Retry-After,
- * clamped to SQS's 12-hour limit.
+ * ceiling, `max(1, round(random * min(max, base * 2^(attempt-1))))`, raised to a longer Retry-After,
+ * clamped below SQS's 12-hour limit.
  *
  * @example
  * retryDelaySeconds({ attempt: 3, retry: { baseDelaySeconds: 2, maxDelaySeconds: 900 }, random: () => 0.5 }); // 4

@@ -74,7 +74,8 @@ export const classifyHttpStatus = (status: number, op: 'upsert' | 'delete'): Des
   if (status === 401 || status === 403) return DestinationErrorClass.AUTH;
   if (status === 409) return DestinationErrorClass.CONFLICT;
   if (status >= 500) return DestinationErrorClass.SERVER;
-  if (status >= 400) return DestinationErrorClass.CLIENT;
+  // Other 4xx, and 3xx: redirects are not followed, a destination must answer where it is configured.
+  if (status >= 400 || (status >= 300 && status < 400)) return DestinationErrorClass.CLIENT;
   return DestinationErrorClass.UNKNOWN;
 };
 

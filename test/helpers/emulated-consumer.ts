@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { leaseDurationMsFor } from '../../lib/config/resources.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
 import { awsClientConfig, startEmulators } from '../../lib/local/emulators.ts';
 import { startFakeApi, type FakeApi } from '../../lib/local/fake-api.ts';
@@ -57,7 +56,6 @@ export const startEmulatedConsumer = async (
   }
   const inner = wireConsumerHandler({
     destination,
-    leaseDurationMs: leaseDurationMsFor(destination),
     tableName: resources.tableName,
     queueUrl: queues.queueUrl,
     deadLetterQueueUrl: queues.deadLetterQueueUrl,

@@ -19,6 +19,8 @@ describe('Function: classifyHttpStatus', () => {
     [401, 'upsert', 'auth', false],
     [403, 'delete', 'auth', false],
     [404, 'delete', 'done', null],
+    [303, 'upsert', 'client', false],
+    [301, 'delete', 'client', false],
   ])('maps %i on %s to %s (retryable: %s)', (status, op, expected, retryable) => {
     // Act
     const errorClass = classifyHttpStatus(status, op);

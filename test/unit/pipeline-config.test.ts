@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { destinationResources } from '../../lib/config/resources.ts';
+import { destinationResources, leaseDurationMsFor } from '../../lib/config/resources.ts';
 
 const destination = (overrides: Record<string, unknown> = {}) => ({
   name: 'crm',
@@ -115,7 +115,7 @@ describe('Function: destinationResources', () => {
       deadLetterQueueName: 'sync-pipeline-crm-dlq',
       visibilityTimeoutSeconds: 240,
       deadLetterRetentionPeriodSeconds: 1_209_600,
-      leaseDurationMs: 9000,
     });
+    expect(leaseDurationMsFor(config.destinations[0]!)).toBe(9000);
   });
 });
