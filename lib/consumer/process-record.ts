@@ -7,7 +7,7 @@ import { LedgerPersistenceLayer, type ApplyResult } from '../adapters/ledger-per
 import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
 import { retryDelaySeconds } from '../sync/backoff.ts';
 import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass, isOutcomeUnknown, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
+import { DestinationError, DestinationErrorClass, findInCauseChain, isOutcomeUnknown, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
@@ -47,7 +47,10 @@ export type RecordOutcome =
   | {
       readonly kind: 'retry';
       readonly ref: RecordRef;
-      /** busy: another consumer holds the record's lease; transient: the destination failed for now. */
+      /**
+       * busy: another consumer holds the record's lease (or too little invocation time is left);
+       * transient: the destination failed for now; internal: our own dependencies (DynamoDB) failed.
+       */
       readonly reason: 'busy' | 'transient' | 'internal';
       readonly delaySeconds: number;
       readonly errorClass?: DestinationErrorClass;
@@ -88,13 +91,8 @@ const QUICK_RETRY_CLASSES: ReadonlySet<DestinationErrorClass> = new Set([Destina
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Unwraps Powertools' persistence errors to the destination error underneath, if any. */
-const findDestinationError = (error: unknown): DestinationError | undefined => {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    if (current instanceof DestinationError) return current;
-    current = current.cause;
-  }
-  return undefined;
-};
+const findDestinationError = (error: unknown): DestinationError | undefined =>
+  findInCauseChain(error, (current) => (current instanceof DestinationError ? current : undefined));
 
 /**
  * Processes one SQS record for one destination: validate, then (Powertools idempotency over the

@@ -1,6 +1,7 @@
 /**
- * How a failed destination call should be treated. `throttled`, `server`, `timeout` and `network`
- * are transient (retry with backoff); `client` and `auth` are permanent (dead-letter now).
+ * How a failed destination call should be treated. `throttled`, `server`, `timeout`, `network`,
+ * `conflict` and `unknown` are transient (retry with backoff; `unknown` only a few times); `client`
+ * and `auth` are permanent (dead-letter now).
  */
 export const DestinationErrorClass = {
   THROTTLED: 'throttled',
@@ -95,14 +96,26 @@ const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-const errorCode = (error: unknown): string | undefined => {
+/**
+ * The first value `pick` finds along an error's `cause` chain (SDKs and Powertools wrap errors).
+ *
+ * @example
+ * findInCauseChain(error, (e) => (e instanceof DestinationError ? e : undefined));
+ */
+export const findInCauseChain = <T>(error: unknown, pick: (error: Error) => T | undefined): T | undefined => {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    const found = pick(current);
+    if (found !== undefined) return found;
     current = current.cause;
   }
   return undefined;
 };
+
+const errorCode = (error: unknown): string | undefined =>
+  findInCauseChain(error, (current) => {
+    const code = (current as { code?: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  });
 
 /**
  * Classifies an error thrown by the transport before any HTTP status arrived: an abort or timeout

@@ -77,7 +77,7 @@ export interface LedgerStore {
   read(record: LedgerRecordKey): Promise<LedgerEntry | undefined>;
 }
 
-/** The ledger's partition key for a record: destination, type and id, each length-prefixed-safe. */
+/** The ledger's partition key for a record; unambiguous, as destination and type cannot hold '#' and the id comes last. */
 export const ledgerKey = (record: LedgerRecordKey): string =>
   `${record.destination}#${record.resourceType}#${record.id}`;
 
