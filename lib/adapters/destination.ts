@@ -8,14 +8,22 @@ export interface DestinationWrite {
 }
 
 /**
+ * How a write that did not fail ended: `applied` (also what a plain `undefined` means), or
+ * `superseded` when the destination's own version check refused it because it already holds this
+ * version or a newer one (see `versionPrecondition`); the change is then skipped as stale.
+ */
+export const WriteResult = { APPLIED: 'applied', SUPERSEDED: 'superseded' } as const;
+export type WriteResult = (typeof WriteResult)[keyof typeof WriteResult];
+
+/**
  * The whole contract a destination kind implements. `apply` resolves when the destination holds the
- * change (upsert) or no longer holds the record (delete), and rejects with a `DestinationError`
- * otherwise. Adding a kind means one class with this method, nothing else.
+ * change (upsert) or no longer holds the record (delete), or refused it as superseded, and rejects
+ * with a `DestinationError` otherwise.
  *
  * @example
  * const destination: Destination = new HttpDestination({ baseUrl: 'https://crm.example.com/api', requestTimeoutMs: 5000 });
- * await destination.apply({ event, idempotencyKey: 'crm:contact:c-1:3' });
+ * await destination.apply({ event, idempotencyKey: 'crm:contact:c-1:3' }); // 'applied'
  */
 export interface Destination {
-  apply(write: DestinationWrite): Promise<void>;
+  apply(write: DestinationWrite): Promise<WriteResult | void>;
 }

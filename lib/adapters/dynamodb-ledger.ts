@@ -15,6 +15,7 @@ import {
   type LedgerEntry,
   type LedgerRecordKey,
   type LedgerStore,
+  type LeaseEnd,
 } from '../sync/ledger.ts';
 
 export interface DynamoDbLedgerStoreOptions {
@@ -28,26 +29,42 @@ const key = (record: LedgerRecordKey): Record<string, AttributeValue> => ({
 
 const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry | undefined => {
   if (item === undefined) return undefined;
-  const appliedVersion = item.appliedVersion?.N;
-  const claimedVersion = item.claimedVersion?.N;
-  const leaseKey = item.leaseKey?.S;
-  const leaseVersion = item.leaseVersion?.N;
-  const leaseExpiresAt = item.leaseExpiresAt?.N;
+  const number = (name: string): number | undefined => (item[name]?.N === undefined ? undefined : Number(item[name]!.N));
+  const appliedVersion = number('appliedVersion');
+  const claimedVersion = number('claimedVersion');
+  const fencedUntil = number('fencedUntil');
+  const leaseToken = item.leaseToken?.S;
+  const leaseVersion = number('leaseVersion');
+  const leaseExpiresAt = number('leaseExpiresAt');
   return {
-    ...(appliedVersion === undefined ? {} : { appliedVersion: Number(appliedVersion) }),
-    ...(claimedVersion === undefined ? {} : { claimedVersion: Number(claimedVersion) }),
-    ...(leaseKey === undefined || leaseVersion === undefined || leaseExpiresAt === undefined
+    ...(appliedVersion === undefined ? {} : { appliedVersion }),
+    ...(claimedVersion === undefined ? {} : { claimedVersion }),
+    ...(fencedUntil === undefined ? {} : { fencedUntil }),
+    ...(leaseToken === undefined || leaseVersion === undefined || leaseExpiresAt === undefined
       ? {}
-      : { lease: { key: leaseKey, version: Number(leaseVersion), expiresAt: Number(leaseExpiresAt) } }),
+      : { lease: { token: leaseToken, key: item.leaseKey?.S ?? '', version: leaseVersion, expiresAt: leaseExpiresAt } }),
   };
 };
+
+/** Attributes of a lease; commit and release remove them all. */
+const LEASE_ATTRIBUTES = 'leaseToken, leaseKey, leaseVersion, leaseExpiresAt';
+
+/** `SET fencedUntil = :fencedUntil` when the attempt ends in doubt, else `REMOVE fencedUntil` (the record is free). */
+const endOfLease = (end: LeaseEnd): { set: string[]; remove: string[]; values: Record<string, AttributeValue> } =>
+  end.fencedUntil === undefined
+    ? { set: [], remove: ['fencedUntil'], values: {} }
+    : { set: ['fencedUntil = :fencedUntil'], remove: [], values: { ':fencedUntil': { N: String(end.fencedUntil) } } };
+
+const updateExpression = (set: readonly string[], remove: readonly string[]): string =>
+  [set.length > 0 ? `SET ${set.join(', ')}` : '', remove.length > 0 ? `REMOVE ${remove.join(', ')}` : ''].filter(Boolean).join(' ');
 
 /**
  * The version ledger in DynamoDB: one item per (destination, resourceType, id).
  *
  * Write cost, the reason for this shape: taking the lease is one conditional UpdateItem that also
  * performs the version check, committing is one more; a stale or duplicate change costs the single
- * failed conditional write. Nothing here reads the external API.
+ * failed conditional write. Nothing here reads the external API. Every condition is on the lease's
+ * token, never on the idempotency key: a lease belongs to one attempt.
  *
  * @example
  * const ledger = new DynamoDbLedgerStore({ client: new DynamoDBClient({}), tableName: 'sync-pipeline-ledger' });
@@ -61,24 +78,29 @@ export class DynamoDbLedgerStore implements LedgerStore {
     this.#tableName = options.tableName;
   }
 
-  public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number): Promise<LeaseDecision> {
+  public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number, settleMs: number): Promise<LeaseDecision> {
     try {
       await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: key(record),
-          UpdateExpression: 'SET leaseKey = :key, leaseVersion = :version, leaseExpiresAt = :expiresAt, claimedVersion = :version',
-          // The same rule as decideLease(): newer than applied, not older than any version sent, and
-          // no live lease but this change's own. claimedVersion can only grow: the condition keeps
-          // it <= :version.
+          UpdateExpression:
+            'SET leaseToken = :token, leaseKey = :key, leaseVersion = :version, leaseExpiresAt = :expiresAt, ' +
+            'fencedUntil = :fencedUntil, claimedVersion = :version',
+          // The same rule as decideLease(): newer than applied, not older than any version sent, no
+          // live lease whoever holds it, and no settle window running. claimedVersion can only grow:
+          // the condition keeps it <= :version.
           ConditionExpression:
             '(attribute_not_exists(appliedVersion) OR appliedVersion < :version) AND ' +
             '(attribute_not_exists(claimedVersion) OR claimedVersion <= :version) AND ' +
-            '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now OR leaseKey = :key)',
+            '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now) AND ' +
+            '(attribute_not_exists(fencedUntil) OR fencedUntil <= :now)',
           ExpressionAttributeValues: {
+            ':token': { S: lease.token },
             ':key': { S: lease.key },
             ':version': { N: String(lease.version) },
             ':expiresAt': { N: String(lease.expiresAt) },
+            ':fencedUntil': { N: String(lease.expiresAt + settleMs) },
             ':now': { N: String(now) },
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -92,28 +114,29 @@ export class DynamoDbLedgerStore implements LedgerStore {
       const entry = error.Item === undefined ? await this.read(record) : toEntry(error.Item);
       const decision = decideLease(entry, lease, now);
       // The item changed between the write and the read: someone is working on it, so retry later.
-      return decision.status === 'acquired' ? { status: 'busy', leaseExpiresAt: now } : decision;
+      return decision.status === 'acquired' ? { status: 'busy', retryAt: now } : decision;
     }
   }
 
   public async commit(
     record: LedgerRecordKey,
-    lease: Pick<Lease, 'key' | 'version'>,
-    applied: { op: ChangeOp; at: number },
+    lease: Pick<Lease, 'token' | 'version'>,
+    applied: { op: ChangeOp; at: number } & LeaseEnd,
   ): Promise<boolean> {
+    const end = endOfLease(applied);
     try {
       await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: key(record),
-          UpdateExpression:
-            'SET appliedVersion = :version, appliedOp = :op, appliedAt = :at REMOVE leaseKey, leaseVersion, leaseExpiresAt',
-          ConditionExpression: 'leaseKey = :key',
+          UpdateExpression: updateExpression(['appliedVersion = :version', 'appliedOp = :op', 'appliedAt = :at', ...end.set], [LEASE_ATTRIBUTES, ...end.remove]),
+          ConditionExpression: 'leaseToken = :token',
           ExpressionAttributeValues: {
-            ':key': { S: lease.key },
+            ':token': { S: lease.token },
             ':version': { N: String(lease.version) },
             ':op': { S: applied.op },
             ':at': { N: String(applied.at) },
+            ...end.values,
           },
         }),
       );
@@ -124,15 +147,16 @@ export class DynamoDbLedgerStore implements LedgerStore {
     }
   }
 
-  public async release(record: LedgerRecordKey, leaseKey: string): Promise<void> {
+  public async release(record: LedgerRecordKey, token: string, end: LeaseEnd = {}): Promise<void> {
+    const ending = endOfLease(end);
     try {
       await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: key(record),
-          UpdateExpression: 'REMOVE leaseKey, leaseVersion, leaseExpiresAt',
-          ConditionExpression: 'leaseKey = :key',
-          ExpressionAttributeValues: { ':key': { S: leaseKey } },
+          UpdateExpression: updateExpression(ending.set, [LEASE_ATTRIBUTES, ...ending.remove]),
+          ConditionExpression: 'leaseToken = :token',
+          ExpressionAttributeValues: { ':token': { S: token }, ...ending.values },
         }),
       );
     } catch (error) {

@@ -1,7 +1,29 @@
 import { ChangeOp } from '../contract/change-event.ts';
 import { parseRetryAfter } from '../sync/backoff.ts';
-import { ALREADY_DONE, classifyHttpStatus, classifyTransportError, DestinationError, DestinationErrorClass } from '../sync/errors.ts';
-import type { Destination, DestinationWrite } from './destination.ts';
+import {
+  ALREADY_DONE,
+  classifyHttpStatus,
+  classifyTransportError,
+  DestinationError,
+  DestinationErrorClass,
+  isStatusOutcomeUnknown,
+  isTransportOutcomeUnknown,
+} from '../sync/errors.ts';
+import { WriteResult, type Destination, type DestinationWrite } from './destination.ts';
+
+/**
+ * A destination's own version check (see `versionPrecondition` in the config).
+ *
+ * @example
+ * const precondition: VersionPrecondition = { header: 'If-Match', format: 'etag', refusedStatus: 412 };
+ */
+export interface VersionPrecondition {
+  readonly header: string;
+  /** `etag`: `"5"`; `plain`: `5`. */
+  readonly format: 'etag' | 'plain';
+  /** The answer meaning "this version or a newer one is already here". */
+  readonly refusedStatus: number;
+}
 
 export interface HttpDestinationOptions {
   /** e.g. `https://crm.example.com/api`; records live at `{baseUrl}/{resourceType}/{id}`. */
@@ -19,6 +41,8 @@ export interface HttpDestinationOptions {
    * return undefined to keep the default from `classifyHttpStatus`.
    */
   readonly classifyStatus?: (status: number, op: 'upsert' | 'delete') => DestinationErrorClass | typeof ALREADY_DONE | undefined;
+  /** Send the version as a precondition; its refusal resolves as `superseded`. @default none */
+  readonly versionPrecondition?: VersionPrecondition;
 }
 
 /**
@@ -34,8 +58,10 @@ export const toHeaderValue = (value: string): string =>
 /**
  * Delivers changes to a REST API: upsert is `PUT {baseUrl}/{resourceType}/{id}` with the payload as
  * JSON, delete is `DELETE` on the same path; both carry `Idempotency-Key`, `X-Record-Version` and
- * `X-Occurred-At` (header values percent-encode what is not visible ASCII). A 404 on delete means the record is already gone, which is the goal. Failures are
- * thrown as {@link DestinationError} with their class, status and Retry-After.
+ * `X-Occurred-At` (header values percent-encode what is not visible ASCII), and the version
+ * precondition when one is configured. A 404 on delete means the record is already gone, which is the
+ * goal; the precondition's refusal resolves as `superseded`. Failures are thrown as
+ * {@link DestinationError} with their class, status, Retry-After and whether their outcome is unknown.
  *
  * @example
  * const crm = new HttpDestination({ baseUrl: 'https://crm.example.com/api', requestTimeoutMs: 5000 });
@@ -48,6 +74,7 @@ export class HttpDestination implements Destination {
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
   readonly #classifyStatus: (status: number, op: 'upsert' | 'delete') => DestinationErrorClass | typeof ALREADY_DONE;
+  readonly #precondition: VersionPrecondition | undefined;
 
   public constructor(options: HttpDestinationOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -57,6 +84,7 @@ export class HttpDestination implements Destination {
     this.#now = options.now ?? Date.now;
     const refine = options.classifyStatus;
     this.#classifyStatus = (status, op) => refine?.(status, op) ?? classifyHttpStatus(status, op);
+    this.#precondition = options.versionPrecondition;
   }
 
   /** The record's URL; the id is always exactly one path segment, whatever it contains. */
@@ -64,7 +92,7 @@ export class HttpDestination implements Destination {
     return `${this.#baseUrl}/${encodeURIComponent(resourceType)}/${encodeURIComponent(id)}`;
   }
 
-  public async apply({ event, idempotencyKey }: DestinationWrite): Promise<void> {
+  public async apply({ event, idempotencyKey }: DestinationWrite): Promise<WriteResult> {
     const method = event.op === ChangeOp.UPSERT ? 'PUT' : 'DELETE';
     const target = `${method} ${event.resourceType}/${event.id}`;
     // Build the whole request first: what cannot be encoded (a lone surrogate, a cyclic payload)
@@ -82,6 +110,7 @@ export class HttpDestination implements Destination {
           'Idempotency-Key': toHeaderValue(idempotencyKey),
           'X-Record-Version': String(event.version),
           'X-Occurred-At': event.occurredAt,
+          ...this.#preconditionHeader(event.version),
           ...(method === 'PUT' ? { 'Content-Type': 'application/json' } : {}),
         },
         ...(method === 'PUT' ? { body: JSON.stringify(event.payload) } : {}),
@@ -100,14 +129,22 @@ export class HttpDestination implements Destination {
     } catch (error) {
       throw this.#translateFailure(target, error);
     }
-    if (response.ok) return;
+    if (response.ok) return WriteResult.APPLIED;
+    if (this.#precondition !== undefined && response.status === this.#precondition.refusedStatus) return WriteResult.SUPERSEDED;
     const errorClass = this.#classifyStatus(response.status, event.op);
-    if (errorClass === ALREADY_DONE) return;
+    if (errorClass === ALREADY_DONE) return WriteResult.APPLIED;
     throw new DestinationError(`${target} answered ${response.status}`, {
       errorClass,
       status: response.status,
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#now()),
+      outcomeUnknown: isStatusOutcomeUnknown(response.status),
     });
+  }
+
+  #preconditionHeader(version: number): Record<string, string> {
+    if (this.#precondition === undefined) return {};
+    const value = this.#precondition.format === 'etag' ? `"${version}"` : String(version);
+    return { [this.#precondition.header]: value };
   }
 
   #translateFailure(target: string, error: unknown): DestinationError {
@@ -116,6 +153,6 @@ export class HttpDestination implements Destination {
       errorClass === 'timeout'
         ? `timed out after ${this.#timeoutMs} ms`
         : `failed: ${(error instanceof Error && (error.cause as { code?: string } | undefined)?.code) || (error instanceof Error ? error.message : String(error))}`;
-    return new DestinationError(`${target} ${why}`, { errorClass, cause: error });
+    return new DestinationError(`${target} ${why}`, { errorClass, cause: error, outcomeUnknown: isTransportOutcomeUnknown(error) });
   }
 }

@@ -113,6 +113,35 @@ const alarmsSchema = z.strictObject({
   oldestMessageAgeSeconds: intInRange(60, 1_209_600).default(900),
 });
 
+/**
+ * How long after the client gave up on a call whose outcome is unknown (a timeout, a reset after
+ * sending, a 500/502/504, a crash mid-call) the request may still land. No other version of the
+ * record is sent before it has passed. The default covers the longest read timeouts of common
+ * proxies in front of APIs (Cloudflare 100 s; AWS ALB idle 60 s; nginx 60 s; API Gateway 29 s).
+ */
+export const DEFAULT_SETTLE_SECONDS = 120;
+
+/**
+ * The destination's own version check ("external versioning"): the API applies a write only when
+ * the version it holds is lower than the one sent, and answers `refusedStatus` otherwise. With it, no
+ * late request can move a record backwards, however late it lands.
+ */
+const versionPreconditionSchema = z.strictObject({
+  /** The request header that carries the version. */
+  header: z
+    .string({ error: 'expected an HTTP header name' })
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { error: 'expected an HTTP header name (1 to 64 token characters)' })
+    .default('If-Match'),
+  /** `etag`: the version as a quoted entity tag (`"5"`), as If-Match expects; `plain`: `5`. */
+  format: z.enum(['etag', 'plain'], { error: 'expected "etag" or "plain"' }).default('etag'),
+  /** What the API answers when it holds this version or a newer one: skipped as stale. */
+  refusedStatus: intInRange(400, 499).default(412),
+});
+
+/** How ids are compared: `none` (exact code points, the default) or `NFC` (NFC and NFD spellings are one record). */
+export const IdNormalization = { NONE: 'none', NFC: 'NFC' } as const;
+export type IdNormalization = (typeof IdNormalization)[keyof typeof IdNormalization];
+
 const destinationSchema = z
   .strictObject({
     name: nameSchema,
@@ -127,6 +156,9 @@ const destinationSchema = z
     maxConcurrency: intInRange(2, 1000).default(5),
     requestTimeoutMs: intInRange(100, 60_000).default(5_000),
     functionTimeoutSeconds: intInRange(3, 900).default(30),
+    settleSeconds: intInRange(0, 3600).default(DEFAULT_SETTLE_SECONDS),
+    versionPrecondition: versionPreconditionSchema.optional(),
+    idNormalization: z.enum([IdNormalization.NONE, IdNormalization.NFC], { error: 'expected "none" or "NFC"' }).default(IdNormalization.NONE),
     retry: retrySchema.prefault({}),
     alarms: alarmsSchema.prefault({}),
   })
@@ -190,6 +222,7 @@ export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
 export type DestinationConfig = PipelineConfig['destinations'][number];
 export type RetryConfig = DestinationConfig['retry'];
+export type VersionPreconditionConfig = NonNullable<DestinationConfig['versionPrecondition']>;
 
 /**
  * Validates a config object and applies defaults.

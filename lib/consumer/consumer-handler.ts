@@ -67,6 +67,7 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
   };
   breakdown(MetricName.RECORDS_SKIPPED, MetricDimension.REASON, skipped.map((o) => o.reason));
   breakdown(MetricName.RECORDS_DEAD_LETTERED, MetricDimension.REASON, deadLettered.map((o) => o.reason));
+  breakdown(MetricName.RECORDS_RETRIED, MetricDimension.REASON, retried.map((o) => o.reason));
   breakdown(
     MetricName.DESTINATION_ERRORS,
     MetricDimension.ERROR_CLASS,

@@ -1,20 +1,28 @@
 import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { SQSRecord } from 'aws-lambda';
-import type { RetryConfig } from '../config/pipeline-config.ts';
+import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import type { Destination } from '../adapters/destination.ts';
-import { LedgerPersistenceLayer, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
+import { WriteResult, type Destination } from '../adapters/destination.ts';
+import { LedgerPersistenceLayer, LeaseLostError, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
 import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
-import { retryDelaySeconds } from '../sync/backoff.ts';
+import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure, type RetryReason } from '../sync/attempt.ts';
 import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass, findInCauseChain, isOutcomeUnknown, MAX_UNKNOWN_ERROR_ATTEMPTS } from '../sync/errors.ts';
+import { DestinationError, DestinationErrorClass, findInCauseChain } from '../sync/errors.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
 export interface RecordProcessorDeps {
   readonly destinationName: string;
+  /** The resource types routed to this destination; any other is dead-lettered as `not-routed`. */
+  readonly resourceTypes: ReadonlySet<string>;
+  /** @default 'none' */
+  readonly idNormalization?: IdNormalization;
   readonly retry: Pick<RetryConfig, 'baseDelaySeconds' | 'maxDelaySeconds' | 'maxReceiveCount'>;
   readonly leaseDurationMs: number;
+  /** The destination call's hard timeout; no call starts with less lease than this left. */
+  readonly requestTimeoutMs: number;
+  /** How long after a call in doubt nothing else is sent to the record. */
+  readonly settleMs: number;
   readonly ledger: LedgerStore;
   readonly destination: Destination;
   readonly queue: RecordQueue;
@@ -22,6 +30,10 @@ export interface RecordProcessorDeps {
   readonly random?: () => number;
   /** @default Date.now */
   readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** A fresh lease token per acquisition. @default crypto.randomUUID */
+  readonly newLeaseToken?: () => string;
 }
 
 /** Identity of the record for logs; never the payload. */
@@ -30,6 +42,14 @@ export interface RecordRef {
   readonly resourceType?: string;
   readonly id?: string;
   readonly version?: number;
+}
+
+/** What every failed outcome may say about the calls behind it. */
+interface CallDetails {
+  readonly errorClass?: DestinationErrorClass;
+  /** Every failed call of the attempt (quick retries included), for the error-rate metric. */
+  readonly callErrors?: readonly DestinationErrorClass[];
+  readonly latencyMs?: number;
 }
 
 /** How one record's attempt ended. Only `retry` leaves the message on the queue. */
@@ -43,30 +63,9 @@ export type RecordOutcome =
       /** Failed calls before the one that succeeded (quick in-invocation retries). */
       readonly callErrors: readonly DestinationErrorClass[];
     }
-  | { readonly kind: 'skipped'; readonly ref: RecordRef; readonly reason: 'duplicate' | 'stale' }
-  | {
-      readonly kind: 'retry';
-      readonly ref: RecordRef;
-      /**
-       * busy: another consumer holds the record's lease (or too little invocation time is left);
-       * transient: the destination failed for now; internal: our own dependencies (DynamoDB) failed.
-       */
-      readonly reason: 'busy' | 'transient' | 'internal';
-      readonly delaySeconds: number;
-      readonly errorClass?: DestinationErrorClass;
-      readonly callErrors?: readonly DestinationErrorClass[];
-      readonly latencyMs?: number;
-      readonly message: string;
-    }
-  | {
-      readonly kind: 'dead-lettered';
-      readonly ref: RecordRef;
-      readonly reason: DeadLetterReason;
-      readonly errorClass?: DestinationErrorClass;
-      readonly callErrors?: readonly DestinationErrorClass[];
-      readonly latencyMs?: number;
-      readonly message: string;
-    };
+  | ({ readonly kind: 'skipped'; readonly ref: RecordRef; readonly reason: 'duplicate' | 'stale' } & CallDetails)
+  | ({ readonly kind: 'retry'; readonly ref: RecordRef; readonly reason: RetryReason; readonly delaySeconds: number; readonly message: string } & CallDetails)
+  | ({ readonly kind: 'dead-lettered'; readonly ref: RecordRef; readonly reason: DeadLetterReason; readonly message: string } & CallDetails);
 
 const flattenAttributes = (record: SQSRecord): Record<string, string> => {
   const flat: Record<string, string> = {};
@@ -77,32 +76,37 @@ const flattenAttributes = (record: SQSRecord): Record<string, string> => {
 };
 
 const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
-/** In-invocation waits for a busy record: about 50, 100, 200, 400 and 800 ms, jittered. */
-const MAX_BUSY_WAITS = 5;
-const BUSY_WAIT_BASE_MS = 50;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The destination error underneath Powertools' wrappers; anything else thrown by a call is one of unknown outcome. */
+const asDestinationError = (error: unknown): DestinationError =>
+  findInCauseChain(error, (current) => (current instanceof DestinationError ? current : undefined)) ??
+  new DestinationError(error instanceof Error ? error.message : String(error), { errorClass: DestinationErrorClass.UNKNOWN, cause: error });
+
+/** What an attempt's calls learnt, shared by the calls and the persistence layer that ends the lease. */
+interface AttemptState {
+  callStartedAt?: number;
+  /** The failure of the last call, when the attempt ended on one. */
+  failure?: DestinationError;
+  /** Set once a call of this attempt may land after the client gave up: the end of its settle window. */
+  fencedUntil?: number;
+  readonly callErrors: DestinationErrorClass[];
+}
+
 /**
- * Quick in-invocation retries for blips (a 5xx, a reset): about 100 and 200 ms, jittered. Not for
- * throttling (the destination asked us to slow down) nor timeouts (each retry costs a full timeout).
- */
-const MAX_QUICK_RETRIES = 2;
-const QUICK_RETRY_BASE_MS = 100;
-const QUICK_RETRY_CLASSES: ReadonlySet<DestinationErrorClass> = new Set([DestinationErrorClass.SERVER, DestinationErrorClass.NETWORK]);
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Unwraps Powertools' persistence errors to the destination error underneath, if any. */
-const findDestinationError = (error: unknown): DestinationError | undefined =>
-  findInCauseChain(error, (current) => (current instanceof DestinationError ? current : undefined));
-
-/**
- * Processes one SQS record for one destination: validate, then (Powertools idempotency over the
- * version ledger) take the record's lease only if this version is newer, call the destination with
- * the idempotency key, commit. Every path ends in an outcome, and a `retry` outcome has already set
- * the message's next visibility. It throws only when a dead letter cannot be written to the DLQ; the
- * handler then keeps the message on the queue.
+ * Processes one SQS record for one destination: validate and check the routing, then (Powertools
+ * idempotency over the version ledger) take the record's lease only if this version is newer and the
+ * record is neither leased nor fenced, call the destination with the idempotency key, commit. Every
+ * path ends in an outcome, and a `retry` outcome has already set the message's next visibility. It
+ * throws only when a dead letter cannot be written to the DLQ; the handler then keeps the message on
+ * the queue.
  *
- * Invalid input and permanent destination errors are dead-lettered with a reason before the outcome
- * is returned, so the message is deleted from the source queue only once the DLQ holds it.
+ * A call whose outcome is unknown ends the attempt and fences the record for the settle window: no
+ * other version is sent while the request may still land, and the change itself comes back after it.
+ * Invalid input, unrouted types and permanent destination errors are dead-lettered with a reason
+ * before the outcome is returned, so the message is deleted from the source queue only once the DLQ
+ * holds it.
  *
  * @example
  * const outcome = await processRecord(sqsRecord, deps, idempotencyConfig, parseChangeEvent(sqsRecord.body));
@@ -116,16 +120,11 @@ export const processRecord = async (
 ): Promise<RecordOutcome> => {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
+  const sleep = deps.sleep ?? defaultSleep;
   const attempts = Number(record.attributes.ApproximateReceiveCount) || 1;
   const receivedAt = now();
-  const baseRef: RecordRef = { messageId: record.messageId };
 
-  const deadLetter = async (
-    ref: RecordRef,
-    reason: DeadLetterReason,
-    message: string,
-    extra: { errorClass?: DestinationErrorClass; status?: number; latencyMs?: number; callErrors?: readonly DestinationErrorClass[] } = {},
-  ): Promise<RecordOutcome> => {
+  const deadLetter = async (ref: RecordRef, reason: DeadLetterReason, message: string, details: CallDetails & { status?: number } = {}): Promise<RecordOutcome> => {
     await deps.queue.deadLetter(
       buildDeadLetterEnvelope({
         reason,
@@ -137,162 +136,133 @@ export const processRecord = async (
         lastAttemptAt: now(),
         body: record.body,
         attributes: flattenAttributes(record),
-        ...(extra.status === undefined ? {} : { status: extra.status }),
+        ...(details.status === undefined ? {} : { status: details.status }),
         ...(idempotencyConfig.lambdaContext === undefined ? {} : { invocationId: idempotencyConfig.lambdaContext.awsRequestId }),
       }),
     );
-    return {
-      kind: 'dead-lettered',
-      ref,
-      reason,
-      message,
-      ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
-      ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
-      ...(extra.callErrors === undefined ? {} : { callErrors: extra.callErrors }),
-    };
+    const { status: _status, ...calls } = details;
+    return { kind: 'dead-lettered', ref, reason, message, ...calls };
   };
 
-  const retryLater = async (
-    ref: RecordRef,
-    reason: 'busy' | 'transient' | 'internal',
-    message: string,
-    extra: { errorClass?: DestinationErrorClass; retryAfterMs?: number; latencyMs?: number; callErrors?: readonly DestinationErrorClass[] } = {},
-  ): Promise<RecordOutcome> => {
-    if (attempts >= deps.retry.maxReceiveCount) {
-      // This was the last delivery SQS allows: dead-letter it ourselves, with the envelope, rather
-      // than let redrive move a bare message that says nothing about why.
-      const { retryAfterMs: _ignored, ...rest } = extra;
-      return deadLetter(ref, DeadLetterReason.RETRIES_EXHAUSTED, `${attempts} deliveries failed; last: ${message}`, rest);
-    }
-    const delaySeconds = retryDelaySeconds({
-      // A busy record is not a failure of ours: retry it on the first, shortest step.
-      attempt: reason === 'busy' ? 1 : attempts,
+  /** Carries out the decision for a failed attempt: a dead letter, or the message's next visibility. */
+  const fail = async (ref: RecordRef, failure: AttemptFailure, details: CallDetails, fencedUntil?: number): Promise<RecordOutcome> => {
+    const decision = decideOnFailure({
+      failure,
+      attempts,
       retry: deps.retry,
+      now: now(),
       random,
-      ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+      ...(fencedUntil === undefined ? {} : { fencedUntil }),
     });
+    if (decision.kind === 'dead-letter') {
+      return deadLetter(ref, decision.reason, decision.message, { ...details, ...(decision.status === undefined ? {} : { status: decision.status }) });
+    }
     try {
-      await deps.queue.delayRetry(record.receiptHandle, delaySeconds);
+      await deps.queue.delayRetry(record.receiptHandle, decision.delaySeconds);
     } catch {
       // The message still comes back after the queue's visibility timeout; only the pacing is lost.
     }
-    return {
-      kind: 'retry',
-      ref,
-      reason,
-      delaySeconds,
-      message,
-      ...(extra.errorClass === undefined ? {} : { errorClass: extra.errorClass }),
-      ...(extra.latencyMs === undefined ? {} : { latencyMs: extra.latencyMs }),
-      ...(extra.callErrors === undefined ? {} : { callErrors: extra.callErrors }),
-    };
+    return { kind: 'retry', ref, reason: decision.reason, delaySeconds: decision.delaySeconds, message: decision.message, ...details };
   };
 
-  if (!parsed.ok) {
-    return deadLetter(baseRef, parsed.rejection.reason, parsed.rejection.detail);
+  if (!parsed.ok) return deadLetter({ messageId: record.messageId }, parsed.rejection.reason, parsed.rejection.detail);
+  const event: ChangeEvent =
+    deps.idNormalization === 'NFC' ? { ...parsed.event, id: parsed.event.id.normalize('NFC') } : parsed.event;
+  const ref: RecordRef = { messageId: record.messageId, resourceType: event.resourceType, id: event.id, version: event.version };
+  if (!deps.resourceTypes.has(event.resourceType)) {
+    // A direct SQS publisher must not make the consumer write to a path the destination was not given.
+    return deadLetter(ref, DeadLetterReason.NOT_ROUTED, `resource type ${JSON.stringify(event.resourceType)} is not routed to ${deps.destinationName}`);
   }
-  const event: ChangeEvent = parsed.event;
-  const ref: RecordRef = { ...baseRef, resourceType: event.resourceType, id: event.id, version: event.version };
   const key = idempotencyKey(deps.destinationName, event);
 
-  let callStartedAt: number | undefined;
-  const callErrors: DestinationErrorClass[] = [];
-  // Set when the last call failed in a way that may still land; the lease is then kept until it
-  // expires, so no other version reaches the destination before the stray request could (I1).
-  let outcomeUnknown = false;
-  const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
-    callStartedAt = now();
-    outcomeUnknown = false;
-    try {
-      await deps.destination.apply({ event, idempotencyKey: key });
-    } catch (error) {
-      outcomeUnknown = error instanceof DestinationError ? isOutcomeUnknown(error.errorClass) : true;
-      throw error;
-    }
-    return { outcome: 'applied' };
-  };
-  const latency = (): number | undefined => (callStartedAt === undefined ? undefined : now() - callStartedAt);
-
-  const apply = makeIdempotent(callDestination, {
-    persistenceStore: new LedgerPersistenceLayer({
-      ledger: deps.ledger,
-      record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
-      event,
-      idempotencyKey: key,
-      leaseDurationMs: deps.leaseDurationMs,
-      holdLeaseOnFailure: () => outcomeUnknown,
-      now,
-    }),
-    config: idempotencyConfig,
+  let state: AttemptState = { callErrors: [] };
+  const persistenceStore = new LedgerPersistenceLayer({
+    ledger: deps.ledger,
+    record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
+    event,
+    idempotencyKey: key,
+    leaseDurationMs: deps.leaseDurationMs,
+    settleMs: deps.settleMs,
+    fencedUntil: () => state.fencedUntil,
+    ...(deps.newLeaseToken === undefined ? {} : { newLeaseToken: deps.newLeaseToken }),
+    now,
   });
-  const remainingMs = () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs;
 
-  // A lease must never be cut short by the invocation's end: a call still in flight when the
-  // function dies could then land after a newer version. Too little time left: hand it back.
-  if (remainingMs() < deps.leaseDurationMs) {
-    return retryLater(ref, 'busy', `only ${remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`);
-  }
-
-  try {
-    let result: ApplyResult | undefined;
-    let busyWaits = 0;
-    let quickRetries = 0;
-    while (result === undefined) {
+  /** The calls of one attempt, under one lease: the first, then quick retries for known-outcome blips. */
+  const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
+    for (let quickRetries = 0; ; quickRetries += 1) {
+      state.callStartedAt = now();
       try {
-        result = (await apply({ idempotencyKey: key })) as ApplyResult;
+        const result = await deps.destination.apply({ event, idempotencyKey: key });
+        state.failure = undefined;
+        return result === WriteResult.SUPERSEDED ? { outcome: 'skipped', reason: 'stale', appliedVersion: event.version } : { outcome: 'applied' };
       } catch (error) {
-        const failure = findDestinationError(error);
-        if (failure !== undefined) callErrors.push(failure.errorClass);
-        const jitter = 0.5 + random() / 2;
-        let pauseMs: number | undefined;
-        // Another consumer holding the record usually finishes within one destination call: wait
-        // for it here rather than spend one of the message's deliveries (and its backoff) on it.
-        if (error instanceof Error && error.name === IN_PROGRESS_ERROR && busyWaits < MAX_BUSY_WAITS) {
-          pauseMs = BUSY_WAIT_BASE_MS * 2 ** busyWaits * jitter;
-          busyWaits += 1;
-        } else if (failure !== undefined && QUICK_RETRY_CLASSES.has(failure.errorClass) && quickRetries < MAX_QUICK_RETRIES) {
-          pauseMs = QUICK_RETRY_BASE_MS * 2 ** quickRetries * jitter;
-          quickRetries += 1;
-        }
-        // Every pause leaves room for a whole lease, so a retried call can never outlive the invocation.
-        if (pauseMs === undefined || remainingMs() - pauseMs < deps.leaseDurationMs) throw error;
+        const failure = asDestinationError(error);
+        state.failure = failure;
+        state.callErrors.push(failure.errorClass);
+        // The request may land until the settle window after the client gave up on it.
+        if (failure.outcomeUnknown) state.fencedUntil = now() + deps.settleMs;
+        const pauseMs = quickRetryPauseMs({
+          failure,
+          quickRetries,
+          leaseRemainingMs: (persistenceStore.leaseExpiresAt ?? 0) - now(),
+          requestTimeoutMs: deps.requestTimeoutMs,
+          random,
+        });
+        if (pauseMs === undefined) throw failure;
         await sleep(pauseMs);
       }
     }
-    if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason };
+  };
+  const apply = makeIdempotent(callDestination, { persistenceStore, config: idempotencyConfig });
+  const details = (): CallDetails => ({
+    ...(state.failure === undefined ? {} : { errorClass: state.failure.errorClass }),
+    callErrors: state.callErrors,
+    ...(state.callStartedAt === undefined ? {} : { latencyMs: now() - state.callStartedAt }),
+  });
+
+  // A lease must never be cut short by the invocation's end: a call still in flight when the
+  // function dies could then land after a newer version. Too little time left: hand it back.
+  const remainingMs = () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs;
+  if (remainingMs() < deps.leaseDurationMs) {
+    const message = `only ${remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`;
+    return fail(ref, { kind: 'invocation-ending', message }, {});
+  }
+
+  for (let busyWaits = 0; ; busyWaits += 1) {
+    state = { callErrors: [] };
+    let result: ApplyResult;
+    try {
+      result = (await apply({ idempotencyKey: key })) as ApplyResult;
+    } catch (error) {
+      if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
+        const decision = persistenceStore.lastDecision;
+        const retryAt = decision?.status === 'busy' || decision?.status === 'fenced' ? decision.retryAt : now();
+        const pauseMs = decision?.status === 'busy' ? busyWaitPauseMs({ busyWaits, random }) : undefined;
+        // Every pause leaves room for a whole lease, so a later call can never outlive the invocation.
+        if (pauseMs !== undefined && remainingMs() - pauseMs >= deps.leaseDurationMs) {
+          await sleep(pauseMs);
+          continue;
+        }
+        return fail(ref, { kind: decision?.status === 'fenced' ? 'fenced' : 'busy', retryAt }, {});
+      }
+      if (state.failure !== undefined && findInCauseChain(error, (e) => (e === state.failure ? e : undefined)) !== undefined) {
+        return fail(ref, { kind: 'destination', error: state.failure }, details(), state.fencedUntil);
+      }
+      const lost = findInCauseChain(error, (e) => (e instanceof LeaseLostError ? e : undefined));
+      if (lost !== undefined) return fail(ref, { kind: 'lease-lost', message: lost.message }, details());
+      const message = error instanceof Error ? error.message : String(error);
+      return fail(ref, { kind: 'internal', message }, details());
+    }
+    if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason, ...(state.callStartedAt === undefined ? {} : details()) };
     const appliedAt = now();
     return {
       kind: 'applied',
       ref,
       endToEndLagMs: Math.max(0, appliedAt - Date.parse(event.occurredAt)),
       queueLagMs: Math.max(0, appliedAt - (Number(record.attributes.SentTimestamp) || appliedAt)),
-      latencyMs: latency() ?? 0,
-      callErrors,
+      latencyMs: state.callStartedAt === undefined ? 0 : appliedAt - state.callStartedAt,
+      callErrors: state.callErrors,
     };
-  } catch (error) {
-    if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
-      return retryLater(ref, 'busy', 'another consumer holds this record');
-    }
-    const failure = findDestinationError(error);
-    const latencyMs = latency();
-    if (failure === undefined) {
-      const message = error instanceof Error ? error.message : String(error);
-      return retryLater(ref, 'internal', message, latencyMs === undefined ? {} : { latencyMs });
-    }
-    const extra = { errorClass: failure.errorClass, callErrors, ...(latencyMs === undefined ? {} : { latencyMs }) };
-    if (failure.errorClass === DestinationErrorClass.UNKNOWN && attempts >= MAX_UNKNOWN_ERROR_ATTEMPTS) {
-      return deadLetter(ref, DeadLetterReason.UNKNOWN_ERROR, `${attempts} deliveries failed with an unclassified error; last: ${failure.message}`, extra);
-    }
-    if (failure.retryable) {
-      return retryLater(ref, 'transient', failure.message, {
-        ...extra,
-        ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-      });
-    }
-    const reason = failure.errorClass === DestinationErrorClass.AUTH ? DeadLetterReason.AUTH : DeadLetterReason.REJECTED;
-    return deadLetter(ref, reason, failure.message, {
-      ...extra,
-      ...(failure.status === undefined ? {} : { status: failure.status }),
-    });
   }
 };

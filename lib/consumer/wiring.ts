@@ -24,14 +24,18 @@ export interface ConsumerWiring {
   /** Replaces the adapter chosen by `destination.kind` (tests wrap it to inject delays or faults). */
   readonly decorateDestination?: (destination: Destination) => Destination;
   /** Overrides for the local runtime and tests. */
-  readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger'>>;
+  readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger' | 'sleep'>>;
 }
 
 /** The adapter for a destination's kind: the one place a new kind is registered. */
 export const createDestination = (destination: DestinationConfig): Destination => {
   switch (destination.kind) {
     case 'http':
-      return new HttpDestination({ baseUrl: destination.baseUrl, requestTimeoutMs: destination.requestTimeoutMs });
+      return new HttpDestination({
+        baseUrl: destination.baseUrl,
+        requestTimeoutMs: destination.requestTimeoutMs,
+        ...(destination.versionPrecondition === undefined ? {} : { versionPrecondition: destination.versionPrecondition }),
+      });
   }
 };
 
@@ -60,8 +64,12 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
     });
   return createConsumerHandler({
     destinationName: wiring.destination.name,
+    resourceTypes: new Set(wiring.destination.resourceTypes),
+    idNormalization: wiring.destination.idNormalization,
     retry: wiring.destination.retry,
     leaseDurationMs: leaseDurationMsFor(wiring.destination),
+    requestTimeoutMs: wiring.destination.requestTimeoutMs,
+    settleMs: wiring.destination.settleSeconds * 1000,
     ledger: wiring.overrides?.ledger ?? new DynamoDbLedgerStore({ client: wiring.dynamodb, tableName: wiring.tableName }),
     destination: wiring.decorateDestination?.(adapter) ?? adapter,
     queue: new SqsRecordQueue({ client: wiring.sqs, queueUrl: wiring.queueUrl, deadLetterQueueUrl: wiring.deadLetterQueueUrl }),
@@ -69,5 +77,6 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
     metrics,
     ...(wiring.overrides?.random === undefined ? {} : { random: wiring.overrides.random }),
     ...(wiring.overrides?.now === undefined ? {} : { now: wiring.overrides.now }),
+    ...(wiring.overrides?.sleep === undefined ? {} : { sleep: wiring.overrides.sleep }),
   });
 };

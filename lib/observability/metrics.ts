@@ -7,7 +7,10 @@ export const MetricName = {
   RECORDS_APPLIED: 'RecordsApplied',
   /** With dimension Reason: duplicate | stale. */
   RECORDS_SKIPPED: 'RecordsSkipped',
-  /** Returned to the queue for a later attempt (busy record or transient destination error). */
+  /**
+   * Returned to the queue for a later attempt. With dimension Reason: busy | fenced | transient |
+   * outcome-unknown | lease-lost | invocation-ending | internal (see RetryReason).
+   */
   RECORDS_RETRIED: 'RecordsRetried',
   /** With dimension Reason: the dead-letter reason. */
   RECORDS_DEAD_LETTERED: 'RecordsDeadLettered',

@@ -6,6 +6,8 @@ export const DeadLetterReason = {
   INVALID_JSON: 'invalid-json',
   INVALID_SCHEMA: 'invalid-schema',
   TOO_LARGE: 'too-large',
+  /** The change's resourceType is not routed to this destination (a publisher wrote to the wrong queue). */
+  NOT_ROUTED: 'not-routed',
   /** The destination refused the change (4xx other than 408/409/429). */
   REJECTED: 'rejected',
   /** The destination refused our credentials (401/403): fix access, then redrive. */

@@ -29,6 +29,11 @@ export interface DestinationErrorOptions extends ErrorOptions {
   readonly status?: number;
   /** From a 429/503 `Retry-After`, when the destination sent one. */
   readonly retryAfterMs?: number;
+  /**
+   * True when the call may still take effect (or already has): see {@link isOutcomeUnknown}.
+   * @default isOutcomeUnknown(errorClass)
+   */
+  readonly outcomeUnknown?: boolean;
 }
 
 /**
@@ -43,6 +48,11 @@ export class DestinationError extends Error {
   public readonly retryAfterMs: number | undefined;
   /** True when the same call may succeed later; false when only a human can fix it. */
   public readonly retryable: boolean;
+  /**
+   * True when the request may have landed or may still land (a timeout, a reset after sending, a
+   * 500/502/504): the record is then fenced for the settle window before anything else is sent.
+   */
+  public readonly outcomeUnknown: boolean;
 
   public constructor(message: string, options: DestinationErrorOptions) {
     super(message, options);
@@ -51,6 +61,7 @@ export class DestinationError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = TRANSIENT_CLASSES.has(options.errorClass);
+    this.outcomeUnknown = options.outcomeUnknown ?? isOutcomeUnknown(options.errorClass);
   }
 }
 
@@ -79,6 +90,17 @@ export const classifyHttpStatus = (status: number, op: 'upsert' | 'delete'): Des
   if (status >= 400 || (status >= 300 && status < 400)) return DestinationErrorClass.CLIENT;
   return DestinationErrorClass.UNKNOWN;
 };
+
+/**
+ * Whether an HTTP answer leaves the request's effect in doubt. A 4xx, 501 or 503 says the request
+ * was not served; a 500 may come after the work was committed (a failing hook, a lost reply from a
+ * database), and 502/504 come from a gateway that lost track of an upstream that may still apply it.
+ *
+ * @example
+ * isStatusOutcomeUnknown(503); // false
+ * isStatusOutcomeUnknown(504); // true
+ */
+export const isStatusOutcomeUnknown = (status: number): boolean => status >= 500 && status !== 501 && status !== 503;
 
 /** Socket and DNS error codes (Node and undici) that mean "the call did not get through". */
 const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -117,6 +139,28 @@ const errorCode = (error: unknown): string | undefined =>
     return typeof code === 'string' ? code : undefined;
   });
 
+/** Codes of failures before any byte of the request was sent: the outcome is known (nothing happened). */
+const NOT_SENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether a transport failure left the request's effect in doubt: false only when the connection
+ * was never made (refused, unreachable, DNS), true for timeouts, resets and anything unreadable.
+ *
+ * @example
+ * isTransportOutcomeUnknown(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })); // false
+ */
+export const isTransportOutcomeUnknown = (error: unknown): boolean => {
+  const code = errorCode(error);
+  return !(code !== undefined && NOT_SENT_ERROR_CODES.has(code));
+};
+
 /**
  * Classifies an error thrown by the transport before any HTTP status arrived: an abort or timeout
  * signal is `timeout`; connection reset or refused and DNS failures are `network`; anything else is
@@ -140,9 +184,11 @@ const OUTCOME_UNKNOWN_CLASSES: ReadonlySet<DestinationErrorClass> = new Set([
 ]);
 
 /**
- * True when a failed call may still take effect later (a timeout, a dropped connection, an error we
- * cannot read): the request may be on its way or queued in a proxy. Until it can no longer land, no
- * other version of the record may be sent, or the late one would overwrite it (I1).
+ * The default for an error class: true when a failed call may still take effect later (a timeout, a
+ * dropped connection, an error we cannot read): the request may be on its way or queued in a proxy.
+ * Until it can no longer land, no other version of the record may be sent, or the late one would
+ * overwrite it (I1). Adapters refine it per error (`DestinationError.outcomeUnknown`): a refused
+ * connection is `network` but nothing was sent.
  *
  * @example
  * isOutcomeUnknown('timeout'); // true

@@ -7,12 +7,19 @@ export interface LedgerRecordKey {
   readonly id: string;
 }
 
-/** A consumer's claim to call the destination for one version of a record. */
+/**
+ * One attempt's claim to call the destination for one version of a record. A lease belongs to the
+ * attempt that took it, never to a change: `token` is drawn anew on every acquisition, and commit and
+ * release act only with it. Another attempt with the same idempotency key (a concurrent duplicate
+ * delivery, a same-version twin, the change's own redelivery) is busy like any other.
+ */
 export interface Lease {
-  /** The change's idempotency key; only the holder of this key may commit or release. */
+  /** Unique to one acquisition. */
+  readonly token: string;
+  /** The change's idempotency key, kept for operators reading the ledger; it grants nothing. */
   readonly key: string;
   readonly version: number;
-  /** Epoch ms after which the lease is void and another consumer may take it. */
+  /** Epoch ms; the holder starts no destination call that could outlive it. */
   readonly expiresAt: number;
 }
 
@@ -27,6 +34,12 @@ export interface LedgerEntry {
    */
   readonly claimedVersion?: number;
   readonly lease?: Lease;
+  /**
+   * Epoch ms before which no attempt may take the record: a call whose outcome is unknown may still
+   * land until then (the settle window). Set with every lease to `expiresAt + settle`, so an attempt
+   * that dies mid-call fences the record too; a commit or release with a known outcome clears it.
+   */
+  readonly fencedUntil?: number;
 }
 
 /** Result of trying to take the lease for a version. */
@@ -39,41 +52,56 @@ export type LeaseDecision =
    * the record backwards (I1). `appliedVersion` is that newer version.
    */
   | { readonly status: 'stale'; readonly appliedVersion: number }
-  /** Another consumer is calling the destination for this record right now. */
-  | { readonly status: 'busy'; readonly leaseExpiresAt: number };
+  /** Another attempt holds a live lease on this record; it usually finishes within one call. */
+  | { readonly status: 'busy'; readonly retryAt: number }
+  /** A call whose outcome is unknown may still land until `retryAt`; nothing may be sent before. */
+  | { readonly status: 'fenced'; readonly retryAt: number };
 
 /**
  * The one rule of the version check, shared by every ledger store so they cannot disagree:
  * a version may be sent only when it is newer than the applied one, not older than any version sent
- * before, and no live lease exists.
+ * before, no live lease exists (whoever holds it), and no settle window is running.
  *
  * @example
- * decideLease({ appliedVersion: 4 }, { key: 'crm:contact:c-1:3', version: 3 }, Date.now()); // { status: 'stale', appliedVersion: 4 }
+ * decideLease({ appliedVersion: 4 }, { version: 3 }, Date.now()); // { status: 'stale', appliedVersion: 4 }
  */
-export const decideLease = (entry: LedgerEntry | undefined, lease: Pick<Lease, 'key' | 'version'>, now: number): LeaseDecision => {
+export const decideLease = (entry: LedgerEntry | undefined, lease: Pick<Lease, 'version'>, now: number): LeaseDecision => {
   const { version } = lease;
   const applied = entry?.appliedVersion;
   if (applied !== undefined && applied === version) return { status: 'duplicate', appliedVersion: applied };
   if (applied !== undefined && applied > version) return { status: 'stale', appliedVersion: applied };
   const claimed = entry?.claimedVersion;
   if (claimed !== undefined && claimed > version) return { status: 'stale', appliedVersion: claimed };
-  // The same change may take its own live lease again: a retry after an unknown outcome keeps the
-  // lease (see holdLeaseOnFailure), and the same idempotency key cannot regress anything.
   const held = entry?.lease;
-  if (held !== undefined && held.expiresAt > now && held.key !== lease.key) return { status: 'busy', leaseExpiresAt: held.expiresAt };
+  if (held !== undefined && held.expiresAt > now) return { status: 'busy', retryAt: held.expiresAt };
+  const fencedUntil = entry?.fencedUntil;
+  if (fencedUntil !== undefined && fencedUntil > now) return { status: 'fenced', retryAt: fencedUntil };
   return { status: 'acquired' };
 };
 
+/** How an attempt ends its lease. */
+export interface LeaseEnd {
+  /**
+   * Epoch ms until which the record stays fenced because a call of this attempt may still land;
+   * undefined when every call's outcome is known (the record is free at once).
+   */
+  readonly fencedUntil?: number;
+}
+
 /**
- * Port to the version ledger. Implementations must make `acquireLease` atomic (a conditional write
- * in DynamoDB); `commit` and `release` act only while the caller's lease key is the one held.
+ * Port to the version ledger. Implementations must make each method atomic (a conditional write in
+ * DynamoDB); `commit` and `release` act only while the caller's lease token is the one held.
  */
 export interface LedgerStore {
-  acquireLease(record: LedgerRecordKey, lease: Lease, now: number): Promise<LeaseDecision>;
-  /** Records `lease.version` as applied and frees the record. False when the lease was lost. */
-  commit(record: LedgerRecordKey, lease: Pick<Lease, 'key' | 'version'>, applied: { op: ChangeOp; at: number }): Promise<boolean>;
-  /** Frees the record without changing the applied version (the call failed). */
-  release(record: LedgerRecordKey, leaseKey: string): Promise<void>;
+  /**
+   * Takes the lease when {@link decideLease} allows it, setting `claimedVersion` and
+   * `fencedUntil = lease.expiresAt + settleMs`.
+   */
+  acquireLease(record: LedgerRecordKey, lease: Lease, now: number, settleMs: number): Promise<LeaseDecision>;
+  /** Records `lease.version` as applied and ends the lease. False when the lease was lost. */
+  commit(record: LedgerRecordKey, lease: Pick<Lease, 'token' | 'version'>, applied: { op: ChangeOp; at: number } & LeaseEnd): Promise<boolean>;
+  /** Ends the lease without changing the applied version (the call failed or was refused). */
+  release(record: LedgerRecordKey, token: string, end?: LeaseEnd): Promise<void>;
   read(record: LedgerRecordKey): Promise<LedgerEntry | undefined>;
 }
 
@@ -87,36 +115,45 @@ export const ledgerKey = (record: LedgerRecordKey): string =>
  *
  * @example
  * const ledger = new InMemoryLedgerStore();
- * await ledger.acquireLease(key, { key: 'crm:contact:c-1:2', version: 2, expiresAt: Date.now() + 5000 }, Date.now());
+ * await ledger.acquireLease(key, { token: randomUUID(), key: 'crm:contact:c-1:2', version: 2, expiresAt: Date.now() + 5000 }, Date.now(), 120_000);
  */
 export class InMemoryLedgerStore implements LedgerStore {
   readonly #entries = new Map<string, LedgerEntry>();
 
-  public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number): Promise<LeaseDecision> {
+  public async acquireLease(record: LedgerRecordKey, lease: Lease, now: number, settleMs: number): Promise<LeaseDecision> {
     const entry = this.#entries.get(ledgerKey(record));
     const decision = decideLease(entry, lease, now);
     if (decision.status === 'acquired') {
-      this.#entries.set(ledgerKey(record), { ...entry, claimedVersion: Math.max(entry?.claimedVersion ?? lease.version, lease.version), lease });
+      this.#entries.set(ledgerKey(record), {
+        ...entry,
+        claimedVersion: Math.max(entry?.claimedVersion ?? lease.version, lease.version),
+        lease,
+        fencedUntil: lease.expiresAt + settleMs,
+      });
     }
     return decision;
   }
 
   public async commit(
     record: LedgerRecordKey,
-    lease: Pick<Lease, 'key' | 'version'>,
-    _applied: { op: ChangeOp; at: number },
+    lease: Pick<Lease, 'token' | 'version'>,
+    applied: { op: ChangeOp; at: number } & LeaseEnd,
   ): Promise<boolean> {
     const entry = this.#entries.get(ledgerKey(record));
-    if (entry?.lease?.key !== lease.key) return false;
-    this.#entries.set(ledgerKey(record), { appliedVersion: lease.version, claimedVersion: entry.claimedVersion ?? lease.version });
+    if (entry?.lease?.token !== lease.token) return false;
+    this.#entries.set(ledgerKey(record), {
+      appliedVersion: lease.version,
+      claimedVersion: entry.claimedVersion ?? lease.version,
+      ...(applied.fencedUntil === undefined ? {} : { fencedUntil: applied.fencedUntil }),
+    });
     return true;
   }
 
-  public async release(record: LedgerRecordKey, leaseKey: string): Promise<void> {
+  public async release(record: LedgerRecordKey, token: string, end: LeaseEnd = {}): Promise<void> {
     const entry = this.#entries.get(ledgerKey(record));
-    if (entry?.lease?.key !== leaseKey) return;
-    const { lease: _released, ...rest } = entry;
-    this.#entries.set(ledgerKey(record), rest);
+    if (entry?.lease?.token !== token) return;
+    const { lease: _released, fencedUntil: _fence, ...rest } = entry;
+    this.#entries.set(ledgerKey(record), { ...rest, ...(end.fencedUntil === undefined ? {} : { fencedUntil: end.fencedUntil }) });
   }
 
   public async read(record: LedgerRecordKey): Promise<LedgerEntry | undefined> {

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Destination, DestinationWrite } from '../../lib/adapters/destination.ts';
+import type { Destination, DestinationWrite, WriteResult } from '../../lib/adapters/destination.ts';
 import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
 import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
@@ -10,11 +10,11 @@ import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts'
 /** A destination that records every call and answers with what `respond` decides. */
 export class RecordingDestination implements Destination {
   public readonly calls: DestinationWrite[] = [];
-  public respond: (write: DestinationWrite) => Promise<void> = async () => undefined;
+  public respond: (write: DestinationWrite) => Promise<WriteResult | void> = async () => undefined;
 
-  public async apply(write: DestinationWrite): Promise<void> {
+  public async apply(write: DestinationWrite): Promise<WriteResult | void> {
     this.calls.push(write);
-    await this.respond(write);
+    return this.respond(write);
   }
 }
 
@@ -37,7 +37,17 @@ export class RecordingQueue implements RecordQueue {
  * `output` instead of cluttering the test run, so tests can assert on it.
  */
 export const inMemoryConsumer = (
-  options: { ledger?: LedgerStore; leaseDurationMs?: number; random?: () => number; maxReceiveCount?: number } = {},
+  options: {
+    ledger?: LedgerStore;
+    leaseDurationMs?: number;
+    random?: () => number;
+    maxReceiveCount?: number;
+    settleMs?: number;
+    now?: () => number;
+    sleep?: (ms: number) => Promise<void>;
+    /** Capture output per call; false when the test runs several handlers at once under one capture. @default true */
+    capture?: boolean;
+  } = {},
 ) => {
   const ledger = options.ledger ?? new InMemoryLedgerStore();
   const destination = new RecordingDestination();
@@ -45,8 +55,13 @@ export const inMemoryConsumer = (
   const output: string[] = [];
   const inner = createConsumerHandler({
     destinationName: 'crm',
+    resourceTypes: new Set(['contact']),
     retry: { baseDelaySeconds: 2, maxDelaySeconds: 900, maxReceiveCount: options.maxReceiveCount ?? 10 },
     leaseDurationMs: options.leaseDurationMs ?? 11_000,
+    requestTimeoutMs: 5_000,
+    settleMs: options.settleMs ?? 120_000,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
     ledger,
     destination,
     queue,
@@ -55,6 +70,7 @@ export const inMemoryConsumer = (
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test', defaultDimensions: { Destination: 'crm' } }),
   });
   const handler: typeof inner = async (event, context) => {
+    if (options.capture === false) return inner(event, context);
     const capture = captureJsonOutput((line) => output.push(line));
     try {
       return await inner(event, context);

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 import { DestinationError } from '../../lib/sync/errors.ts';
 import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
@@ -111,8 +112,9 @@ describe('Function: createConsumerHandler', () => {
     const ledger = new InMemoryLedgerStore();
     await ledger.acquireLease(
       { destination: 'crm', resourceType: 'contact', id: 'c-1' },
-      { key: 'crm:contact:c-1:9', version: 9, expiresAt: Date.now() + 60_000 },
+      { token: 'another-attempt', key: 'crm:contact:c-1:9', version: 9, expiresAt: Date.now() + 60_000 },
       Date.now(),
+      0,
     );
     const { handler, destination } = inMemoryConsumer({ ledger });
     const record = recordOf({ version: 10 });
@@ -153,25 +155,147 @@ describe('Function: createConsumerHandler', () => {
     expect(destination.calls).toHaveLength(0);
   });
 
-  it('keeps the lease after a timeout, so no other version is sent before the stray call could land', async () => {
-    // Prepare
+  it('fences the record after a timeout: nothing is sent until the settle window has passed, then the change in doubt goes again', async () => {
+    // Prepare: Date is faked so the lease, Powertools and the settle window read one clock
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { handler, destination, queue } = inMemoryConsumer({ settleMs: 60_000 });
+      destination.respond = async (write) => {
+        if (write.event.version === 5) throw new DestinationError('PUT timed out', { errorClass: 'timeout' });
+      };
+
+      // Act
+      const timedOut = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+      const newer = await handler(sqsEvent([recordOf({ version: 6 })]), lambdaContext());
+      const sameAgain = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+      vi.setSystemTime(Date.now() + 60_001);
+      destination.respond = async () => undefined;
+      const afterWindow = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+
+      // Assess
+      expect(timedOut.batchItemFailures).toHaveLength(1);
+      expect(newer.batchItemFailures).toHaveLength(1);
+      expect(sameAgain.batchItemFailures).toHaveLength(1);
+      expect(afterWindow.batchItemFailures).toEqual([]);
+      // No quick retry of the call in doubt, nothing sent while fenced, then the same key once more.
+      expect(destination.calls.map((call) => call.idempotencyKey)).toEqual(['crm:contact:c-1:5', 'crm:contact:c-1:5']);
+      // The change in doubt is delayed past its own window; the others wait out what is left of it.
+      expect(queue.delays[0]?.delaySeconds).toBeGreaterThanOrEqual(60);
+      expect(queue.delays[1]?.delaySeconds).toBeGreaterThanOrEqual(60);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('fences the record when a quick retry fails cleanly after a call in doubt', async () => {
+    // Prepare: a reset after sending (unknown outcome) must never be followed by a release
     const { handler, destination } = inMemoryConsumer();
     destination.respond = async (write) => {
-      if (write.event.version === 5) throw new DestinationError('PUT timed out', { errorClass: 'timeout' });
+      if (write.event.version === 5) throw new DestinationError('PUT failed: ECONNRESET', { errorClass: 'network', outcomeUnknown: true });
     };
 
     // Act
-    const timedOut = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+    await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
     const newer = await handler(sqsEvent([recordOf({ version: 6 })]), lambdaContext());
-    const sameAgain = recordOf({ version: 5 });
-    destination.respond = async () => undefined;
-    const retried = await handler(sqsEvent([sameAgain]), lambdaContext());
 
     // Assess
-    expect(timedOut.batchItemFailures).toHaveLength(1);
+    expect(destination.calls.map((call) => call.event.version)).toEqual([5]);
     expect(newer.batchItemFailures).toHaveLength(1);
-    expect(destination.calls.map((call) => call.event.version)).toEqual([5, 5]);
-    expect(retried.batchItemFailures).toEqual([]);
+  });
+
+  it('quick-retries a refused connection (nothing was sent) under the same lease', async () => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer();
+    let calls = 0;
+    destination.respond = async () => {
+      calls += 1;
+      if (calls === 1) throw new DestinationError('PUT failed: ECONNREFUSED', { errorClass: 'network', outcomeUnknown: false });
+    };
+
+    // Act
+    const response = await handler(sqsEvent([recordOf({ version: 2 })]), lambdaContext());
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(destination.calls).toHaveLength(2);
+  });
+
+  it('makes one destination call for two concurrent copies of one change; the other is skipped as a duplicate', async () => {
+    // Prepare: one ledger, two execution environments, both holding the same message at once
+    const ledger = new InMemoryLedgerStore();
+    const first = inMemoryConsumer({ ledger, capture: false });
+    const second = inMemoryConsumer({ ledger, capture: false });
+    const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
+    first.destination.respond = slow;
+    second.destination.respond = slow;
+    const body = JSON.stringify(changeEvent({ version: 7 }));
+    const output: string[] = [];
+
+    // Act
+    const capture = captureJsonOutput((line) => output.push(line));
+    const [a, b] = await Promise.all([
+      first.handler(sqsEvent([sqsRecord(body, { messageId: 'm-1' })]), lambdaContext()),
+      second.handler(sqsEvent([sqsRecord(body, { messageId: 'm-1' })]), lambdaContext()),
+    ]).finally(() => capture.restore());
+
+    // Assess
+    expect([...first.destination.calls, ...second.destination.calls]).toHaveLength(1);
+    expect([a.batchItemFailures, b.batchItemFailures]).toEqual([[], []]);
+    const lines = output.map((line) => JSON.parse(line));
+    expect(lines.filter((blob) => blob.message === 'record skipped').map((line) => line.reason)).toEqual(['duplicate']);
+    expect(lines.filter((blob) => blob.message === 'record applied')).toHaveLength(1);
+  });
+
+  it('lets a same-version twin with another payload wait for the first and then skips it', async () => {
+    // Prepare
+    const ledger = new InMemoryLedgerStore();
+    const first = inMemoryConsumer({ ledger, capture: false });
+    const second = inMemoryConsumer({ ledger, capture: false });
+    const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
+    first.destination.respond = slow;
+    second.destination.respond = slow;
+
+    // Act
+    const capture = captureJsonOutput(() => undefined);
+    await Promise.all([
+      first.handler(sqsEvent([recordOf({ version: 3, payload: { name: 'A' } })]), lambdaContext()),
+      second.handler(sqsEvent([recordOf({ version: 3, payload: { name: 'B' } })]), lambdaContext()),
+    ]).finally(() => capture.restore());
+
+    // Assess
+    const calls = [...first.destination.calls, ...second.destination.calls];
+    expect(calls).toHaveLength(1);
+    expect([{ name: 'A' }, { name: 'B' }]).toContainEqual(calls[0]?.event.payload);
+  });
+
+  it('dead-letters a change whose type is not routed to the destination, without calling it', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer();
+    const record = recordOf({ resourceType: 'invoice' });
+
+    // Act
+    const response = await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(destination.calls).toHaveLength(0);
+    expect(queue.deadLetters).toEqual([expect.objectContaining({ reason: 'not-routed', attempts: 1, originalBody: record.body })]);
+    expect(queue.deadLetters[0]?.message).toBe('resource type "invoice" is not routed to crm');
+  });
+
+  it('skips a change the destination refuses as superseded (version precondition) and frees the record', async () => {
+    // Prepare
+    const { handler, destination, ledger } = inMemoryConsumer();
+    destination.respond = async (write) => (write.event.version === 4 ? 'superseded' : 'applied');
+
+    // Act
+    const refused = await handler(sqsEvent([recordOf({ version: 4 })]), lambdaContext());
+    const newer = await handler(sqsEvent([recordOf({ version: 5 })]), lambdaContext());
+
+    // Assess
+    expect([refused.batchItemFailures, newer.batchItemFailures]).toEqual([[], []]);
+    expect(destination.calls.map((call) => call.event.version)).toEqual([4, 5]);
+    expect(await ledger.read({ destination: 'crm', resourceType: 'contact', id: 'c-1' })).toEqual({ appliedVersion: 5, claimedVersion: 5 });
   });
 
   it('releases the lease after a refusal (429), so the next version goes at once', async () => {
@@ -214,7 +338,7 @@ describe('Function: createConsumerHandler', () => {
     expect(queue.deadLetters.map((letter) => letter.reason)).toEqual(['rejected']);
   });
 
-  it('retries when the commit finds the lease taken over', async () => {
+  it('retries with reason lease-lost, not internal, when the commit finds the lease taken over', async () => {
     // Prepare
     const inner = new InMemoryLedgerStore();
     const losing: LedgerStore = {
@@ -223,7 +347,7 @@ describe('Function: createConsumerHandler', () => {
       release: (...args) => inner.release(...args),
       read: (...args) => inner.read(...args),
     };
-    const { handler } = inMemoryConsumer({ ledger: losing });
+    const { handler, output } = inMemoryConsumer({ ledger: losing });
     const record = recordOf();
 
     // Act
@@ -231,6 +355,11 @@ describe('Function: createConsumerHandler', () => {
 
     // Assess
     expect(failedIds(response)).toEqual([record.messageId]);
+    const blobs = output.map((line) => JSON.parse(line));
+    expect(blobs.filter((blob) => blob.message === 'record will be retried').map((blob) => blob.reason)).toEqual(['lease-lost']);
+    expect(blobs.filter((blob) => blob.RecordsRetried !== undefined && blob.Reason !== undefined)).toEqual([
+      expect.objectContaining({ Reason: 'lease-lost', RecordsRetried: 1 }),
+    ]);
   });
 
   it('rides out a blip with quick in-invocation retries under the same idempotency key', async () => {
@@ -239,7 +368,7 @@ describe('Function: createConsumerHandler', () => {
     let calls = 0;
     destination.respond = async () => {
       calls += 1;
-      if (calls === 1) throw new DestinationError('PUT answered 502', { errorClass: 'server', status: 502 });
+      if (calls === 1) throw new DestinationError('PUT answered 503', { errorClass: 'server', status: 503 });
     };
 
     // Act
@@ -269,7 +398,8 @@ describe('Function: createConsumerHandler', () => {
 
   it('dead-letters an unclassified failure after a few deliveries instead of retrying it for the whole horizon', async () => {
     // Prepare
-    const { handler, destination, queue } = inMemoryConsumer({ maxReceiveCount: 50 });
+    // Settle window 0: each delivery may call again at once (an unclassified failure is in doubt).
+    const { handler, destination, queue } = inMemoryConsumer({ maxReceiveCount: 50, settleMs: 0 });
     destination.respond = async () => {
       throw new DestinationError('PUT failed: weird', { errorClass: 'unknown' });
     };

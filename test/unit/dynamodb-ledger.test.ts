@@ -4,7 +4,7 @@ import { DynamoDbLedgerStore } from '../../lib/adapters/dynamodb-ledger.ts';
 
 const NOW = 1_000_000;
 const record = { destination: 'crm', resourceType: 'contact', id: 'c-1' };
-const lease = { key: 'crm:contact:c-1:4', version: 4, expiresAt: NOW + 5_000 };
+const lease = { token: 'attempt-1', key: 'crm:contact:c-1:4', version: 4, expiresAt: NOW + 5_000 };
 
 /** A client whose every request fails the condition, returning `item` as DynamoDB does with ALL_OLD. */
 const conditionFailingWith = (item: Record<string, unknown>) => {
@@ -25,16 +25,30 @@ describe('Class: DynamoDbLedgerStore', () => {
     ['stale (a newer version was sent)', { appliedVersion: { N: '2' }, claimedVersion: { N: '7' } }, { status: 'stale', appliedVersion: 7 }],
     [
       'busy',
-      { appliedVersion: { N: '2' }, claimedVersion: { N: '3' }, leaseKey: { S: 'crm:contact:c-1:3' }, leaseVersion: { N: '3' }, leaseExpiresAt: { N: String(NOW + 900) } },
-      { status: 'busy', leaseExpiresAt: NOW + 900 },
+      {
+        appliedVersion: { N: '2' },
+        claimedVersion: { N: '3' },
+        leaseToken: { S: 'attempt-0' },
+        leaseKey: { S: 'crm:contact:c-1:3' },
+        leaseVersion: { N: '3' },
+        leaseExpiresAt: { N: String(NOW + 900) },
+        fencedUntil: { N: String(NOW + 60_900) },
+      },
+      { status: 'busy', retryAt: NOW + 900 },
     ],
+    [
+      'busy (same idempotency key, another attempt)',
+      { claimedVersion: { N: '4' }, leaseToken: { S: 'attempt-0' }, leaseKey: { S: 'crm:contact:c-1:4' }, leaseVersion: { N: '4' }, leaseExpiresAt: { N: String(NOW + 900) } },
+      { status: 'busy', retryAt: NOW + 900 },
+    ],
+    ['fenced (a call in doubt)', { claimedVersion: { N: '3' }, fencedUntil: { N: String(NOW + 30_000) } }, { status: 'fenced', retryAt: NOW + 30_000 }],
   ])('tells %s from the item DynamoDB returns on a failed condition, with no extra read', async (_name, item, expected) => {
     // Prepare
     const { client, sent } = conditionFailingWith(item);
     const ledger = new DynamoDbLedgerStore({ client, tableName: 'ledger' });
 
     // Act
-    const decision = await ledger.acquireLease(record, lease, NOW);
+    const decision = await ledger.acquireLease(record, lease, NOW, 60_000);
 
     // Assess
     expect(decision).toEqual(expected);
@@ -47,9 +61,9 @@ describe('Class: DynamoDbLedgerStore', () => {
     const ledger = new DynamoDbLedgerStore({ client, tableName: 'ledger' });
 
     // Act
-    const decision = await ledger.acquireLease(record, lease, NOW);
+    const decision = await ledger.acquireLease(record, lease, NOW, 60_000);
 
     // Assess
-    expect(decision).toEqual({ status: 'busy', leaseExpiresAt: NOW });
+    expect(decision).toEqual({ status: 'busy', retryAt: NOW });
   });
 });

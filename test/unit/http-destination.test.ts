@@ -19,20 +19,21 @@ const failureOf = async (promise: Promise<unknown>): Promise<DestinationError> =
 };
 
 describe('Class: HttpDestination', () => {
-  it.each<[number, string, boolean]>([
-    [400, 'client', false],
-    [413, 'client', false],
-    [422, 'client', false],
-    [401, 'auth', false],
-    [403, 'auth', false],
-    [408, 'timeout', true],
-    [409, 'conflict', true],
-    [429, 'throttled', true],
-    [500, 'server', true],
-    [502, 'server', true],
-    [503, 'server', true],
-    [504, 'timeout', true],
-  ])('maps status %i to class %s (retryable: %s)', async (status, errorClass, retryable) => {
+  it.each<[number, string, boolean, boolean]>([
+    [400, 'client', false, false],
+    [413, 'client', false, false],
+    [422, 'client', false, false],
+    [401, 'auth', false, false],
+    [403, 'auth', false, false],
+    [408, 'timeout', true, false],
+    [409, 'conflict', true, false],
+    [429, 'throttled', true, false],
+    [500, 'server', true, true],
+    [501, 'server', true, false],
+    [502, 'server', true, true],
+    [503, 'server', true, false],
+    [504, 'timeout', true, true],
+  ])('maps status %i to class %s (retryable: %s, outcome unknown: %s)', async (status, errorClass, retryable, outcomeUnknown) => {
     // Prepare
     const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(status) });
 
@@ -40,7 +41,7 @@ describe('Class: HttpDestination', () => {
     const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
 
     // Assess
-    expect(error).toMatchObject({ errorClass, status, retryable });
+    expect(error).toMatchObject({ errorClass, status, retryable, outcomeUnknown });
   });
 
   it('carries a 429 Retry-After in milliseconds', async () => {
@@ -59,7 +60,55 @@ describe('Class: HttpDestination', () => {
     const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: answering(404) });
 
     // Act & Assess
-    await expect(destination.apply({ event: changeEvent({ op: 'delete' }), idempotencyKey: 'k' })).resolves.toBeUndefined();
+    await expect(destination.apply({ event: changeEvent({ op: 'delete' }), idempotencyKey: 'k' })).resolves.toBe('applied');
+  });
+
+  it.each<['etag' | 'plain', string]>([
+    ['etag', '"7"'],
+    ['plain', '7'],
+  ])('sends the version precondition (%s) and reads its refusal as superseded', async (format, value) => {
+    // Prepare
+    const headers: Array<Headers> = [];
+    let status = 200;
+    const recording = (async (_url: string, init: RequestInit) => {
+      headers.push(new Headers(init.headers));
+      return new Response('{}', { status });
+    }) as typeof fetch;
+    const destination = new HttpDestination({
+      baseUrl: 'https://api.test',
+      requestTimeoutMs: 1000,
+      fetch: recording,
+      versionPrecondition: { header: 'If-Match', format, refusedStatus: 412 },
+    });
+
+    // Act
+    const applied = await destination.apply({ event: changeEvent({ version: 7 }), idempotencyKey: 'k' });
+    status = 412;
+    const refused = await destination.apply({ event: changeEvent({ version: 7 }), idempotencyKey: 'k' });
+    status = 409;
+    const conflict = await failureOf(destination.apply({ event: changeEvent({ version: 7 }), idempotencyKey: 'k' }));
+
+    // Assess
+    expect([applied, refused]).toEqual(['applied', 'superseded']);
+    expect(headers[0]?.get('if-match')).toBe(value);
+    expect(conflict.errorClass).toBe('conflict');
+  });
+
+  it('sends no precondition header when none is configured, and a 412 is then a client error', async () => {
+    // Prepare
+    const headers: Array<Headers> = [];
+    const recording = (async (_url: string, init: RequestInit) => {
+      headers.push(new Headers(init.headers));
+      return new Response('{}', { status: 412 });
+    }) as typeof fetch;
+    const destination = new HttpDestination({ baseUrl: 'https://api.test', requestTimeoutMs: 1000, fetch: recording });
+
+    // Act
+    const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
+
+    // Assess
+    expect(headers[0]?.has('if-match')).toBe(false);
+    expect(error.errorClass).toBe('client');
   });
 
   it('sends PUT with the payload, the idempotency key and the version, the id as one path segment', async () => {
@@ -146,11 +195,11 @@ describe('Class: HttpDestination', () => {
       const error = await failureOf(destination.apply({ event: changeEvent({ resourceType: 'hang' }), idempotencyKey: 'k' }));
 
       // Assess
-      expect(error).toMatchObject({ errorClass: 'timeout', retryable: true });
+      expect(error).toMatchObject({ errorClass: 'timeout', retryable: true, outcomeUnknown: true });
       expect(Date.now() - startedAt).toBeLessThan(2000);
     });
 
-    it('maps a reset connection to a retryable network error', async () => {
+    it('maps a reset connection to a retryable network error of unknown outcome (the request was sent)', async () => {
       // Prepare
       const destination = new HttpDestination({ baseUrl, requestTimeoutMs: 1000 });
 
@@ -158,10 +207,10 @@ describe('Class: HttpDestination', () => {
       const error = await failureOf(destination.apply({ event: changeEvent({ resourceType: 'reset' }), idempotencyKey: 'k' }));
 
       // Assess
-      expect(error).toMatchObject({ errorClass: 'network', retryable: true });
+      expect(error).toMatchObject({ errorClass: 'network', retryable: true, outcomeUnknown: true });
     });
 
-    it('maps a refused connection to a retryable network error', async () => {
+    it('maps a refused connection to a retryable network error of known outcome (nothing was sent)', async () => {
       // Prepare: a port that was just free'd, so nothing listens on it
       const probe = createServer();
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -173,7 +222,7 @@ describe('Class: HttpDestination', () => {
       const error = await failureOf(destination.apply({ event: changeEvent(), idempotencyKey: 'k' }));
 
       // Assess
-      expect(error).toMatchObject({ errorClass: 'network', retryable: true });
+      expect(error).toMatchObject({ errorClass: 'network', retryable: true, outcomeUnknown: false });
     });
   });
 });

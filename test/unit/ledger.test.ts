@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { decideLease, InMemoryLedgerStore, type LedgerEntry } from '../../lib/sync/ledger.ts';
 
 const NOW = 1_000_000;
+const SETTLE_MS = 60_000;
 const record = { destination: 'crm', resourceType: 'contact', id: 'c-1' };
+const leaseOf = (version: number, token = `t-${version}`, expiresAt = NOW + 5_000) => ({ token, key: `crm:contact:c-1:${version}`, version, expiresAt });
 
 describe('Function: decideLease', () => {
   it.each<[string, LedgerEntry | undefined, number, string]>([
@@ -10,19 +12,31 @@ describe('Function: decideLease', () => {
     ['acquires a newer version', { appliedVersion: 3 }, 4, 'acquired'],
     ['calls an equal version a duplicate', { appliedVersion: 3 }, 3, 'duplicate'],
     ['calls an older version stale', { appliedVersion: 3 }, 2, 'stale'],
-    ['is busy while another lease is live', { appliedVersion: 1, lease: { key: 'k', version: 2, expiresAt: NOW + 1 } }, 3, 'busy'],
-    ['acquires once the lease has expired', { appliedVersion: 1, lease: { key: 'k', version: 2, expiresAt: NOW } }, 3, 'acquired'],
-    ['prefers stale over busy (no call would help)', { appliedVersion: 5, lease: { key: 'k', version: 6, expiresAt: NOW + 1 } }, 4, 'stale'],
+    ['is busy while another lease is live', { appliedVersion: 1, lease: leaseOf(2, 'k', NOW + 1) }, 3, 'busy'],
+    ['is busy while a lease of the same version (same idempotency key) is live', { claimedVersion: 3, lease: leaseOf(3, 'other-attempt', NOW + 5000) }, 3, 'busy'],
+    ['is fenced after the lease expired while its settle window runs', { claimedVersion: 2, lease: leaseOf(2, 'k', NOW), fencedUntil: NOW + 1 }, 3, 'fenced'],
+    ['is fenced by a call in doubt with no lease left', { claimedVersion: 2, fencedUntil: NOW + 30_000 }, 2, 'fenced'],
+    ['acquires once lease and settle window are over', { appliedVersion: 1, lease: leaseOf(2, 'k', NOW), fencedUntil: NOW }, 3, 'acquired'],
+    ['prefers stale over busy (no call would help)', { appliedVersion: 5, lease: leaseOf(6, 'k', NOW + 1) }, 4, 'stale'],
+    ['prefers stale over fenced', { appliedVersion: 5, fencedUntil: NOW + 1 }, 4, 'stale'],
     ['calls a version older than one already sent stale, though never applied', { appliedVersion: 2, claimedVersion: 5 }, 4, 'stale'],
-    ['lets the version already sent be sent again', { appliedVersion: 2, claimedVersion: 5 }, 5, 'acquired'],
-    ['lets a version newer than the one sent go once its lease has expired', { claimedVersion: 5, lease: { key: 'k5', version: 5, expiresAt: NOW } }, 6, 'acquired'],
-    ['lets a change take its own live lease again (a retry after an unknown outcome)', { claimedVersion: 3, lease: { key: 'crm:contact:c-1:3', version: 3, expiresAt: NOW + 5000 } }, 3, 'acquired'],
+    ['lets the version already sent be sent again once free', { appliedVersion: 2, claimedVersion: 5 }, 5, 'acquired'],
   ])('%s', (_name, entry, version, expected) => {
     // Act
-    const decision = decideLease(entry, { key: `crm:contact:c-1:${version}`, version }, NOW);
+    const decision = decideLease(entry, { version }, NOW);
 
     // Assess
     expect(decision.status).toBe(expected);
+  });
+
+  it('says when a busy or fenced record may be tried again', () => {
+    // Act
+    const busy = decideLease({ lease: leaseOf(2, 'k', NOW + 700), fencedUntil: NOW + 60_700 }, { version: 3 }, NOW);
+    const fenced = decideLease({ fencedUntil: NOW + 9_000 }, { version: 3 }, NOW);
+
+    // Assess
+    expect(busy).toEqual({ status: 'busy', retryAt: NOW + 700 });
+    expect(fenced).toEqual({ status: 'fenced', retryAt: NOW + 9_000 });
   });
 });
 
@@ -33,42 +47,86 @@ describe('Class: InMemoryLedgerStore', () => {
 
     // Act
     const [first, second] = await Promise.all([
-      ledger.acquireLease(record, { key: 'crm:contact:c-1:3', version: 3, expiresAt: NOW + 5000 }, NOW),
-      ledger.acquireLease(record, { key: 'crm:contact:c-1:5', version: 5, expiresAt: NOW + 5000 }, NOW),
+      ledger.acquireLease(record, leaseOf(3), NOW, SETTLE_MS),
+      ledger.acquireLease(record, leaseOf(5), NOW, SETTLE_MS),
     ]);
 
     // Assess
     expect([first.status, second.status]).toEqual(['acquired', 'busy']);
   });
 
-  it('commits only for the lease holder and then refuses older versions', async () => {
+  it('lets exactly one of two attempts with the same idempotency key take the lease', async () => {
     // Prepare
     const ledger = new InMemoryLedgerStore();
-    await ledger.acquireLease(record, { key: 'crm:contact:c-1:5', version: 5, expiresAt: NOW + 5000 }, NOW);
 
     // Act
-    const intruder = await ledger.commit(record, { key: 'crm:contact:c-1:4', version: 4 }, { op: 'upsert', at: NOW });
-    const holder = await ledger.commit(record, { key: 'crm:contact:c-1:5', version: 5 }, { op: 'upsert', at: NOW });
-    const older = await ledger.acquireLease(record, { key: 'crm:contact:c-1:4', version: 4, expiresAt: NOW + 5000 }, NOW);
+    const first = await ledger.acquireLease(record, leaseOf(3, 'attempt-a'), NOW, SETTLE_MS);
+    const second = await ledger.acquireLease(record, leaseOf(3, 'attempt-b'), NOW + 1, SETTLE_MS);
+
+    // Assess
+    expect([first.status, second.status]).toEqual(['acquired', 'busy']);
+  });
+
+  it('commits only for the holder of the lease token and then refuses older versions', async () => {
+    // Prepare
+    const ledger = new InMemoryLedgerStore();
+    await ledger.acquireLease(record, leaseOf(5, 'holder'), NOW, SETTLE_MS);
+
+    // Act: an attempt with the same version but another token cannot commit or release
+    const intruder = await ledger.commit(record, { token: 'intruder', version: 5 }, { op: 'upsert', at: NOW });
+    await ledger.release(record, 'intruder');
+    const held = await ledger.read(record);
+    const holder = await ledger.commit(record, { token: 'holder', version: 5 }, { op: 'upsert', at: NOW });
+    const older = await ledger.acquireLease(record, leaseOf(4), NOW, SETTLE_MS);
 
     // Assess
     expect(intruder).toBe(false);
+    expect(held?.lease?.token).toBe('holder');
     expect(holder).toBe(true);
     expect(older).toEqual({ status: 'stale', appliedVersion: 5 });
     expect(await ledger.read(record)).toEqual({ appliedVersion: 5, claimedVersion: 5 });
   });
 
-  it('frees the record on release without moving the applied version', async () => {
+  it('frees the record at once on a release with a known outcome', async () => {
     // Prepare
     const ledger = new InMemoryLedgerStore();
-    await ledger.acquireLease(record, { key: 'crm:contact:c-1:2', version: 2, expiresAt: NOW + 5000 }, NOW);
+    await ledger.acquireLease(record, leaseOf(2, 'a'), NOW, SETTLE_MS);
 
     // Act
-    await ledger.release(record, 'crm:contact:c-1:2');
-    const retry = await ledger.acquireLease(record, { key: 'crm:contact:c-1:2', version: 2, expiresAt: NOW + 5000 }, NOW);
+    await ledger.release(record, 'a');
+    const retry = await ledger.acquireLease(record, leaseOf(2, 'b'), NOW, SETTLE_MS);
 
     // Assess
     expect(retry.status).toBe('acquired');
     expect((await ledger.read(record))?.appliedVersion).toBeUndefined();
+  });
+
+  it('keeps the record fenced after a release in doubt, then frees it', async () => {
+    // Prepare
+    const ledger = new InMemoryLedgerStore();
+    await ledger.acquireLease(record, leaseOf(2, 'a'), NOW, SETTLE_MS);
+
+    // Act
+    await ledger.release(record, 'a', { fencedUntil: NOW + 30_000 });
+    const during = await ledger.acquireLease(record, leaseOf(3, 'b'), NOW + 29_999, SETTLE_MS);
+    const after = await ledger.acquireLease(record, leaseOf(3, 'c'), NOW + 30_000, SETTLE_MS);
+
+    // Assess
+    expect(during).toEqual({ status: 'fenced', retryAt: NOW + 30_000 });
+    expect(after.status).toBe('acquired');
+  });
+
+  it('fences a record whose holder died mid-call until the settle window after its lease', async () => {
+    // Prepare: the lease is taken and never ended
+    const ledger = new InMemoryLedgerStore();
+    await ledger.acquireLease(record, leaseOf(2, 'dead', NOW + 5_000), NOW, SETTLE_MS);
+
+    // Act
+    const afterLease = await ledger.acquireLease(record, leaseOf(3), NOW + 5_000, SETTLE_MS);
+    const afterWindow = await ledger.acquireLease(record, leaseOf(3), NOW + 5_000 + SETTLE_MS, SETTLE_MS);
+
+    // Assess
+    expect(afterLease).toEqual({ status: 'fenced', retryAt: NOW + 5_000 + SETTLE_MS });
+    expect(afterWindow.status).toBe('acquired');
   });
 });
