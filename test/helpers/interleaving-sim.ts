@@ -170,9 +170,11 @@ class Clock {
   readonly #events: Array<{ at: number; seq: number; fire: () => void }> = [];
   #seq = 0;
   readonly #io = new Set<Promise<unknown>>();
+  readonly #setSystemTime: (at: number) => void;
 
-  public constructor(start: number, private readonly setSystemTime: (at: number) => void) {
+  public constructor(start: number, setSystemTime: (at: number) => void) {
     this.now = start;
+    this.#setSystemTime = setSystemTime;
   }
 
   public at(at: number, fire: () => void): void {
@@ -210,7 +212,7 @@ class Clock {
       }
       const [event] = this.#events.splice(next, 1);
       this.now = event!.at;
-      this.setSystemTime(this.now);
+      this.#setSystemTime(this.now);
       event!.fire();
     }
     throw new Error(`the simulation did not end within ${maxEvents} events`);
