@@ -99,7 +99,14 @@ const ensureQueue = async (sqs: SQSClient, name: string, attributes: Record<stri
   return { url, arn };
 };
 
-const ensureLedgerTable = async (dynamodb: DynamoDBClient, tableName: string): Promise<void> => {
+/**
+ * Creates the ledger table if it is missing (the key the stack defines), and checks the key of one
+ * that exists.
+ *
+ * @example
+ * await ensureLedgerTable(dynamodb, 'sync-pipeline-ledger');
+ */
+export const ensureLedgerTable = async (dynamodb: DynamoDBClient, tableName: string): Promise<void> => {
   try {
     await dynamodb.send(
       new CreateTableCommand({
