@@ -23,6 +23,8 @@ export const FailureKind = {
    * still lands, later, as requests stuck in a proxy or a queue do.
    */
   LATE_WRITE: 'lateWrite',
+  /** 409 `{"error":"conflict"}`, as an API refusing a write that clashes with a concurrent edit; nothing written. */
+  CONFLICT: 'conflict',
 } as const;
 export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
 
@@ -50,15 +52,36 @@ export interface FailureRates {
   readonly timeoutAfterWrite?: number;
   /** @default 0 */
   readonly lateWrite?: number;
+  /** @default 0 */
+  readonly conflict?: number;
   /** Not a rate: the seconds an injected 429 sends in `Retry-After`. @default 1 */
   readonly retryAfterSeconds?: number;
-  /** Not a rate: how long an injected late write is held before it lands. @default 1000 */
+  /**
+   * Not a rate: how long an injected late write is held before it lands, an integer >= 0 with no
+   * upper bound; it may be far beyond the client's timeout (a request stuck in a queue for a
+   * minute). @default 1000
+   */
   readonly lateWriteDelayMs?: number;
+}
+
+/**
+ * External versioning, as Elasticsearch's `version_type=external`: every write names the version
+ * it writes in `header`, and the API refuses it unless that version is higher than the one held.
+ *
+ * @example
+ * const precondition: VersionPrecondition = { header: 'X-External-Version', refusedStatus: 409 };
+ */
+export interface VersionPrecondition {
+  /** The request header that carries the version (matched case-insensitively); an HTTP token such as `If-Match`. */
+  readonly header: string;
+  /** The status of a write refused because the record held is as new or newer: an integer from 400 to 499. */
+  readonly refusedStatus: number;
 }
 
 /**
  * @example
  * const options: FakeApiOptions = { failures: { unavailable: 0.05 }, seed: 7, latencyMs: 5 };
+ * const stripeLike: FakeApiOptions = { deduplicate: true, conflictWhileInFlight: true };
  */
 export interface FakeApiOptions {
   /** Failure rates of every destination that has none of its own (see `FakeApi.setFailures`). @default no failures */
@@ -70,6 +93,36 @@ export interface FakeApiOptions {
    * concurrent requests can overtake each other as on a real network. @default 0
    */
   readonly latencyMs?: number;
+  /**
+   * Whether the API deduplicates by `Idempotency-Key`, Stripe-style. Most CRMs and ERPs do not, so
+   * by default a request whose key was seen before is applied again like any other write (a new
+   * write log entry; last writer wins). When true, a repeated key with the same method, record,
+   * version and body gets the first success's answer again with `Idempotent-Replayed: true` and
+   * writes nothing (logged with `replayed: true`), and a key reused for a different request gets
+   * 422. Only successes are remembered: a request refused or failed before the store is not.
+   * @default false
+   */
+  readonly deduplicate?: boolean;
+  /**
+   * When true, a write whose `Idempotency-Key` matches a request of the same destination that is
+   * still in flight (received, and not yet applied or refused: waiting in the injected latency,
+   * held by `lateWrite` before it lands, hanging on `timeout` until its connection closes) is
+   * answered 409 `{"error":"idempotency-key-in-flight"}` and writes nothing (counted in
+   * `conflicts`). A request is in flight from the moment it is received, before the latency delay.
+   * @default false
+   */
+  readonly conflictWhileInFlight?: boolean;
+  /**
+   * When set, the API does external versioning (see {@link VersionPrecondition}): a write without
+   * the header gets 428 `{"error":"precondition-required"}`; a value other than `5`, `"5"` or
+   * `W/"5"` gets 400; and a write whose version is not above the version held (tombstones
+   * included) gets `refusedStatus` `{"error":"version-conflict","heldVersion":N}` and writes
+   * nothing (counted in `preconditionFailed`). The version is compared when the write lands, so a
+   * `lateWrite` that lands after a newer version is refused then (its answer is still lost). With
+   * `deduplicate`, the replay check comes first: a retry of a write that succeeded is replayed.
+   * @default no precondition
+   */
+  readonly versionPrecondition?: VersionPrecondition;
 }
 
 /**
@@ -91,10 +144,13 @@ export interface StoredRecord {
 }
 
 /**
- * One state-changing request, in the order the fake API applied them.
+ * One accepted request that reached the store, in the order the fake API applied them: every write,
+ * and with `deduplicate` every replay answered from the idempotency store (`replayed: true`).
+ * Refusals (422, a failed version precondition), delete misses and injected failures that happen
+ * before the store are not in the log.
  *
  * @example
- * fakeApi.writeLog()[0]; // { seq: 1, destination: 'crm', resourceType: 'contact', id: 'c-1', version: 1, op: 'upsert', previousVersion: null, … }
+ * fakeApi.writeLog()[0]; // { seq: 1, destination: 'crm', resourceType: 'contact', id: 'c-1', version: 1, op: 'upsert', previousVersion: null, replayed: false, answered: true, … }
  */
 export interface WriteLogEntry {
   /** 1, 2, 3, … across all destinations. */
@@ -105,12 +161,27 @@ export interface WriteLogEntry {
   readonly version: number;
   readonly op: ChangeOp;
   readonly idempotencyKey: string;
-  /** Epoch milliseconds when the write was applied. */
+  /** Epoch milliseconds when the write was applied (or the replay answered). */
   readonly at: number;
-  /** The version held before this write (a tombstone's too), or null when the record was new. */
+  /**
+   * The version held before this write (a tombstone's too), or null when the record was new. For a
+   * replay, the version held when it was answered, which it did not change.
+   */
   readonly previousVersion: number | null;
   /** The `X-Occurred-At` header as sent, or null; `at - occurredAt` is the end-to-end lag. */
   readonly occurredAt: string | null;
+  /**
+   * True when the request was answered from the idempotency store (`deduplicate` only): the
+   * record's state did not change. A non-deduplicating API would have applied it, so
+   * {@link findRegressions} and {@link findDuplicateEffects} count it as a write.
+   */
+  readonly replayed: boolean;
+  /**
+   * Whether the answer reached a client that was still waiting. False for `timeoutAfterWrite` and
+   * `lateWrite` (the answer is never sent) and for any request whose client had already gone when
+   * the answer would have been sent (e.g. it timed out during the injected latency).
+   */
+  readonly answered: boolean;
 }
 
 /**
@@ -122,16 +193,28 @@ export interface WriteLogEntry {
 export interface FakeApiCounters {
   /** Every request received, answered or not. */
   readonly requests: number;
-  /** Requests that changed state (one write log entry each). */
+  /** Requests that changed state: the write log entries with `replayed: false`. */
   readonly writes: number;
-  /** Requests answered from the idempotency store without writing. */
+  /**
+   * Requests that reached the store carrying an `Idempotency-Key` this destination had already seen
+   * on an earlier request that reached the store, whatever the store then did: answered from the
+   * idempotency store (`deduplicate`), written again (the default), refused (422, a failed version
+   * precondition) or a delete miss. A request "reaches the store" once it passed validation, the
+   * in-flight check and failure injection (a late write when it lands). A pipeline that never
+   * repeats a call that reached the store keeps this at 0 in both modes; a retry after a 503 does
+   * not count, a retry after `timeoutAfterWrite` does.
+   */
   readonly replays: number;
   /** GET requests; a pipeline that does not read its destinations keeps this at 0. */
   readonly reads: number;
-  /** Requests refused as malformed (400, 413, 415, 422), not counting injected failures. */
+  /** Requests refused as malformed (400, 413, 415, 422, 428), not counting injected failures. */
   readonly rejected: number;
   /** DELETEs of records that never existed (404): the goal state, with nothing to write. */
   readonly deleteMisses: number;
+  /** Writes answered 409 because a request with the same key was in flight (`conflictWhileInFlight`). */
+  readonly conflicts: number;
+  /** Writes refused because the record held was as new or newer (`versionPrecondition`). */
+  readonly preconditionFailed: number;
   readonly injected: Readonly<Record<FailureKind, number>>;
 }
 
@@ -140,7 +223,10 @@ export interface FakeApiCounters {
  * fakeApi.stats().byDestination['crm']?.writes; // 42
  */
 export interface FakeApiStats extends FakeApiCounters {
-  /** Requests held open right now by an injected timeout. */
+  /**
+   * Requests held open right now by an injected `timeout`, `timeoutAfterWrite` or `lateWrite`, until
+   * their client gives up (closes the connection).
+   */
   readonly hanging: number;
   readonly byDestination: Readonly<Record<string, FakeApiCounters>>;
 }
@@ -165,7 +251,7 @@ export interface FakeApi {
   setFailures(destination: string, rates: FailureRates): void;
   /** Replaces the failure rates of every destination that has none of its own. */
   setDefaultFailures(rates: FailureRates): void;
-  /** Every write so far, in the order applied. */
+  /** Every write and replay so far, in the order applied; `answered` as known now. */
   writeLog(): readonly WriteLogEntry[];
   /** Deletes answered 404 because the record never existed (nothing written, but the goal state). */
   deleteMisses(): readonly DeleteMiss[];
@@ -185,7 +271,12 @@ export interface DeleteMiss {
   readonly version: number;
 }
 
-/** A write to one (destination, resourceType, id) that moved it to a lower version. */
+/**
+ * A write (or replay) to one (destination, resourceType, id) that moved it to a lower version.
+ *
+ * @example
+ * const regression: Regression = { destination: 'crm', resourceType: 'contact', id: 'c-1', from: 5, to: 3, seq: 2 };
+ */
 export interface Regression {
   readonly destination: string;
   readonly resourceType: string;
@@ -196,14 +287,37 @@ export interface Regression {
   readonly seq: number;
 }
 
-/** More than one write of the same version of the same record at one destination. */
+/**
+ * One version of one record at one destination that reached the store again although the client
+ * had already received the answer of an earlier request (see {@link findDuplicateEffects}).
+ *
+ * @example
+ * const duplicate: DuplicateEffect = { destination: 'crm', resourceType: 'contact', id: 'c-1', version: 2, seqs: [3, 7], idempotencyKeys: ['k', 'k'], repeatedAfterAnswer: [3] };
+ */
 export interface DuplicateEffect {
   readonly destination: string;
   readonly resourceType: string;
   readonly id: string;
   readonly version: number;
+  /** Every write log entry of this version, writes and replays, in `seq` order. */
   readonly seqs: readonly number[];
+  /** The idempotency key of each entry in `seqs`, in the same order. */
   readonly idempotencyKeys: readonly string[];
+  /** The answered entries, not the last, that were repeated and not excused by `lostAnswers`. */
+  readonly repeatedAfterAnswer: readonly number[];
+}
+
+/**
+ * @example
+ * const options: DuplicateEffectOptions = { lostAnswers: new Map([['crm:contact:c-1:2', 1]]) };
+ */
+export interface DuplicateEffectOptions {
+  /**
+   * Per idempotency key, how many of its answered calls the client lost anyway (the consumer
+   * crashed after the call returned, before it could record the outcome). That many
+   * answered-then-repeated entries with that key are excused. @default none
+   */
+  readonly lostAnswers?: ReadonlyMap<string, number>;
 }
 
 type ResolvedFailures = Readonly<Record<FailureKind, number>> & { readonly retryAfterSeconds: number; readonly lateWriteDelayMs: number };
@@ -215,7 +329,31 @@ interface MutableCounters {
   reads: number;
   rejected: number;
   deleteMisses: number;
+  conflicts: number;
+  preconditionFailed: number;
   injected: Record<FailureKind, number>;
+}
+
+type CounterField = Exclude<keyof MutableCounters, 'injected'>;
+
+/** A validated write: what the store needs to apply it. */
+interface ParsedWrite {
+  readonly idempotencyKey: string;
+  readonly version: number;
+  readonly payload: Readonly<Record<string, unknown>> | null;
+  /** The version named by the `versionPrecondition` header, when the API has one. */
+  readonly preconditionVersion: number | undefined;
+}
+
+/** Sends an answer, or not; returns whether it reached a client that was still waiting. */
+type Answer = (status: number, body: string | null, headers?: Readonly<Record<string, string>>) => boolean;
+
+/** A received write's hold on its idempotency key while in flight. */
+interface Flight {
+  /** A request with the same key was in flight when this one was received. */
+  readonly conflicting: boolean;
+  /** Ends the hold; safe to call more than once. */
+  readonly release: () => void;
 }
 
 interface StoredResponse {
@@ -244,6 +382,8 @@ const newCounters = (): MutableCounters => ({
   reads: 0,
   rejected: 0,
   deleteMisses: 0,
+  conflicts: 0,
+  preconditionFailed: 0,
   injected: Object.fromEntries(FAILURE_KINDS.map((kind) => [kind, 0])) as Record<FailureKind, number>,
 });
 
@@ -280,6 +420,45 @@ const resolveFailureRates = (rates: FailureRates): ResolvedFailures => {
   return { ...resolved, retryAfterSeconds, lateWriteDelayMs };
 };
 
+/** An HTTP header name: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** A version precondition value: `5`, `"5"` or `W/"5"`. */
+const PRECONDITION_VALUE = /^(?:(\d+)|(?:W\/)?"(\d+)")$/;
+
+/** The options of {@link startFakeApi} other than the failure rates, validated. */
+const resolveBehaviour = (
+  options: FakeApiOptions,
+): { deduplicate: boolean; conflictWhileInFlight: boolean; versionPrecondition: VersionPrecondition | undefined } => {
+  const issues: string[] = [];
+  const flag = (name: 'deduplicate' | 'conflictWhileInFlight'): boolean => {
+    const value: unknown = options[name] ?? false;
+    if (typeof value === 'boolean') return value;
+    issues.push(`${name}: expected a boolean, got ${describeValue(value)}`);
+    return false;
+  };
+  const deduplicate = flag('deduplicate');
+  const conflictWhileInFlight = flag('conflictWhileInFlight');
+  const precondition: unknown = options.versionPrecondition;
+  let versionPrecondition: VersionPrecondition | undefined;
+  if (precondition !== undefined) {
+    if (!isPlainObject(precondition)) {
+      issues.push(`versionPrecondition: expected an object { header, refusedStatus }, got ${describeValue(precondition)}`);
+    } else {
+      const { header, refusedStatus } = precondition;
+      if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
+        issues.push(`versionPrecondition.header: expected a non-empty HTTP header name (a token such as If-Match), got ${describeValue(header)}`);
+      }
+      if (typeof refusedStatus !== 'number' || !Number.isInteger(refusedStatus) || refusedStatus < 400 || refusedStatus > 499) {
+        issues.push(`versionPrecondition.refusedStatus: expected an integer from 400 to 499, got ${describeValue(refusedStatus)}`);
+      }
+      versionPrecondition = { header: String(header), refusedStatus: Number(refusedStatus) };
+    }
+  }
+  if (issues.length > 0) throw new ValidationError('fake API options', issues);
+  return { deduplicate, conflictWhileInFlight, versionPrecondition };
+};
+
 /** Splits `/{destination}/{resourceType}/{id}`; each segment is percent-decoded on its own. */
 const parseRoute = (url: string): Route | undefined => {
   const [path = ''] = url.split('?', 1);
@@ -314,18 +493,24 @@ const headerValue = (request: IncomingMessage, name: string): string | undefined
   return Array.isArray(value) ? value[0] : value;
 };
 
+/** Whether the connection is still open and nothing was answered on it yet. */
+const clientWaiting = (response: ServerResponse): boolean =>
+  !response.headersSent && !response.destroyed && response.socket !== null && !response.socket.destroyed && response.socket.writable;
+
+/** Answers, unless the client has gone; returns whether the answer was sent to a waiting client. */
 const send = (
   response: ServerResponse,
   status: number,
   body: string | null,
   headers: Readonly<Record<string, string>> = {},
-): void => {
-  if (response.headersSent || response.destroyed) return;
+): boolean => {
+  if (!clientWaiting(response)) return false;
   response.writeHead(status, {
     ...(body === null ? {} : { 'Content-Type': 'application/json' }),
     ...headers,
   });
   response.end(body ?? undefined);
+  return true;
 };
 
 const errorBody = (error: string, message: string): string => JSON.stringify({ error, message });
@@ -341,12 +526,14 @@ const errorBody = (error: string, message: string): string => JSON.stringify({ e
  * - `Idempotency-Key` and `X-Record-Version` (integer >= 0) are required on writes (else 400).
  *
  * It is deliberately a dumb last-writer-wins store: it applies a lower version over a higher one,
- * so a pipeline that lets a stale write through shows up in {@link findRegressions}. Like real APIs
- * (Stripe-style), a repeated `Idempotency-Key` whose request already produced a success gets that
- * same answer again with `Idempotent-Replayed: true` and writes nothing; that includes writes
- * whose answer was lost to an injected `timeoutAfterWrite`. A key reused for a different request
- * gets 422. Injected failures (see {@link FailureRates}) happen before any state change, except
- * `timeoutAfterWrite`.
+ * so a pipeline that lets a stale write through shows up in {@link findRegressions}. It is never
+ * kinder than the CRMs and ERPs it stands for: like most of them, by default it does not
+ * deduplicate by `Idempotency-Key`, so a repeated request is applied again (and shows up in
+ * {@link findDuplicateEffects} when its client had the first answer). `deduplicate` makes it
+ * replay Stripe-style, `conflictWhileInFlight` refuses a key that is still being processed, and
+ * `versionPrecondition` makes it refuse versions not above the one held (see
+ * {@link FakeApiOptions}). Injected failures (see {@link FailureRates}) happen before any state
+ * change, except `timeoutAfterWrite` and `lateWrite`.
  *
  * @example
  * const fakeApi = await startFakeApi({ failures: { throttle: 0.1 }, seed: 3 });
@@ -363,12 +550,18 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   if (!Number.isFinite(latencyMs) || latencyMs < 0) {
     throw new RangeError(`Expected \`latencyMs\` to be a number >= 0, got \`${String(latencyMs)}\``);
   }
+  const { deduplicate, conflictWhileInFlight, versionPrecondition } = resolveBehaviour(options);
+  const preconditionHeader = versionPrecondition?.header.toLowerCase();
   const random = createRandom(options.seed ?? DEFAULT_SEED);
   let defaultFailures = resolveFailureRates(options.failures ?? {});
   const failuresByDestination = new Map<string, ResolvedFailures>();
 
   const stores = new Map<string, Map<string, StoredRecord>>();
   const idempotency = new Map<string, Map<string, StoredResponse>>();
+  /** Per destination, the keys of every request that reached the store (for `replays`). */
+  const seenKeys = new Map<string, Set<string>>();
+  /** Per destination, how many requests with each key are in flight right now. */
+  const inFlight = new Map<string, Map<string, number>>();
   const log: WriteLogEntry[] = [];
   const deleteMisses: DeleteMiss[] = [];
   const totals = newCounters();
@@ -378,33 +571,40 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   let hanging = 0;
   let stopped = false;
 
-  const storeOf = (destination: string): Map<string, StoredRecord> => {
-    let store = stores.get(destination);
-    if (store === undefined) {
-      store = new Map();
-      stores.set(destination, store);
+  const perDestination = <T>(map: Map<string, T>, destination: string, create: () => T): T => {
+    let value = map.get(destination);
+    if (value === undefined) {
+      value = create();
+      map.set(destination, value);
     }
-    return store;
+    return value;
   };
-  const idempotencyOf = (destination: string): Map<string, StoredResponse> => {
-    let responses = idempotency.get(destination);
-    if (responses === undefined) {
-      responses = new Map();
-      idempotency.set(destination, responses);
-    }
-    return responses;
-  };
-  const countersOf = (destination: string): MutableCounters => {
-    let counters = countersByDestination.get(destination);
-    if (counters === undefined) {
-      counters = newCounters();
-      countersByDestination.set(destination, counters);
-    }
-    return counters;
-  };
-  const count = (destination: string, field: 'writes' | 'replays' | 'reads' | 'rejected' | 'deleteMisses'): void => {
+  const storeOf = (destination: string): Map<string, StoredRecord> => perDestination(stores, destination, () => new Map());
+  const idempotencyOf = (destination: string): Map<string, StoredResponse> => perDestination(idempotency, destination, () => new Map());
+  const countersOf = (destination: string): MutableCounters => perDestination(countersByDestination, destination, newCounters);
+  const count = (destination: string, field: CounterField): void => {
     totals[field] += 1;
     countersOf(destination)[field] += 1;
+  };
+
+  /** Takes a hold on the key from the moment the request is received, unless it conflicts. */
+  const takeFlight = (destination: string, idempotencyKey: string | undefined): Flight => {
+    if (idempotencyKey === undefined || idempotencyKey === '') return { conflicting: false, release: () => {} };
+    const holds = perDestination(inFlight, destination, () => new Map<string, number>());
+    const held = holds.get(idempotencyKey) ?? 0;
+    if (conflictWhileInFlight && held > 0) return { conflicting: true, release: () => {} };
+    holds.set(idempotencyKey, held + 1);
+    let released = false;
+    return {
+      conflicting: false,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (holds.get(idempotencyKey) ?? 1) - 1;
+        if (left > 0) holds.set(idempotencyKey, left);
+        else holds.delete(idempotencyKey);
+      },
+    };
   };
 
   const delay = (): Promise<void> => {
@@ -432,10 +632,16 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     return undefined;
   };
 
-  const hang = (response: ServerResponse): void => {
+  /** Holds the request open without an answer until its client closes the connection. */
+  const hang = (response: ServerResponse, onClose: () => void = () => {}): void => {
+    if (response.destroyed) {
+      onClose();
+      return;
+    }
     hanging += 1;
     response.once('close', () => {
       hanging -= 1;
+      onClose();
     });
   };
 
@@ -450,12 +656,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   };
 
   /** Validates a write; answers and returns undefined when it is malformed. */
-  const parseWrite = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    route: Route,
-    body: string,
-  ): { idempotencyKey: string; version: number; payload: Record<string, unknown> | null } | undefined => {
+  const parseWrite = (request: IncomingMessage, response: ServerResponse, route: Route, body: string): ParsedWrite | undefined => {
     const reject = (status: number, error: string, message: string): undefined => {
       count(route.destination, 'rejected');
       send(response, status, errorBody(error, message));
@@ -470,7 +671,23 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     if (!Number.isSafeInteger(version)) {
       return reject(400, 'invalid-record-version', `expected X-Record-Version to be an integer >= 0, got ${describeValue(versionHeader)}`);
     }
-    if (request.method === 'DELETE') return { idempotencyKey, version, payload: null };
+    let preconditionVersion: number | undefined;
+    if (versionPrecondition !== undefined && preconditionHeader !== undefined) {
+      const value = headerValue(request, preconditionHeader);
+      if (value === undefined) {
+        return reject(428, 'precondition-required', `expected a ${versionPrecondition.header} header with the version written`);
+      }
+      const [, bare, quoted] = PRECONDITION_VALUE.exec(value) ?? [];
+      preconditionVersion = Number(bare ?? quoted ?? Number.NaN);
+      if (!Number.isSafeInteger(preconditionVersion)) {
+        return reject(
+          400,
+          'invalid-version-precondition',
+          `expected ${versionPrecondition.header} to be a version written as 5, "5" or W/"5", got ${describeValue(value)}`,
+        );
+      }
+    }
+    if (request.method === 'DELETE') return { idempotencyKey, version, payload: null, preconditionVersion };
     const contentType = headerValue(request, 'content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
       return reject(415, 'unsupported-media-type', `expected Content-Type application/json, got ${describeValue(contentType)}`);
@@ -484,14 +701,29 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     if (!isPlainObject(payload)) {
       return reject(400, 'invalid-body', `expected a JSON object body, got ${describeValue(payload)}`);
     }
-    return { idempotencyKey, version, payload };
+    return { idempotencyKey, version, payload, preconditionVersion };
   };
 
-  const handleWrite = (request: IncomingMessage, response: ServerResponse, route: Route, body: string): void => {
+  const handleWrite = (request: IncomingMessage, response: ServerResponse, route: Route, body: string, flight: Flight): void => {
     const write = parseWrite(request, response, route, body);
-    if (write === undefined) return;
-    const applyWrite = (answer: Parameters<typeof completeWrite>[4]): void => completeWrite(request, route, body, write, answer);
-    const { destination, resourceType, id } = route;
+    if (write === undefined) {
+      flight.release();
+      return;
+    }
+    const { destination } = route;
+    if (flight.conflicting) {
+      count(destination, 'conflicts');
+      send(
+        response,
+        409,
+        errorBody('idempotency-key-in-flight', `a request with Idempotency-Key ${JSON.stringify(write.idempotencyKey)} is still in flight`),
+      );
+      return;
+    }
+    const landWrite = (answer: Answer): void => {
+      flight.release();
+      completeWrite(request, route, body, write, answer);
+    };
 
     const failure = drawFailure(destination);
     if (failure !== undefined) {
@@ -500,96 +732,127 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     }
     switch (failure) {
       case FailureKind.THROTTLE: {
+        flight.release();
         const { retryAfterSeconds } = failuresByDestination.get(destination) ?? defaultFailures;
         send(response, 429, errorBody('throttled', 'injected: too many requests'), { 'Retry-After': String(retryAfterSeconds) });
         return;
       }
       case FailureKind.UNAVAILABLE:
+        flight.release();
         send(response, 503, errorBody('unavailable', 'injected: service unavailable'));
         return;
       case FailureKind.BAD_REQUEST:
+        flight.release();
         send(response, 400, errorBody('injected-bad-request', 'injected: request rejected'));
         return;
+      case FailureKind.CONFLICT:
+        flight.release();
+        send(response, 409, errorBody('conflict', 'injected: conflict'));
+        return;
       case FailureKind.TIMEOUT:
-        hang(response);
+        // Still being processed, as far as anyone can tell, until the client gives up.
+        hang(response, flight.release);
         return;
       case FailureKind.RESET:
+        flight.release();
         response.socket?.resetAndDestroy();
         return;
       case FailureKind.LATE_WRITE: {
-        // The write lands after the client gave up; the answer goes nowhere.
+        // The write lands after the client gave up (or while it still waits); the answer goes nowhere.
         const { lateWriteDelayMs } = failuresByDestination.get(destination) ?? defaultFailures;
+        hang(response);
         const timer = setTimeout(() => {
           timers.delete(timer);
-          applyWrite(() => hang(response));
+          landWrite(() => false);
         }, lateWriteDelayMs);
         timers.add(timer);
         return;
       }
+      case FailureKind.TIMEOUT_AFTER_WRITE:
+        landWrite(() => {
+          hang(response);
+          return false;
+        });
+        return;
       default:
-        break;
+        landWrite((status, answerBody, headers) => send(response, status, answerBody, headers));
     }
-    applyWrite((status, answerBody, headers) => {
-      if (failure === FailureKind.TIMEOUT_AFTER_WRITE) hang(response);
-      else send(response, status, answerBody, headers);
-    });
   };
 
-  /** Everything after failure injection: replay, 404 on a missing delete, or the write itself. */
-  const completeWrite = (
-    request: IncomingMessage,
-    route: Route,
-    body: string,
-    write: { readonly idempotencyKey: string; readonly version: number; readonly payload: Readonly<Record<string, unknown>> | null },
-    answer: (status: number, answerBody: string | null, headers?: Readonly<Record<string, string>>) => void,
-  ): void => {
+  /** Everything after failure injection: replay, refusal, 404 on a missing delete, or the write itself. */
+  const completeWrite = (request: IncomingMessage, route: Route, body: string, write: ParsedWrite, answer: Answer): void => {
     const { destination, resourceType, id } = route;
+    const seen = perDestination(seenKeys, destination, () => new Set<string>());
+    if (seen.has(write.idempotencyKey)) count(destination, 'replays');
+    else seen.add(write.idempotencyKey);
+
+    const store = storeOf(destination);
+    const key = `${resourceType}\u0000${id}`;
+    const held = store.get(key);
+    const op = request.method === 'DELETE' ? ChangeOp.DELETE : ChangeOp.UPSERT;
+    // Frozen after answering (the answer is sent synchronously), so `answered` is final.
+    const logEntry = (at: number, replayed: boolean, answered: boolean): void => {
+      log.push(
+        Object.freeze({
+          seq: log.length + 1,
+          destination,
+          resourceType,
+          id,
+          version: write.version,
+          op,
+          idempotencyKey: write.idempotencyKey,
+          at,
+          previousVersion: held?.version ?? null,
+          occurredAt: headerValue(request, 'x-occurred-at') ?? null,
+          replayed,
+          answered,
+        }),
+      );
+    };
+
     const fingerprint = `${request.method} ${resourceType} ${id} ${write.version} ${write.payload === null ? '' : body}`;
     const responses = idempotencyOf(destination);
-    const earlier = responses.get(write.idempotencyKey);
+    const earlier = deduplicate ? responses.get(write.idempotencyKey) : undefined;
     if (earlier !== undefined) {
       if (earlier.fingerprint !== fingerprint) {
         count(destination, 'rejected');
         answer(422, errorBody('idempotency-key-reused', `Idempotency-Key ${JSON.stringify(write.idempotencyKey)} was used for a different request`));
         return;
       }
-      count(destination, 'replays');
-      answer(earlier.status, earlier.body, { 'Idempotent-Replayed': 'true' });
+      const at = Date.now();
+      logEntry(at, true, answer(earlier.status, earlier.body, { 'Idempotent-Replayed': 'true' }));
       return;
     }
 
-    const store = storeOf(destination);
-    const key = `${resourceType}\u0000${id}`;
-    const held = store.get(key);
-    if (request.method === 'DELETE' && held === undefined) {
+    // External versioning is checked when the write lands, not when it was received.
+    const notNewer =
+      versionPrecondition !== undefined && write.preconditionVersion !== undefined && held !== undefined && held.version >= write.preconditionVersion;
+    if (notNewer) {
+      count(destination, 'preconditionFailed');
+      answer(
+        versionPrecondition.refusedStatus,
+        JSON.stringify({
+          error: 'version-conflict',
+          heldVersion: held.version,
+          message: `holds version ${held.version}, expected ${versionPrecondition.header} to name a higher one, got ${write.preconditionVersion}`,
+        }),
+      );
+      return;
+    }
+    if (op === ChangeOp.DELETE && held === undefined) {
       count(destination, 'deleteMisses');
       deleteMisses.push(Object.freeze({ destination, resourceType, id, version: write.version }));
       answer(404, errorBody('not-found', `no ${resourceType} ${JSON.stringify(id)}`));
       return;
     }
     const at = Date.now();
-    const op = request.method === 'DELETE' ? ChangeOp.DELETE : ChangeOp.UPSERT;
     store.set(key, { resourceType, id, version: write.version, payload: write.payload, deleted: op === ChangeOp.DELETE, writtenAt: at });
-    log.push(
-      Object.freeze({
-        seq: log.length + 1,
-        destination,
-        resourceType,
-        id,
-        version: write.version,
-        op,
-        idempotencyKey: write.idempotencyKey,
-        at,
-        previousVersion: held?.version ?? null,
-        occurredAt: headerValue(request, 'x-occurred-at') ?? null,
-      }),
-    );
     count(destination, 'writes');
     const status = op === ChangeOp.DELETE ? 204 : 200;
     const answerBody = op === ChangeOp.DELETE ? null : JSON.stringify({ version: write.version });
-    // Stored before answering: a retry after a lost answer must replay, not write again (I4).
-    responses.set(write.idempotencyKey, { fingerprint, status, body: answerBody });
-    answer(status, answerBody);
+    // Stored before answering: with deduplicate, a retry after a lost answer must replay (I4).
+    if (deduplicate) responses.set(write.idempotencyKey, { fingerprint, status, body: answerBody });
+    logEntry(at, false, answer(status, answerBody));
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -607,16 +870,24 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       send(response, 405, errorBody('method-not-allowed', `expected ${ALLOWED_METHODS}, got ${method}`), { Allow: ALLOWED_METHODS });
       return;
     }
-    const body = await readBody(request);
-    await delay();
-    if (stopped) return;
-    if (body === undefined) {
-      count(route.destination, 'rejected');
-      send(response, 413, errorBody('payload-too-large', `expected a body of at most ${MAX_BODY_BYTES} bytes`));
-      return;
+    // In flight from receipt, before the body and the latency, so a repeat sent meanwhile sees it.
+    const flight = method === 'GET' ? undefined : takeFlight(route.destination, headerValue(request, 'idempotency-key'));
+    try {
+      const body = await readBody(request);
+      await delay();
+      if (stopped) return;
+      if (body === undefined) {
+        flight?.release();
+        count(route.destination, 'rejected');
+        send(response, 413, errorBody('payload-too-large', `expected a body of at most ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      if (flight === undefined) handleRead(route, response);
+      else handleWrite(request, response, route, body, flight);
+    } catch (error) {
+      flight?.release();
+      throw error;
     }
-    if (method === 'GET') handleRead(route, response);
-    else handleWrite(request, response, route, body);
   };
 
   const server = createServer((request, response) => {
@@ -675,7 +946,9 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
 /**
  * Every write that moved a record at a destination to a lower version than the one it held
  * (invariant I1). A delete counts as writing its version, and a tombstone keeps it: a delete of v5
- * followed by an upsert of v3 is a regression. Works on any log, in `seq` order.
+ * followed by an upsert of v3 is a regression. Replays (`replayed: true`) count as writes, since a
+ * non-deduplicating API would have applied them: a replay of v5 after v6 was written is a
+ * regression, although the store still holds v6. Works on any log, in `seq` order.
  *
  * @example
  * findRegressions(fakeApi.writeLog()); // [{ destination: 'crm', resourceType: 'contact', id: 'c-1', from: 5, to: 3, seq: 2 }]
@@ -702,13 +975,21 @@ export const findRegressions = (log: readonly WriteLogEntry[]): Regression[] => 
 };
 
 /**
- * Every (destination, resourceType, id, version) written more than once (invariant I4: effect
- * once). Replays answered from the idempotency store are not writes and do not count.
+ * Every version of a record that reached a destination again although the client already had an
+ * answer (invariant I4: effect once). The rule, exactly: group the entries, writes and replays
+ * alike, by (destination, resourceType, id, version) in `seq` order. Within a group, every entry
+ * but the last with `answered: true` is an answered-then-repeated entry; `options.lostAnswers`
+ * excuses up to its count of them per idempotency key (in `seq` order). A group with at least one
+ * answered-then-repeated entry left unexcused is a duplicate effect. Repeats after an answer that
+ * never arrived (`answered: false`) are allowed: they are the retry after an unknown outcome. Note
+ * that an entry's place is when it landed, so a late write landing after an answered retry of the
+ * same version is flagged too: its effect came after the answer.
  *
  * @example
- * findDuplicateEffects(fakeApi.writeLog()); // [{ destination: 'crm', resourceType: 'contact', id: 'c-1', version: 2, seqs: [3, 7], … }]
+ * findDuplicateEffects(fakeApi.writeLog()); // [{ destination: 'crm', resourceType: 'contact', id: 'c-1', version: 2, seqs: [3, 7], repeatedAfterAnswer: [3], … }]
+ * findDuplicateEffects(fakeApi.writeLog(), { lostAnswers: new Map([['crm:contact:c-1:2', 1]]) }); // []
  */
-export const findDuplicateEffects = (log: readonly WriteLogEntry[]): DuplicateEffect[] => {
+export const findDuplicateEffects = (log: readonly WriteLogEntry[], options: DuplicateEffectOptions = {}): DuplicateEffect[] => {
   const groups = new Map<string, WriteLogEntry[]>();
   for (const entry of [...log].sort((a, b) => a.seq - b.seq)) {
     const key = `${entry.destination}\u0000${entry.resourceType}\u0000${entry.id}\u0000${entry.version}`;
@@ -716,17 +997,27 @@ export const findDuplicateEffects = (log: readonly WriteLogEntry[]): DuplicateEf
     if (group === undefined) groups.set(key, [entry]);
     else group.push(entry);
   }
-  return [...groups.values()]
-    .filter((group) => group.length > 1)
-    .map((group) => {
-      const [first] = group as [WriteLogEntry, ...WriteLogEntry[]];
-      return {
-        destination: first.destination,
-        resourceType: first.resourceType,
-        id: first.id,
-        version: first.version,
-        seqs: group.map((entry) => entry.seq),
-        idempotencyKeys: group.map((entry) => entry.idempotencyKey),
-      };
+  const excusesLeft = new Map(options.lostAnswers ?? []);
+  const duplicates: DuplicateEffect[] = [];
+  for (const group of groups.values()) {
+    const repeatedAfterAnswer: number[] = [];
+    for (const entry of group.slice(0, -1)) {
+      if (!entry.answered) continue;
+      const excuses = excusesLeft.get(entry.idempotencyKey) ?? 0;
+      if (excuses > 0) excusesLeft.set(entry.idempotencyKey, excuses - 1);
+      else repeatedAfterAnswer.push(entry.seq);
+    }
+    if (repeatedAfterAnswer.length === 0) continue;
+    const [first] = group as [WriteLogEntry, ...WriteLogEntry[]];
+    duplicates.push({
+      destination: first.destination,
+      resourceType: first.resourceType,
+      id: first.id,
+      version: first.version,
+      seqs: group.map((entry) => entry.seq),
+      idempotencyKeys: group.map((entry) => entry.idempotencyKey),
+      repeatedAfterAnswer,
     });
+  }
+  return duplicates;
 };

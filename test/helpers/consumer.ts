@@ -45,6 +45,7 @@ export const inMemoryConsumer = (
     settleMs?: number;
     now?: () => number;
     sleep?: (ms: number) => Promise<void>;
+    idNormalization?: 'none' | 'NFC';
     /** Capture output per call; false when the test runs several handlers at once under one capture. @default true */
     capture?: boolean;
   } = {},
@@ -56,6 +57,7 @@ export const inMemoryConsumer = (
   const inner = createConsumerHandler({
     destinationName: 'crm',
     resourceTypes: new Set(['contact']),
+    ...(options.idNormalization === undefined ? {} : { idNormalization: options.idNormalization }),
     retry: { baseDelaySeconds: 2, maxDelaySeconds: 900, maxReceiveCount: options.maxReceiveCount ?? 10 },
     leaseDurationMs: options.leaseDurationMs ?? 11_000,
     requestTimeoutMs: 5_000,

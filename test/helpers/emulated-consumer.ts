@@ -30,6 +30,8 @@ export const startEmulatedConsumer = async (
     readonly onOutput?: (line: string) => void;
     /** Each DynamoDB command the consumer sends, by name. */
     readonly onDynamoDbCommand?: (name: string) => void;
+    /** The types routed to `crm`. @default ['contact'] */
+    readonly resourceTypes?: readonly string[];
   } = {},
 ): Promise<EmulatedConsumer> => {
   const emulators = await startEmulators();
@@ -38,7 +40,7 @@ export const startEmulatedConsumer = async (
   const sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
   const config = parsePipelineConfig({
     logLevel: options.logLevel ?? 'INFO',
-    destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: ['contact'] }],
+    destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: [...(options.resourceTypes ?? ['contact'])] }],
   });
   const destination = config.destinations[0]!;
   const resources = await createLocalResources({ config, sqs, dynamodb });

@@ -71,8 +71,11 @@ describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
   const invoke = (records: SQSRecord[]): Promise<SQSBatchResponse> => consumer.handler(sqsEvent(records), lambdaContext());
 
   beforeAll(async () => {
+    // Every valid edge case is routed, the unusual resource types too (routing has its own test).
+    const resourceTypes = [...new Set(edgeCaseChanges({ now: Date.now() }).map((change) => change.event.resourceType))];
     consumer = await startEmulatedConsumer({
       metricsNamespace: NAMESPACE,
+      resourceTypes,
       onOutput: (line) => {
         if (!emf.ingestLine(line)) logLines.push(line);
       },

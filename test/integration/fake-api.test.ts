@@ -5,6 +5,7 @@ import {
   startFakeApi,
   type FailureRates,
   type FakeApi,
+  type FakeApiOptions,
   type WriteLogEntry,
 } from '../../lib/local/fake-api.ts';
 
@@ -15,6 +16,8 @@ interface WriteOptions {
   readonly version?: string | null;
   readonly signal?: AbortSignal;
   readonly body?: string;
+  /** Sent as well, e.g. a version precondition header. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Speaks the HTTP destination adapter's wire contract; `null` leaves a header out. */
@@ -26,7 +29,7 @@ const write = (
 ): Promise<Response> => {
   const destination = path.destination ?? 'crm';
   const resourceType = path.resourceType ?? 'contact';
-  const headers: Record<string, string> = { 'X-Occurred-At': OCCURRED_AT };
+  const headers: Record<string, string> = { 'X-Occurred-At': OCCURRED_AT, ...options.headers };
   const key = options.key === undefined ? `${destination}:${resourceType}:${path.id}:${path.version}` : options.key;
   const version = options.version === undefined ? String(path.version) : options.version;
   if (key !== null) headers['Idempotency-Key'] = key;
@@ -58,8 +61,16 @@ const logEntry = (overrides: Partial<WriteLogEntry>): WriteLogEntry => ({
   at: 0,
   previousVersion: null,
   occurredAt: OCCURRED_AT,
+  replayed: false,
+  answered: true,
   ...overrides,
 });
+
+/** Polls until the fake API's write log holds `length` entries (a late write has landed). */
+const waitForLog = async (api: FakeApi, length: number, timeout = 3_000): Promise<readonly WriteLogEntry[]> => {
+  await vi.waitFor(() => expect(api.writeLog()).toHaveLength(length), { timeout, interval: 10 });
+  return api.writeLog();
+};
 
 describe('Function: startFakeApi', () => {
   let api: FakeApi;
@@ -92,8 +103,11 @@ describe('Function: startFakeApi', () => {
           idempotencyKey: 'crm:contact:c-1:3',
           previousVersion: null,
           occurredAt: OCCURRED_AT,
+          replayed: false,
+          answered: true,
         }),
       ]);
+      expect(api.stats()).toMatchObject({ requests: 1, writes: 1, replays: 0 });
     });
 
     it('is a dumb last-writer-wins store that applies a lower version over a higher one', async () => {
@@ -228,8 +242,8 @@ describe('Function: startFakeApi', () => {
     });
   });
 
-  describe('idempotency', () => {
-    it('replays the first answer to a repeated key without writing again', async () => {
+  describe('idempotency (not deduplicated, the default)', () => {
+    it('applies a repeated key again like any other write and counts one replay', async () => {
       // Prepare
       const first = await put(api, 'c-1', 1);
 
@@ -237,31 +251,33 @@ describe('Function: startFakeApi', () => {
       const repeated = await put(api, 'c-1', 1);
 
       // Assess
-      expect(repeated.status).toBe(first.status);
-      expect(await repeated.json()).toEqual(await first.json());
-      expect(repeated.headers.get('idempotent-replayed')).toBe('true');
-      expect(first.headers.get('idempotent-replayed')).toBeNull();
-      expect(api.writeLog()).toHaveLength(1);
-      expect(api.stats()).toMatchObject({ writes: 1, replays: 1 });
+      expect(first.status).toBe(200);
+      expect(repeated.status).toBe(200);
+      expect(repeated.headers.get('idempotent-replayed')).toBeNull();
+      expect(api.writeLog().map((entry) => [entry.seq, entry.idempotencyKey, entry.previousVersion, entry.replayed])).toEqual([
+        [1, 'crm:contact:c-1:1', null, false],
+        [2, 'crm:contact:c-1:1', 1, false],
+      ]);
+      expect(api.stats()).toMatchObject({ requests: 2, writes: 2, replays: 1 });
+      expect(api.stats().byDestination['crm']).toMatchObject({ writes: 2, replays: 1 });
     });
 
-    it('replays a DELETE as 204 even after a newer write', async () => {
+    it('lets a repeated older request overwrite a newer version (last writer wins)', async () => {
       // Prepare
-      await put(api, 'c-1', 1);
-      await del(api, 'c-1', 2);
-      await put(api, 'c-1', 3);
+      await put(api, 'c-1', 5);
+      await put(api, 'c-1', 6);
 
       // Act
-      const repeated = await del(api, 'c-1', 2);
+      const repeated = await put(api, 'c-1', 5);
 
       // Assess
-      expect(repeated.status).toBe(204);
-      expect(repeated.headers.get('idempotent-replayed')).toBe('true');
-      expect(api.record('crm', 'contact', 'c-1')).toMatchObject({ version: 3, deleted: false });
+      expect(repeated.status).toBe(200);
+      expect(api.record('crm', 'contact', 'c-1')?.version).toBe(5);
       expect(api.writeLog()).toHaveLength(3);
+      expect(findRegressions(api.writeLog())).toEqual([{ destination: 'crm', resourceType: 'contact', id: 'c-1', from: 6, to: 5, seq: 3 }]);
     });
 
-    it('answers 422 to a key reused for a different request', async () => {
+    it('writes a key reused for a different request, without a 422', async () => {
       // Prepare
       await put(api, 'c-1', 1, { key: 'same' });
 
@@ -269,12 +285,12 @@ describe('Function: startFakeApi', () => {
       const response = await put(api, 'c-1', 2, { key: 'same' });
 
       // Assess
-      expect(response.status).toBe(422);
-      expect(await response.json()).toMatchObject({ error: 'idempotency-key-reused' });
-      expect(api.record('crm', 'contact', 'c-1')?.version).toBe(1);
+      expect(response.status).toBe(200);
+      expect(api.record('crm', 'contact', 'c-1')?.version).toBe(2);
+      expect(api.stats()).toMatchObject({ writes: 2, replays: 1, rejected: 0 });
     });
 
-    it('does not remember a failed request, so its retry writes', async () => {
+    it('does not count a retry after a failure before the store as a replay', async () => {
       // Prepare
       api.setFailures('crm', { unavailable: 1 });
       const failed = await put(api, 'c-1', 1);
@@ -286,8 +302,73 @@ describe('Function: startFakeApi', () => {
       // Assess
       expect(failed.status).toBe(503);
       expect(retried.status).toBe(200);
-      expect(retried.headers.get('idempotent-replayed')).toBeNull();
       expect(api.writeLog()).toHaveLength(1);
+      expect(api.stats()).toMatchObject({ requests: 2, writes: 1, replays: 0 });
+    });
+
+    it('answers two concurrent requests with the same key by writing both', async () => {
+      // Act
+      const [first, second] = await Promise.all([put(api, 'c-1', 1), put(api, 'c-1', 1)]);
+
+      // Assess
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(api.writeLog()).toHaveLength(2);
+      expect(api.stats()).toMatchObject({ writes: 2, replays: 1, conflicts: 0 });
+    });
+  });
+
+  describe('answered', () => {
+    it('is true for a write whose client received the answer', async () => {
+      // Act
+      const response = await put(api, 'c-1', 1);
+
+      // Assess
+      expect(response.status).toBe(200);
+      expect(api.writeLog()).toEqual([expect.objectContaining({ seq: 1, answered: true, replayed: false })]);
+    });
+
+    it('is false for timeoutAfterWrite, whose answer is never sent', async () => {
+      // Prepare
+      api.setFailures('crm', { timeoutAfterWrite: 1 });
+
+      // Act
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(200) });
+
+      // Assess
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      expect(api.writeLog()).toEqual([expect.objectContaining({ seq: 1, version: 1, answered: false })]);
+      expect(api.record('crm', 'contact', 'c-1')?.version).toBe(1);
+    });
+
+    it('is false for a lateWrite that lands after the client gave up, and the hold ends with the connection', async () => {
+      // Prepare
+      api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 300 });
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(100) });
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      expect(api.writeLog()).toEqual([]);
+
+      // Act
+      const log = await waitForLog(api, 1);
+
+      // Assess
+      expect(log).toEqual([expect.objectContaining({ seq: 1, version: 1, answered: false, replayed: false })]);
+      expect(api.stats()).toMatchObject({ writes: 1, hanging: 0 });
+      expect(api.stats().injected.lateWrite).toBe(1);
+    });
+
+    it('is false for a lateWrite that lands while the client still waits', async () => {
+      // Prepare
+      api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 50 });
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(600) });
+
+      // Act
+      const log = await waitForLog(api, 1);
+
+      // Assess
+      expect(log[0]?.answered).toBe(false);
+      expect(api.stats().hanging).toBe(1);
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      await vi.waitFor(() => expect(api.stats().hanging).toBe(0));
     });
   });
 
@@ -318,9 +399,10 @@ describe('Function: startFakeApi', () => {
     });
 
     it.each([
-      ['unavailable', 503],
-      ['badRequest', 400],
-    ] as const)('answers %s with %i before changing state', async (kind, status) => {
+      ['unavailable', 503, 'unavailable'],
+      ['badRequest', 400, 'injected-bad-request'],
+      ['conflict', 409, 'conflict'],
+    ] as const)('answers %s with %i before changing state', async (kind, status, error) => {
       // Prepare
       api.setFailures('crm', { [kind]: 1 });
 
@@ -329,8 +411,26 @@ describe('Function: startFakeApi', () => {
 
       // Assess
       expect(response.status).toBe(status);
+      expect(await response.json()).toMatchObject({ error });
       expect(api.writeLog()).toEqual([]);
+      expect(api.record('crm', 'contact', 'c-1')).toBeUndefined();
+      expect(api.stats()).toMatchObject({ writes: 0, replays: 0, rejected: 0 });
       expect(api.stats().injected[kind]).toBe(1);
+      expect(api.stats().byDestination['crm']?.injected[kind]).toBe(1);
+    });
+
+    it('answers a DELETE with an injected conflict as 409 and keeps the record', async () => {
+      // Prepare
+      await put(api, 'c-1', 1);
+      api.setFailures('crm', { conflict: 1 });
+
+      // Act
+      const response = await del(api, 'c-1', 2);
+
+      // Assess
+      expect(response.status).toBe(409);
+      expect(api.record('crm', 'contact', 'c-1')).toMatchObject({ version: 1, deleted: false });
+      expect(api.writeLog()).toHaveLength(1);
     });
 
     it('hangs on timeout until the client aborts, and nothing is written', async () => {
@@ -374,7 +474,7 @@ describe('Function: startFakeApi', () => {
       expect(api.stats().injected.reset).toBe(1);
     });
 
-    it('applies the write on timeoutAfterWrite, and the retry with the same key replays', async () => {
+    it('applies the write on timeoutAfterWrite, and the retry with the same key writes it again', async () => {
       // Prepare
       api.setFailures('crm', { timeoutAfterWrite: 1 });
       const abort = new AbortController();
@@ -390,9 +490,29 @@ describe('Function: startFakeApi', () => {
       // Assess
       expect(api.record('crm', 'contact', 'c-1')?.version).toBe(4);
       expect(retried.status).toBe(200);
-      expect(retried.headers.get('idempotent-replayed')).toBe('true');
-      expect(api.writeLog()).toHaveLength(1);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      expect(api.writeLog().map((entry) => [entry.version, entry.replayed, entry.answered])).toEqual([
+        [4, false, false],
+        [4, false, true],
+      ]);
+      expect(api.stats()).toMatchObject({ writes: 2, replays: 1, hanging: 0 });
+      // The retry after an unknown outcome is allowed.
       expect(findDuplicateEffects(api.writeLog())).toEqual([]);
+    });
+
+    it('accepts a lateWriteDelayMs far beyond the client timeout and holds the write until then', async () => {
+      // Prepare
+      api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 60_000 });
+
+      // Act
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(100) });
+
+      // Assess
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      await vi.waitFor(() => expect(api.stats().hanging).toBe(0));
+      expect(api.writeLog()).toEqual([]);
+      expect(api.record('crm', 'contact', 'c-1')).toBeUndefined();
+      expect(api.stats().injected.lateWrite).toBe(1);
     });
 
     it('fails only the destination it is set for', async () => {
@@ -425,6 +545,10 @@ describe('Function: startFakeApi', () => {
     it.each<[FailureRates, string]>([
       [{ throttle: 1.5 }, 'throttle: expected a number from 0 to 1, got 1.5'],
       [{ throttle: 0.6, reset: 0.6 }, 'expected the failure rates to add up to at most 1'],
+      [{ conflict: -0.1 }, 'conflict: expected a number from 0 to 1, got -0.1'],
+      [{ conflict: 0.5, lateWrite: 0.6 }, 'expected the failure rates to add up to at most 1'],
+      [{ lateWriteDelayMs: 2.5 }, 'lateWriteDelayMs: expected an integer >= 0, got 2.5'],
+      [{ lateWriteDelayMs: -1 }, 'lateWriteDelayMs: expected an integer >= 0, got -1'],
       [{ retryAfterSeconds: -1 }, 'retryAfterSeconds: expected an integer >= 0, got -1'],
       // A typo from an untyped caller (a JSON config, the CLI).
       [JSON.parse('{"throtle":0.1}') as FailureRates, 'throtle: unknown failure kind'],
@@ -467,6 +591,45 @@ describe('Function: startFakeApi with default failures', () => {
     expect(second).toEqual(first);
   });
 
+  it('writes a request whose client timed out during the latency, and logs it unanswered', async () => {
+    // Prepare
+    // Each request waits 300 to 900 ms; the client gives up after 100.
+    const api = await startFakeApi({ latencyMs: 600 });
+    try {
+      // Act
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(100) });
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      const log = await waitForLog(api, 1);
+      const next = await put(api, 'c-2', 1);
+
+      // Assess
+      expect(log).toEqual([expect.objectContaining({ seq: 1, id: 'c-1', answered: false, replayed: false })]);
+      expect(api.record('crm', 'contact', 'c-1')?.version).toBe(1);
+      expect(next.status).toBe(200);
+      expect(api.writeLog()[1]).toMatchObject({ seq: 2, id: 'c-2', answered: true });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('leaves nothing hanging for a timeoutAfterWrite whose client left during the latency', async () => {
+    // Prepare
+    const api = await startFakeApi({ latencyMs: 600, failures: { timeoutAfterWrite: 1 } });
+    try {
+      // Act
+      const attempt = put(api, 'c-1', 1, { signal: AbortSignal.timeout(100) });
+      await expect(attempt).rejects.toMatchObject({ name: 'TimeoutError' });
+      const log = await waitForLog(api, 1);
+
+      // Assess
+      expect(log[0]?.answered).toBe(false);
+      expect(api.stats()).toMatchObject({ writes: 1, hanging: 0 });
+      expect(api.stats().injected.timeoutAfterWrite).toBe(1);
+    } finally {
+      await api.stop();
+    }
+  });
+
   it('delays answers by about latencyMs', async () => {
     // Prepare
     const api = await startFakeApi({ latencyMs: 40 });
@@ -479,6 +642,389 @@ describe('Function: startFakeApi with default failures', () => {
     // Assess
     expect(response.status).toBe(200);
     expect(performance.now() - started).toBeGreaterThanOrEqual(19);
+  });
+});
+
+describe('Function: startFakeApi with deduplicate', () => {
+  let api: FakeApi;
+
+  beforeEach(async () => {
+    api = await startFakeApi({ deduplicate: true });
+  });
+
+  afterEach(async () => {
+    await api.stop();
+  });
+
+  it('replays the first answer to a repeated key without writing again, and logs the replay', async () => {
+    // Prepare
+    const first = await put(api, 'c-1', 1);
+
+    // Act
+    const repeated = await put(api, 'c-1', 1);
+
+    // Assess
+    expect(repeated.status).toBe(first.status);
+    expect(await repeated.json()).toEqual(await first.json());
+    expect(repeated.headers.get('idempotent-replayed')).toBe('true');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(api.writeLog().map((entry) => [entry.seq, entry.version, entry.previousVersion, entry.replayed, entry.answered])).toEqual([
+      [1, 1, null, false, true],
+      [2, 1, 1, true, true],
+    ]);
+    expect(api.stats()).toMatchObject({ requests: 2, writes: 1, replays: 1 });
+  });
+
+  it('replays a DELETE as 204 even after a newer write, leaving the newer version', async () => {
+    // Prepare
+    await put(api, 'c-1', 1);
+    await del(api, 'c-1', 2);
+    await put(api, 'c-1', 3);
+
+    // Act
+    const repeated = await del(api, 'c-1', 2);
+
+    // Assess
+    expect(repeated.status).toBe(204);
+    expect(repeated.headers.get('idempotent-replayed')).toBe('true');
+    expect(api.record('crm', 'contact', 'c-1')).toMatchObject({ version: 3, deleted: false });
+    expect(api.writeLog().map((entry) => [entry.op, entry.version, entry.replayed])).toEqual([
+      ['upsert', 1, false],
+      ['delete', 2, false],
+      ['upsert', 3, false],
+      ['delete', 2, true],
+    ]);
+    expect(api.stats()).toMatchObject({ writes: 3, replays: 1 });
+  });
+
+  it('answers 422 to a key reused for a different request', async () => {
+    // Prepare
+    await put(api, 'c-1', 1, { key: 'same' });
+
+    // Act
+    const response = await put(api, 'c-1', 2, { key: 'same' });
+
+    // Assess
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ error: 'idempotency-key-reused' });
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(1);
+    expect(api.writeLog()).toHaveLength(1);
+    expect(api.stats()).toMatchObject({ writes: 1, rejected: 1 });
+  });
+
+  it('does not remember a failed request, so its retry writes', async () => {
+    // Prepare
+    api.setFailures('crm', { unavailable: 1 });
+    const failed = await put(api, 'c-1', 1);
+    api.setFailures('crm', {});
+
+    // Act
+    const retried = await put(api, 'c-1', 1);
+
+    // Assess
+    expect(failed.status).toBe(503);
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(api.writeLog()).toEqual([expect.objectContaining({ replayed: false, answered: true })]);
+    expect(api.stats()).toMatchObject({ writes: 1, replays: 0 });
+  });
+
+  it('replays the retry after timeoutAfterWrite, which is not a duplicate effect', async () => {
+    // Prepare
+    api.setFailures('crm', { timeoutAfterWrite: 1 });
+    const abort = new AbortController();
+    const attempt = put(api, 'c-1', 4, { signal: abort.signal });
+    await vi.waitFor(() => expect(api.stats().hanging).toBe(1));
+
+    // Act
+    abort.abort();
+    await expect(attempt).rejects.toMatchObject({ name: 'AbortError' });
+    api.setFailures('crm', {});
+    const retried = await put(api, 'c-1', 4);
+
+    // Assess
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(4);
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(api.writeLog().map((entry) => [entry.replayed, entry.answered])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+    expect(api.stats()).toMatchObject({ writes: 1, replays: 1 });
+    expect(findDuplicateEffects(api.writeLog())).toEqual([]);
+  });
+
+  it('logs a late write that lands after its answered retry as a replay, and flags it', async () => {
+    // Prepare
+    api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 300 });
+    await expect(put(api, 'c-1', 2, { signal: AbortSignal.timeout(100) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    api.setFailures('crm', {});
+    const retried = await put(api, 'c-1', 2);
+
+    // Act
+    const log = await waitForLog(api, 2);
+
+    // Assess
+    expect(retried.status).toBe(200);
+    expect(log.map((entry) => [entry.replayed, entry.answered])).toEqual([
+      [false, true],
+      [true, false],
+    ]);
+    expect(api.stats()).toMatchObject({ writes: 1, replays: 1 });
+    expect(findDuplicateEffects(log)).toEqual([expect.objectContaining({ version: 2, seqs: [1, 2], repeatedAfterAnswer: [1] })]);
+  });
+});
+
+describe('Function: startFakeApi with conflictWhileInFlight', () => {
+  it('answers 409 to a repeat while a lateWrite is held, and writes the repeat once the first has landed', async () => {
+    // Prepare
+    const api = await startFakeApi({ conflictWhileInFlight: true });
+    try {
+      api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 400 });
+      await expect(put(api, 'c-1', 1, { signal: AbortSignal.timeout(100) })).rejects.toMatchObject({ name: 'TimeoutError' });
+      api.setFailures('crm', {});
+
+      // Act
+      const whileHeld = await put(api, 'c-1', 1);
+      const otherKey = await put(api, 'c-2', 1);
+      await waitForLog(api, 2);
+      const afterLanding = await put(api, 'c-1', 1);
+
+      // Assess
+      expect(whileHeld.status).toBe(409);
+      expect(await whileHeld.json()).toMatchObject({ error: 'idempotency-key-in-flight' });
+      expect(otherKey.status).toBe(200);
+      expect(afterLanding.status).toBe(200);
+      expect(api.writeLog().map((entry) => [entry.id, entry.answered])).toEqual([
+        ['c-2', true],
+        ['c-1', false],
+        ['c-1', true],
+      ]);
+      expect(api.stats()).toMatchObject({ conflicts: 1, writes: 3, replays: 1, rejected: 0 });
+      expect(api.stats().byDestination['crm']?.conflicts).toBe(1);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('holds the key from receipt, through the injected latency, and not after the first finished', async () => {
+    // Prepare
+    const api = await startFakeApi({ conflictWhileInFlight: true, latencyMs: 200 });
+    try {
+      // Act
+      const [first, second] = await Promise.all([put(api, 'c-1', 1), put(api, 'c-1', 1)]);
+      const afterwards = await put(api, 'c-1', 1);
+
+      // Assess
+      expect([first.status, second.status].sort()).toEqual([200, 409]);
+      expect(afterwards.status).toBe(200);
+      expect(api.writeLog()).toHaveLength(2);
+      expect(api.stats()).toMatchObject({ requests: 3, conflicts: 1, writes: 2, replays: 1 });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('holds the key while an injected timeout hangs, and frees it when the client gives up', async () => {
+    // Prepare
+    const api = await startFakeApi({ conflictWhileInFlight: true });
+    try {
+      api.setFailures('crm', { timeout: 1 });
+      const abort = new AbortController();
+      const hanging = put(api, 'c-1', 1, { signal: abort.signal });
+      await vi.waitFor(() => expect(api.stats().hanging).toBe(1));
+      api.setFailures('crm', {});
+
+      // Act
+      const whileHanging = await put(api, 'c-1', 1);
+      abort.abort();
+      await expect(hanging).rejects.toMatchObject({ name: 'AbortError' });
+      await vi.waitFor(() => expect(api.stats().hanging).toBe(0));
+      const afterwards = await put(api, 'c-1', 1);
+
+      // Assess
+      expect(whileHanging.status).toBe(409);
+      expect(afterwards.status).toBe(200);
+      expect(api.stats()).toMatchObject({ conflicts: 1, writes: 1 });
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('replays in dedup mode once the first request finished', async () => {
+    // Prepare
+    const api = await startFakeApi({ conflictWhileInFlight: true, deduplicate: true, latencyMs: 100 });
+    try {
+      const [first, second] = await Promise.all([put(api, 'c-1', 1), put(api, 'c-1', 1)]);
+
+      // Act
+      const afterwards = await put(api, 'c-1', 1);
+
+      // Assess
+      expect([first.status, second.status].sort()).toEqual([200, 409]);
+      expect(afterwards.status).toBe(200);
+      expect(afterwards.headers.get('idempotent-replayed')).toBe('true');
+      expect(api.writeLog().map((entry) => entry.replayed)).toEqual([false, true]);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
+describe('Function: startFakeApi with versionPrecondition', () => {
+  const HEADER = 'X-External-Version';
+  let api: FakeApi;
+
+  /** A write that names its version in the precondition header, as `5` unless told. */
+  const versioned = (method: 'PUT' | 'DELETE', id: string, version: number, value = String(version)): Promise<Response> =>
+    write(api, method, { id, version }, { headers: { [HEADER]: value } });
+
+  beforeEach(async () => {
+    // Configured in another case than sent: the header name is matched case-insensitively.
+    api = await startFakeApi({ versionPrecondition: { header: 'x-EXTERNAL-version', refusedStatus: 409 } });
+  });
+
+  afterEach(async () => {
+    await api.stop();
+  });
+
+  it.each(['PUT', 'DELETE'] as const)('answers 428 to a %s without the header, without writing', async (method) => {
+    // Prepare
+    await versioned('PUT', 'c-1', 1);
+
+    // Act
+    const response = await write(api, method, { id: 'c-1', version: 2 });
+
+    // Assess
+    expect(response.status).toBe(428);
+    expect(await response.json()).toMatchObject({ error: 'precondition-required' });
+    expect(api.record('crm', 'contact', 'c-1')).toMatchObject({ version: 1, deleted: false });
+    expect(api.stats()).toMatchObject({ writes: 1, rejected: 1, preconditionFailed: 0 });
+  });
+
+  it.each(['5', '"5"', 'W/"5"'])('accepts the version written as %s', async (value) => {
+    // Prepare
+    await versioned('PUT', 'c-1', 4);
+
+    // Act
+    const response = await versioned('PUT', 'c-1', 5, value);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(5);
+  });
+
+  it.each(['v5', '"5', 'W/5', '5.0', '-5', ''])('answers 400 to the value %j, without writing', async (value) => {
+    // Act
+    const response = await versioned('PUT', 'c-1', 5, value);
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid-version-precondition' });
+    expect(api.writeLog()).toEqual([]);
+    expect(api.stats().rejected).toBe(1);
+  });
+
+  it('refuses an equal or older version with refusedStatus and the version held, and accepts a newer one', async () => {
+    // Prepare
+    await versioned('PUT', 'c-1', 5);
+
+    // Act
+    const equal = await versioned('PUT', 'c-1', 5);
+    const older = await versioned('PUT', 'c-1', 4);
+    const newer = await versioned('PUT', 'c-1', 6);
+
+    // Assess
+    expect(equal.status).toBe(409);
+    expect(await equal.json()).toEqual({ error: 'version-conflict', heldVersion: 5, message: expect.any(String) });
+    expect(older.status).toBe(409);
+    expect(await older.json()).toMatchObject({ error: 'version-conflict', heldVersion: 5 });
+    expect(newer.status).toBe(200);
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(6);
+    expect(api.writeLog().map((entry) => entry.version)).toEqual([5, 6]);
+    // The equal one repeated the first's key, so it is a replay, refused like any other write.
+    expect(api.stats()).toMatchObject({ writes: 2, preconditionFailed: 2, replays: 1, rejected: 0 });
+  });
+
+  it('refuses versions up to a delete tombstone, and accepts the next one', async () => {
+    // Prepare
+    await versioned('PUT', 'c-1', 1);
+    await versioned('DELETE', 'c-1', 3);
+
+    // Act
+    const older = await versioned('PUT', 'c-1', 2);
+    const equal = await versioned('PUT', 'c-1', 3);
+    const newer = await versioned('PUT', 'c-1', 4);
+
+    // Assess
+    expect(older.status).toBe(409);
+    expect(await older.json()).toMatchObject({ heldVersion: 3 });
+    expect(equal.status).toBe(409);
+    expect(newer.status).toBe(200);
+    expect(api.record('crm', 'contact', 'c-1')).toMatchObject({ version: 4, deleted: false });
+    expect(api.stats().preconditionFailed).toBe(2);
+  });
+
+  it('refuses a very late write when it lands after a newer version, and keeps the newer version', async () => {
+    // Prepare
+    api.setFailures('crm', { lateWrite: 1, lateWriteDelayMs: 1_500 });
+    await expect(write(api, 'PUT', { id: 'c-1', version: 5 }, { headers: { [HEADER]: '5' }, signal: AbortSignal.timeout(100) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    api.setFailures('crm', {});
+    const newer = await versioned('PUT', 'c-1', 6);
+
+    // Act
+    await vi.waitFor(() => expect(api.stats().preconditionFailed).toBe(1), { timeout: 3_000, interval: 20 });
+
+    // Assess
+    expect(newer.status).toBe(200);
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(6);
+    expect(api.writeLog().map((entry) => entry.version)).toEqual([6]);
+    expect(findRegressions(api.writeLog())).toEqual([]);
+    expect(api.stats()).toMatchObject({ writes: 1, hanging: 0 });
+  });
+
+  it('uses the configured refusedStatus, and with deduplicate replays a retry before checking the version', async () => {
+    // Prepare
+    const dedup = await startFakeApi({ deduplicate: true, versionPrecondition: { header: 'If-Match', refusedStatus: 412 } });
+    try {
+      const send = (version: number, key?: string): Promise<Response> =>
+        write(dedup, 'PUT', { id: 'c-1', version }, { headers: { 'If-Match': `W/"${version}"` }, ...(key === undefined ? {} : { key }) });
+      await send(5);
+
+      // Act
+      const retry = await send(5);
+      const otherKey = await send(5, 'another-key');
+
+      // Assess
+      expect(retry.status).toBe(200);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      expect(otherKey.status).toBe(412);
+      expect(await otherKey.json()).toMatchObject({ error: 'version-conflict', heldVersion: 5 });
+      expect(dedup.writeLog().map((entry) => entry.replayed)).toEqual([false, true]);
+      expect(dedup.stats()).toMatchObject({ writes: 1, replays: 1, preconditionFailed: 1 });
+    } finally {
+      await dedup.stop();
+    }
+  });
+});
+
+describe('Function: startFakeApi option validation', () => {
+  it.each<[FakeApiOptions, string]>([
+    [{ versionPrecondition: { header: '', refusedStatus: 409 } }, 'versionPrecondition.header: expected a non-empty HTTP header name'],
+    [{ versionPrecondition: { header: 'X Version', refusedStatus: 409 } }, 'versionPrecondition.header: expected a non-empty HTTP header name (a token such as If-Match), got "X Version"'],
+    [{ versionPrecondition: { header: 'If-Match', refusedStatus: 500 } }, 'versionPrecondition.refusedStatus: expected an integer from 400 to 499, got 500'],
+    [{ versionPrecondition: { header: 'If-Match', refusedStatus: 409.5 } }, 'versionPrecondition.refusedStatus: expected an integer from 400 to 499, got 409.5'],
+    [JSON.parse('{"versionPrecondition":"If-Match"}') as FakeApiOptions, 'versionPrecondition: expected an object { header, refusedStatus }, got "If-Match"'],
+    [JSON.parse('{"deduplicate":"yes"}') as FakeApiOptions, 'deduplicate: expected a boolean, got "yes"'],
+    [JSON.parse('{"conflictWhileInFlight":1}') as FakeApiOptions, 'conflictWhileInFlight: expected a boolean, got 1'],
+  ])('rejects the options %o', async (options, message) => {
+    // Act
+    const starting = startFakeApi(options);
+
+    // Assess
+    await expect(starting).rejects.toThrow(message);
   });
 });
 
@@ -510,6 +1056,39 @@ describe('Function: findRegressions', () => {
 
     // Assess
     expect(regressions).toEqual([{ destination: 'crm', resourceType: 'contact', id: 'c-1', from: 5, to: 3, seq: 3 }]);
+  });
+
+  it('counts a replay of an older version as a regression, although the store keeps the newer one', async () => {
+    // Prepare
+    const api = await startFakeApi({ deduplicate: true });
+    await put(api, 'c-1', 5);
+    await put(api, 'c-1', 6);
+    const replayed = await put(api, 'c-1', 5);
+    await api.stop();
+
+    // Act
+    const regressions = findRegressions(api.writeLog());
+
+    // Assess
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(api.record('crm', 'contact', 'c-1')?.version).toBe(6);
+    expect(api.writeLog()[2]).toMatchObject({ seq: 3, version: 5, previousVersion: 6, replayed: true });
+    expect(regressions).toEqual([{ destination: 'crm', resourceType: 'contact', id: 'c-1', from: 6, to: 5, seq: 3 }]);
+  });
+
+  it('counts a replay as a write of its version for what follows', () => {
+    // Prepare
+    const log = [
+      logEntry({ seq: 1, version: 2 }),
+      logEntry({ seq: 2, version: 7, replayed: true, previousVersion: 2 }),
+      logEntry({ seq: 3, version: 4, previousVersion: 2 }),
+    ];
+
+    // Act
+    const regressions = findRegressions(log);
+
+    // Assess
+    expect(regressions).toEqual([{ destination: 'crm', resourceType: 'contact', id: 'c-1', from: 7, to: 4, seq: 3 }]);
   });
 
   it('reports none for monotonic writes, per destination and record', () => {
@@ -544,8 +1123,102 @@ describe('Function: findDuplicateEffects', () => {
 
     // Assess
     expect(duplicates).toEqual([
-      { destination: 'crm', resourceType: 'contact', id: 'c-1', version: 2, seqs: [1, 2], idempotencyKeys: ['first-key', 'second-key'] },
+      {
+        destination: 'crm',
+        resourceType: 'contact',
+        id: 'c-1',
+        version: 2,
+        seqs: [1, 2],
+        idempotencyKeys: ['first-key', 'second-key'],
+        repeatedAfterAnswer: [1],
+      },
     ]);
+  });
+
+  it('flags a repeat with the same key after an answered write on the real fake API', async () => {
+    // Prepare
+    const api = await startFakeApi();
+    await put(api, 'c-1', 2);
+    await put(api, 'c-1', 2);
+    await api.stop();
+
+    // Act
+    const duplicates = findDuplicateEffects(api.writeLog());
+
+    // Assess
+    expect(duplicates).toEqual([
+      expect.objectContaining({ version: 2, seqs: [1, 2], idempotencyKeys: ['crm:contact:c-1:2', 'crm:contact:c-1:2'], repeatedAfterAnswer: [1] }),
+    ]);
+  });
+
+  it('flags a replay after an answered write, as a non-deduplicating API would have written it', async () => {
+    // Prepare
+    const api = await startFakeApi({ deduplicate: true });
+    await put(api, 'c-1', 2);
+    await put(api, 'c-1', 2);
+    await api.stop();
+
+    // Act
+    const duplicates = findDuplicateEffects(api.writeLog());
+
+    // Assess
+    expect(api.stats().writes).toBe(1);
+    expect(duplicates).toEqual([expect.objectContaining({ seqs: [1, 2], repeatedAfterAnswer: [1] })]);
+  });
+
+  it('allows repeats after answers that never arrived, whatever the last one got', () => {
+    // Prepare
+    const log = [
+      logEntry({ seq: 1, version: 3, answered: false }),
+      logEntry({ seq: 2, version: 3, answered: false }),
+      logEntry({ seq: 3, version: 3, answered: true }),
+      logEntry({ seq: 4, version: 4, answered: false }),
+      logEntry({ seq: 5, version: 4, answered: false, replayed: true }),
+    ];
+
+    // Act
+    const duplicates = findDuplicateEffects(log);
+
+    // Assess
+    expect(duplicates).toEqual([]);
+  });
+
+  it('excuses as many answered-then-repeated entries of a key as lostAnswers says', () => {
+    // Prepare
+    const key = 'crm:contact:c-1:2';
+    const log = [
+      logEntry({ seq: 1, version: 2, idempotencyKey: key }),
+      logEntry({ seq: 2, version: 2, idempotencyKey: key }),
+      logEntry({ seq: 3, version: 2, idempotencyKey: key }),
+    ];
+
+    // Act
+    const withoutExcuses = findDuplicateEffects(log);
+    const oneExcused = findDuplicateEffects(log, { lostAnswers: new Map([[key, 1]]) });
+    const bothExcused = findDuplicateEffects(log, { lostAnswers: new Map([[key, 2]]) });
+    const otherKeyExcused = findDuplicateEffects(log, { lostAnswers: new Map([['crm:contact:c-2:2', 5]]) });
+
+    // Assess
+    expect(withoutExcuses).toEqual([expect.objectContaining({ seqs: [1, 2, 3], repeatedAfterAnswer: [1, 2] })]);
+    expect(oneExcused).toEqual([expect.objectContaining({ seqs: [1, 2, 3], repeatedAfterAnswer: [2] })]);
+    expect(bothExcused).toEqual([]);
+    expect(otherKeyExcused).toEqual(withoutExcuses);
+  });
+
+  it('honours lostAnswers for a consumer that crashed after the call returned, on the real fake API', async () => {
+    // Prepare
+    const api = await startFakeApi();
+    await put(api, 'c-1', 2);
+    // The consumer died before recording the outcome, so the next delivery calls again.
+    await put(api, 'c-1', 2);
+    await api.stop();
+
+    // Act
+    const duplicates = findDuplicateEffects(api.writeLog(), { lostAnswers: new Map([['crm:contact:c-1:2', 1]]) });
+
+    // Assess
+    expect(api.writeLog()).toHaveLength(2);
+    expect(duplicates).toEqual([]);
   });
 
   it('reports none when every version is written once', () => {

@@ -6,6 +6,7 @@ import {
   MAX_CHANGE_EVENT_BYTES,
   MAX_CLOCK_SKEW_MS,
   escapeForSqs,
+  idempotencyKey,
   parseChangeEvent,
   serializeChangeEvent,
   type ChangeEvent,
@@ -227,6 +228,35 @@ describe('Function: parseChangeEvent', () => {
 
     // Assess
     expect(outcomes.every((outcome) => outcome.ok || outcome.rejection.detail.length > 0)).toBe(true);
+  });
+});
+
+describe('Ids and versions: what makes two changes the same record and version', () => {
+  it.each<[string, string, number]>([
+    ['1e2', '"version":1e2', 100],
+    ['3.0', '"version":3.0', 3],
+    ['3.000e0', '"version":3.000e0', 3],
+  ])('reads version %s as the integer it writes exactly (the contract says integer, not how it is spelled)', (_label, spelling, expected) => {
+    // Act
+    const result = parseChangeEvent(bodyWith({}).replace('"version":3', spelling), NOW);
+
+    // Assess
+    expect(result.ok && result.event.version).toBe(expected);
+    expect(result.ok && idempotencyKey('crm', result.event)).toBe(`crm:contact:c-1:${expected}`);
+  });
+
+  it('keeps NFC and NFD spellings of an id apart by default: ids are opaque, compared code point by code point', () => {
+    // Prepare
+    const nfc = 'm\u00fcller';
+    const nfd = 'mu\u0308ller';
+
+    // Act
+    const a = parseChangeEvent(bodyWith({ id: nfc }), NOW);
+    const b = parseChangeEvent(bodyWith({ id: nfd }), NOW);
+
+    // Assess: both valid, and two records (a destination that normalises opts in with idNormalization: "NFC")
+    expect(a.ok && b.ok).toBe(true);
+    expect(a.ok && b.ok && idempotencyKey('crm', a.event) !== idempotencyKey('crm', b.event)).toBe(true);
   });
 });
 

@@ -283,6 +283,22 @@ describe('Function: createConsumerHandler', () => {
     expect(queue.deadLetters[0]?.message).toBe('resource type "invoice" is not routed to crm');
   });
 
+  it.each<[string, 'none' | 'NFC', number]>([
+    ['treats NFC and NFD spellings of an id as two records by default', 'none', 2],
+    ['treats them as one record with idNormalization NFC', 'NFC', 1],
+  ])('%s', async (_name, idNormalization, calls) => {
+    // Prepare
+    const { handler, destination } = inMemoryConsumer({ idNormalization });
+
+    // Act
+    await handler(sqsEvent([recordOf({ id: 'm\u00fcller', version: 2 })]), lambdaContext());
+    await handler(sqsEvent([recordOf({ id: 'mu\u0308ller', version: 2 })]), lambdaContext());
+
+    // Assess
+    expect(destination.calls).toHaveLength(calls);
+    if (idNormalization === 'NFC') expect(destination.calls[0]?.idempotencyKey).toBe('crm:contact:m\u00fcller:2');
+  });
+
   it('skips a change the destination refuses as superseded (version precondition) and frees the record', async () => {
     // Prepare
     const { handler, destination, ledger } = inMemoryConsumer();

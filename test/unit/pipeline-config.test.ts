@@ -36,7 +36,18 @@ describe('Function: parsePipelineConfig', () => {
       functionTimeoutSeconds: 30,
       retry: { horizonMinutes: 1440, maxReceiveCount: 201, baseDelaySeconds: 2, maxDelaySeconds: 900 },
       alarms: { lagP99Seconds: 300, errorRatePercent: 5, oldestMessageAgeSeconds: 900 },
+      settleSeconds: 120,
+      idNormalization: 'none',
     });
+    expect(config.destinations[0]?.versionPrecondition).toBeUndefined();
+  });
+
+  it('fills in a version precondition from its defaults', () => {
+    // Act
+    const config = parsePipelineConfig({ destinations: [destination({ versionPrecondition: {} })] });
+
+    // Assess
+    expect(config.destinations[0]?.versionPrecondition).toEqual({ header: 'If-Match', format: 'etag', refusedStatus: 412 });
   });
 
   it('derives maxReceiveCount from the retry horizon and the backoff', () => {
@@ -58,6 +69,10 @@ describe('Function: parsePipelineConfig', () => {
     ['a non-http URL', { destinations: [destination({ baseUrl: 'ftp://x' })] }, 'destinations[0].baseUrl: expected an http(s) URL without query or fragment, got "ftp://x"'],
     ['a missing name', { destinations: [destination({ name: undefined })] }, 'destinations[0].name: expected a name of lowercase letters, digits and dashes, got nothing'],
     ['duplicate names', { destinations: [destination(), destination()] }, 'destinations[1].name: expected a unique name (destinations[0] has it already), got "crm"'],
+    ['a negative settle window', { destinations: [destination({ settleSeconds: -1 })] }, 'destinations[0].settleSeconds: expected an integer from 0 to 3600, got -1'],
+    ['a precondition status outside 4xx', { destinations: [destination({ versionPrecondition: { refusedStatus: 200 } })] }, 'destinations[0].versionPrecondition.refusedStatus: expected an integer from 400 to 499, got 200'],
+    ['a precondition header with a space', { destinations: [destination({ versionPrecondition: { header: 'If Match' } })] }, 'destinations[0].versionPrecondition.header: expected an HTTP header name (1 to 64 token characters), got "If Match"'],
+    ['an unknown id normalisation', { destinations: [destination({ idNormalization: 'NFKC' })] }, 'destinations[0].idNormalization: expected "none" or "NFC", got "NFKC"'],
     ['a batch over 10 without a window', { destinations: [destination({ batchSize: 50 })] }, 'destinations[0].batchSize: expected at most 10 unless maxBatchingWindowSeconds is at least 1'],
     ['a timeout too long for the function', { destinations: [destination({ requestTimeoutMs: 20_000 })] }, 'destinations[0].requestTimeoutMs: expected at most half of functionTimeoutSeconds (30 s), got 20000'],
     ['an unknown field', { destinations: [destination({ maxConcurency: 3 })] }, 'destinations[0]: unknown field(s) "maxConcurency"'],
