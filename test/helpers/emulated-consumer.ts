@@ -4,7 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
 import { awsClientConfig, startEmulators } from '../../lib/local/emulators.ts';
-import { startFakeApi, type FakeApi } from '../../lib/local/fake-api.ts';
+import { startFakeApi, type FakeApi, type FakeApiOptions } from '../../lib/local/fake-api.ts';
 import { createLocalResources } from '../../lib/local/local-resources.ts';
 import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 
@@ -32,15 +32,19 @@ export const startEmulatedConsumer = async (
     readonly onDynamoDbCommand?: (name: string) => void;
     /** The types routed to `crm`. @default ['contact'] */
     readonly resourceTypes?: readonly string[];
+    /** Options of the fake API. @default none */
+    readonly fakeApi?: FakeApiOptions;
+    /** More fields of the `crm` destination's config (timeouts, settleSeconds, versionPrecondition). */
+    readonly destination?: Readonly<Record<string, unknown>>;
   } = {},
 ): Promise<EmulatedConsumer> => {
   const emulators = await startEmulators();
-  const fakeApi = await startFakeApi();
+  const fakeApi = await startFakeApi(options.fakeApi);
   const dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
   const sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
   const config = parsePipelineConfig({
     logLevel: options.logLevel ?? 'INFO',
-    destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: [...(options.resourceTypes ?? ['contact'])] }],
+    destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: [...(options.resourceTypes ?? ['contact'])], ...options.destination }],
   });
   const destination = config.destinations[0]!;
   const resources = await createLocalResources({ config, sqs, dynamodb });
