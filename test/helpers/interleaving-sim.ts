@@ -1,4 +1,5 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import fc from 'fast-check';
 import type { Context, SQSRecord } from 'aws-lambda';
 import type { Destination, DestinationWrite, WriteResult } from '../../lib/adapters/destination.ts';
 import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
@@ -471,4 +472,39 @@ export const violations = (schedule: Schedule, result: SimResult): string[] => {
     found.push(`I2: the destination holds ${result.held === undefined ? 'nothing' : `v${result.held.version}`}, expected v${maxVersion}`);
   }
   return found;
+};
+
+/**
+ * Schedules of racing deliveries on one record: several versions (duplicates and reordering come
+ * from the small range), same-version twins, concurrent copies, crashes at any step, and calls that
+ * fail in every way a real API does, with latencies around the timeout and landings up to twice the
+ * settle window after sending (the simulation clamps them where a test assumes a bound).
+ *
+ * @example
+ * await fc.assert(fc.asyncProperty(scheduleArbitrary(), async (plan) => { ... }), { numRuns: 1000 });
+ */
+export const scheduleArbitrary = (options: { readonly minMessages?: number; readonly maxMessages?: number; readonly maxCalls?: number } = {}): fc.Arbitrary<Schedule> => {
+  const answers = Object.values(Answer);
+  const callPlan: fc.Arbitrary<CallPlan> = fc.record({
+    // Half the calls succeed; the rest spread over every way a real API fails.
+    answer: fc.oneof({ arbitrary: fc.constant<Answer>('ok'), weight: answers.length }, { arbitrary: fc.constantFrom(...answers), weight: answers.length }),
+    latencyMs: fc.integer({ min: 0, max: Math.round(SIM.requestTimeoutMs * 1.3) }),
+    lands: fc.boolean(),
+    landingDelayMs: fc.integer({ min: 0, max: SIM.requestTimeoutMs + SIM.settleMs * 2 }),
+  });
+  const messagePlan: fc.Arbitrary<MessagePlan> = fc.record({
+    version: fc.integer({ min: 1, max: 4 }),
+    op: fc.constantFrom<'upsert' | 'delete'>('upsert', 'upsert', 'upsert', 'delete'),
+    twin: fc.boolean(),
+    startAt: fc.integer({ min: 0, max: 8_000 }),
+    copies: fc.constantFrom<1 | 2>(1, 1, 2),
+    copyLagMs: fc.integer({ min: 0, max: 60 }),
+    crashAtStep: fc.option(fc.integer({ min: 0, max: 8 }), { freq: 4 }).map((step) => step ?? undefined),
+  });
+  return fc.record({
+    messages: fc.array(messagePlan, { minLength: options.minMessages ?? 1, maxLength: options.maxMessages ?? 6 }),
+    calls: fc.array(callPlan, { maxLength: options.maxCalls ?? 12 }),
+    opDelays: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 80 }),
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  });
 };

@@ -50,6 +50,18 @@ const del = (api: FakeApi, id: string, version: number, options?: WriteOptions):
 const get = (api: FakeApi, id: string, destination = 'crm'): Promise<Response> =>
   fetch(`${api.baseUrl(destination)}/contact/${encodeURIComponent(id)}`);
 
+/** A PUT of c-1 v4 applied while its answer is lost (the client gives up), then the same PUT again. */
+const retryAfterLostAnswer = async (api: FakeApi): Promise<Response> => {
+  api.setFailures('crm', { timeoutAfterWrite: 1 });
+  const abort = new AbortController();
+  const attempt = put(api, 'c-1', 4, { signal: abort.signal });
+  await vi.waitFor(() => expect(api.stats().hanging).toBe(1));
+  abort.abort();
+  await expect(attempt).rejects.toMatchObject({ name: 'AbortError' });
+  api.setFailures('crm', {});
+  return put(api, 'c-1', 4);
+};
+
 const logEntry = (overrides: Partial<WriteLogEntry>): WriteLogEntry => ({
   seq: 1,
   destination: 'crm',
@@ -475,17 +487,8 @@ describe('Function: startFakeApi', () => {
     });
 
     it('applies the write on timeoutAfterWrite, and the retry with the same key writes it again', async () => {
-      // Prepare
-      api.setFailures('crm', { timeoutAfterWrite: 1 });
-      const abort = new AbortController();
-      const attempt = put(api, 'c-1', 4, { signal: abort.signal });
-      await vi.waitFor(() => expect(api.stats().hanging).toBe(1));
-
       // Act
-      abort.abort();
-      await expect(attempt).rejects.toMatchObject({ name: 'AbortError' });
-      api.setFailures('crm', {});
-      const retried = await put(api, 'c-1', 4);
+      const retried = await retryAfterLostAnswer(api);
 
       // Assess
       expect(api.record('crm', 'contact', 'c-1')?.version).toBe(4);
@@ -730,17 +733,8 @@ describe('Function: startFakeApi with deduplicate', () => {
   });
 
   it('replays the retry after timeoutAfterWrite, which is not a duplicate effect', async () => {
-    // Prepare
-    api.setFailures('crm', { timeoutAfterWrite: 1 });
-    const abort = new AbortController();
-    const attempt = put(api, 'c-1', 4, { signal: abort.signal });
-    await vi.waitFor(() => expect(api.stats().hanging).toBe(1));
-
     // Act
-    abort.abort();
-    await expect(attempt).rejects.toMatchObject({ name: 'AbortError' });
-    api.setFailures('crm', {});
-    const retried = await put(api, 'c-1', 4);
+    const retried = await retryAfterLostAnswer(api);
 
     // Assess
     expect(api.record('crm', 'contact', 'c-1')?.version).toBe(4);

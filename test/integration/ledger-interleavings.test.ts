@@ -5,7 +5,7 @@ import { DynamoDbLedgerStore } from '../../lib/adapters/dynamodb-ledger.ts';
 import { awsClientConfig, startEmulators, type Emulators } from '../../lib/local/emulators.ts';
 import { ensureLedgerTable } from '../../lib/local/local-resources.ts';
 import type { LedgerStore } from '../../lib/sync/ledger.ts';
-import { Answer, SIM, simulate, violations, type CallPlan, type MessagePlan, type Schedule } from '../helpers/interleaving-sim.ts';
+import { scheduleArbitrary, simulate, violations } from '../helpers/interleaving-sim.ts';
 
 /**
  * The interleaving schedules of test/property, with the version ledger in DynamoDB: the condition
@@ -18,27 +18,7 @@ import { Answer, SIM, simulate, violations, type CallPlan, type MessagePlan, typ
 const endpointUnderTest = process.env.SYNC_TEST_DYNAMODB_ENDPOINT;
 const RUNS = Number(process.env.SYNC_TEST_LEDGER_SCHEDULES ?? 200);
 
-const callPlan: fc.Arbitrary<CallPlan> = fc.record({
-  answer: fc.oneof({ arbitrary: fc.constant<Answer>('ok'), weight: 3 }, { arbitrary: fc.constantFrom(...Object.values(Answer)), weight: 3 }),
-  latencyMs: fc.integer({ min: 0, max: Math.round(SIM.requestTimeoutMs * 1.3) }),
-  lands: fc.boolean(),
-  landingDelayMs: fc.integer({ min: 0, max: SIM.requestTimeoutMs + SIM.settleMs * 2 }),
-});
-const messagePlan: fc.Arbitrary<MessagePlan> = fc.record({
-  version: fc.integer({ min: 1, max: 4 }),
-  op: fc.constantFrom<'upsert' | 'delete'>('upsert', 'upsert', 'delete'),
-  twin: fc.boolean(),
-  startAt: fc.integer({ min: 0, max: 8_000 }),
-  copies: fc.constantFrom<1 | 2>(1, 2),
-  copyLagMs: fc.integer({ min: 0, max: 60 }),
-  crashAtStep: fc.option(fc.integer({ min: 0, max: 8 }), { freq: 4 }).map((step) => step ?? undefined),
-});
-const schedule: fc.Arbitrary<Schedule> = fc.record({
-  messages: fc.array(messagePlan, { minLength: 2, maxLength: 5 }),
-  calls: fc.array(callPlan, { maxLength: 10 }),
-  opDelays: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 60 }),
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-});
+const schedule = scheduleArbitrary({ minMessages: 2, maxMessages: 5, maxCalls: 10 });
 
 /** Each schedule works on a destination name of its own, so one table serves them all. */
 const isolated = (ledger: LedgerStore, destination: string): LedgerStore => ({

@@ -1,36 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InMemoryLedgerStore } from '../../lib/sync/ledger.ts';
-import { Answer, SIM, simulate, violations, type CallPlan, type MessagePlan, type Schedule, type SimOptions } from '../helpers/interleaving-sim.ts';
+import { scheduleArbitrary, simulate, violations, type CallPlan, type MessagePlan, type Schedule, type SimOptions } from '../helpers/interleaving-sim.ts';
 import { keyedLeaseLedger } from '../helpers/keyed-lease-ledger.ts';
 
-const answers = Object.values(Answer);
-
-const callPlan: fc.Arbitrary<CallPlan> = fc.record({
-  // Half the calls succeed; the rest spread over every way a real API fails.
-  answer: fc.oneof({ arbitrary: fc.constant<Answer>('ok'), weight: answers.length }, { arbitrary: fc.constantFrom(...answers), weight: answers.length }),
-  latencyMs: fc.integer({ min: 0, max: Math.round(SIM.requestTimeoutMs * 1.3) }),
-  lands: fc.boolean(),
-  // Up to well past the settle window; the simulation clamps it where the test assumes a bound.
-  landingDelayMs: fc.integer({ min: 0, max: SIM.requestTimeoutMs + SIM.settleMs * 2 }),
-});
-
-const messagePlan: fc.Arbitrary<MessagePlan> = fc.record({
-  version: fc.integer({ min: 1, max: 4 }),
-  op: fc.constantFrom<'upsert' | 'delete'>('upsert', 'upsert', 'upsert', 'delete'),
-  twin: fc.boolean(),
-  startAt: fc.integer({ min: 0, max: 8_000 }),
-  copies: fc.constantFrom<1 | 2>(1, 1, 2),
-  copyLagMs: fc.integer({ min: 0, max: 60 }),
-  crashAtStep: fc.option(fc.integer({ min: 0, max: 8 }), { freq: 4 }).map((step) => step ?? undefined),
-});
-
-const schedule: fc.Arbitrary<Schedule> = fc.record({
-  messages: fc.array(messagePlan, { minLength: 1, maxLength: 6 }),
-  calls: fc.array(callPlan, { maxLength: 12 }),
-  opDelays: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 80 }),
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-});
+const schedule = scheduleArbitrary();
 
 const setSystemTime = (at: number) => vi.setSystemTime(at);
 

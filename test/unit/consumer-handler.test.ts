@@ -1,3 +1,4 @@
+import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
 import { DestinationError } from '../../lib/sync/errors.ts';
@@ -10,6 +11,26 @@ const recordOf = (overrides: Parameters<typeof changeEvent>[0] = {}, receiveCoun
 
 const failedIds = (response: { batchItemFailures: Array<{ itemIdentifier: string }> }) =>
   response.batchItemFailures.map((failure) => failure.itemIdentifier);
+
+/** Two execution environments on one ledger, whose calls take 100 ms, run at once under one output capture. */
+const twoEnvironments = () => {
+  const ledger = new InMemoryLedgerStore();
+  const first = inMemoryConsumer({ ledger, capture: false });
+  const second = inMemoryConsumer({ ledger, capture: false });
+  const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
+  first.destination.respond = slow;
+  second.destination.respond = slow;
+  const output: string[] = [];
+  const runAtOnce = async (a: SQSRecord, b: SQSRecord) => {
+    const capture = captureJsonOutput((line) => output.push(line));
+    try {
+      return await Promise.all([first.handler(sqsEvent([a]), lambdaContext()), second.handler(sqsEvent([b]), lambdaContext())]);
+    } finally {
+      capture.restore();
+    }
+  };
+  return { calls: () => [...first.destination.calls, ...second.destination.calls], output, runAtOnce };
+};
 
 describe('Function: createConsumerHandler', () => {
   it('applies a new version once and skips its duplicate and older versions without calling the destination', async () => {
@@ -222,24 +243,14 @@ describe('Function: createConsumerHandler', () => {
 
   it('makes one destination call for two concurrent copies of one change; the other is skipped as a duplicate', async () => {
     // Prepare: one ledger, two execution environments, both holding the same message at once
-    const ledger = new InMemoryLedgerStore();
-    const first = inMemoryConsumer({ ledger, capture: false });
-    const second = inMemoryConsumer({ ledger, capture: false });
-    const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
-    first.destination.respond = slow;
-    second.destination.respond = slow;
+    const { calls, output, runAtOnce } = twoEnvironments();
     const body = JSON.stringify(changeEvent({ version: 7 }));
-    const output: string[] = [];
 
     // Act
-    const capture = captureJsonOutput((line) => output.push(line));
-    const [a, b] = await Promise.all([
-      first.handler(sqsEvent([sqsRecord(body, { messageId: 'm-1' })]), lambdaContext()),
-      second.handler(sqsEvent([sqsRecord(body, { messageId: 'm-1' })]), lambdaContext()),
-    ]).finally(() => capture.restore());
+    const [a, b] = await runAtOnce(sqsRecord(body, { messageId: 'm-1' }), sqsRecord(body, { messageId: 'm-1' }));
 
     // Assess
-    expect([...first.destination.calls, ...second.destination.calls]).toHaveLength(1);
+    expect(calls()).toHaveLength(1);
     expect([a.batchItemFailures, b.batchItemFailures]).toEqual([[], []]);
     const lines = output.map((line) => JSON.parse(line));
     expect(lines.filter((blob) => blob.message === 'record skipped').map((line) => line.reason)).toEqual(['duplicate']);
@@ -248,24 +259,14 @@ describe('Function: createConsumerHandler', () => {
 
   it('lets a same-version twin with another payload wait for the first and then skips it', async () => {
     // Prepare
-    const ledger = new InMemoryLedgerStore();
-    const first = inMemoryConsumer({ ledger, capture: false });
-    const second = inMemoryConsumer({ ledger, capture: false });
-    const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
-    first.destination.respond = slow;
-    second.destination.respond = slow;
+    const { calls, runAtOnce } = twoEnvironments();
 
     // Act
-    const capture = captureJsonOutput(() => undefined);
-    await Promise.all([
-      first.handler(sqsEvent([recordOf({ version: 3, payload: { name: 'A' } })]), lambdaContext()),
-      second.handler(sqsEvent([recordOf({ version: 3, payload: { name: 'B' } })]), lambdaContext()),
-    ]).finally(() => capture.restore());
+    await runAtOnce(recordOf({ version: 3, payload: { name: 'A' } }), recordOf({ version: 3, payload: { name: 'B' } }));
 
     // Assess
-    const calls = [...first.destination.calls, ...second.destination.calls];
-    expect(calls).toHaveLength(1);
-    expect([{ name: 'A' }, { name: 'B' }]).toContainEqual(calls[0]?.event.payload);
+    expect(calls()).toHaveLength(1);
+    expect([{ name: 'A' }, { name: 'B' }]).toContainEqual(calls()[0]?.event.payload);
   });
 
   it('dead-letters a change whose type is not routed to the destination, without calling it', async () => {

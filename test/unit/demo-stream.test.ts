@@ -95,6 +95,36 @@ describe('Function: generateDemoStream', () => {
     expect(copies).toBe(describeStream(events).duplicates);
   });
 
+  it('makes round(changes * twinRate) re-sends of upserts same-version twins with another payload', () => {
+    // Act
+    const events = generateDemoStream({ ...base, twinRate: 0.02 });
+
+    // Assess
+    const firstSent = new Map<string, ChangeEvent>();
+    const twins: ChangeEvent[] = [];
+    for (const event of events) {
+      const key = `${recordKey(event.resourceType, event.id)}\u0000${event.version}`;
+      const first = firstSent.get(key);
+      if (first === undefined) firstSent.set(key, event);
+      else if (JSON.stringify(event) !== JSON.stringify(first)) twins.push(event);
+    }
+    expect(twins).toHaveLength(40);
+    expect(twins.every((twin) => twin.op === 'upsert' && ChangeEventSchema.safeParse(twin).success)).toBe(true);
+    expect(describeStream(events)).toMatchObject({ total: 2000, twins: 40 });
+  });
+
+  it('keeps the rest of the stream as it is without twins', () => {
+    // Act
+    const plain = generateDemoStream(base);
+    const withTwins = generateDemoStream({ ...base, twinRate: 0.05 });
+
+    // Assess: the same changes in the same order; only some re-sends' payloads differ
+    const identity = (event: ChangeEvent) => [event.resourceType, event.id, event.version, event.op, event.occurredAt];
+    expect(withTwins.map(identity)).toEqual(plain.map(identity));
+    expect(describeStream(withTwins)).toMatchObject({ duplicates: describeStream(plain).duplicates, outOfOrder: describeStream(plain).outOfOrder, twins: 100 });
+    expect(describeStream(plain).twins).toBe(0);
+  });
+
   it('gives every record the versions 1..n, each at least once', () => {
     // Act
     const events = generateDemoStream(base);
@@ -158,6 +188,8 @@ describe('Function: generateDemoStream', () => {
     [{ ids: 0 }, 'Expected `ids` to be an integer >= 1, got `0`'],
     [{ duplicateRate: 1 }, 'Expected `duplicateRate` to be a number from 0 to below 1, got `1`'],
     [{ outOfOrderRate: 1.5 }, 'Expected `outOfOrderRate` to be a number from 0 to 1, got `1.5`'],
+    [{ twinRate: -0.1 }, 'Expected `twinRate` to be a number from 0 to 1, got `-0.1`'],
+    [{ duplicateRate: 0.1, twinRate: 0.2 }, 'Expected `twinRate` to be at most `duplicateRate` (0.1): twins are re-sends, got `0.2`'],
     [{ resourceTypes: [] }, 'Expected `resourceTypes` to hold at least one resource type, got an empty list'],
     [{ resourceTypes: ['no spaces'] }, 'Expected `resourceTypes` to hold valid resource types, got `no spaces`'],
   ])('rejects %o with a clear message', (override, message) => {
@@ -216,6 +248,22 @@ describe('Function: describeStream', () => {
 
     // Assess
     // Out of order: c-1 v1 (after v2), the re-sent c-1 v2 is not (v2 is not higher than itself), c-2 v2 (after v3).
-    expect(described).toEqual({ total: 7, distinct: 6, duplicates: 1, outOfOrder: 2, records: 3 });
+    expect(described).toEqual({ total: 7, distinct: 6, duplicates: 1, twins: 0, outOfOrder: 2, records: 3 });
+  });
+
+  it('counts a re-send with another payload or op as a twin, and as a duplicate', () => {
+    // Prepare
+    const stream: ChangeEvent[] = [
+      ...handWritten,
+      { resourceType: 'contact', id: 'c-1', version: 2, occurredAt: at, op: 'upsert', payload: { name: 'Eve' } },
+      { resourceType: 'contact', id: 'c-2', version: 3, occurredAt: at, op: 'upsert', payload: {} },
+      { resourceType: 'invoice', id: 'c-1', version: 1, occurredAt: at, op: 'upsert', payload: {} },
+    ];
+
+    // Act
+    const described = describeStream(stream);
+
+    // Assess
+    expect(described).toMatchObject({ total: 10, distinct: 6, duplicates: 4, twins: 2 });
   });
 });
