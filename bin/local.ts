@@ -3,7 +3,15 @@ import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig } from '../lib
 import { ValidationError } from '../lib/config/validation.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CHAOS_CRASH_RATE, CHAOS_FAILURES, CHAOS_SIZE, chaosRunOptions } from '../lib/local/chaos.ts';
+import {
+  CHAOS_CONCURRENT_COPY_RATE,
+  CHAOS_CRASH_RATE,
+  CHAOS_FAILURES,
+  CHAOS_SETTLE_SECONDS,
+  CHAOS_SIZE,
+  CHAOS_TWIN_RATE,
+  chaosRunOptions,
+} from '../lib/local/chaos.ts';
 import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from '../lib/local/format-report.ts';
 import { runLocalPipeline } from '../lib/local/run-pipeline.ts';
 
@@ -15,9 +23,11 @@ and a demo stream with duplicates, out-of-order versions and malformed messages.
 report and a check of the invariants; exits 1 if one fails.
 
 Options:
-  --chaos          inject every failure we know of: 429 with Retry-After, 503, timeouts (before
-                   and after the write), connection resets, 400s and consumer crashes; defaults
-                   to ${CHAOS_SIZE.changes} changes over ${CHAOS_SIZE.ids} records, unthrottled
+  --chaos          inject every failure we know of: 429 with Retry-After, 503, 409, timeouts
+                   (before and after the write), connection resets, 400s, writes that land
+                   after the lease, consumer crashes, messages SQS hands to two consumers at
+                   once, and same-version twins with another payload; settle window
+                   ${CHAOS_SETTLE_SECONDS} s; defaults to ${CHAOS_SIZE.changes} changes over ${CHAOS_SIZE.ids} records, unthrottled
   --explain        print each destination's retry schedule (from its retry horizon) and exit
   --changes N      changes to publish (default 500)
   --rate R         changes per second, 0 for unthrottled (default 250)
@@ -105,7 +115,8 @@ const main = async (): Promise<void> => {
     process.stderr.write(
       `chaos: ${changes} changes over ${ids} records; fake API failure rates ${Object.entries(CHAOS_FAILURES)
         .map(([kind, value]) => `${kind} ${value}`)
-        .join(', ')}; consumer crash rate ${CHAOS_CRASH_RATE}\n`,
+        .join(', ')}; 409 while a key is in flight; consumer crash rate ${CHAOS_CRASH_RATE}; concurrent copy rate ${CHAOS_CONCURRENT_COPY_RATE}; ` +
+        `same-version twin rate ${CHAOS_TWIN_RATE}; settle window ${CHAOS_SETTLE_SECONDS} s\n`,
     );
   }
   const report = await runLocalPipeline({

@@ -1,12 +1,22 @@
 import type { PipelineConfig } from '../config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../config/resources.ts';
 import { expectedRetrySeconds } from '../sync/backoff.ts';
 import type { FailureRates } from './fake-api.ts';
 import type { LocalRunOptions } from './run-pipeline.ts';
 
+/** The destination call timeout of a chaos run; the lease is `2 x this + 1 s` = 1,800 ms. */
+export const CHAOS_REQUEST_TIMEOUT_MS = 400;
+
+/**
+ * How long after a call in doubt a chaos destination sends nothing else to the record (its
+ * `settleSeconds`): long enough for every late write below to land, short enough for a run to end.
+ */
+export const CHAOS_SETTLE_SECONDS = 3;
+
 /**
  * What the fake API does wrong in a chaos run: every failure we know of, at rates high enough that
- * each happens many times in 2,000 changes. Transient ones must be retried to success; the 400s must
- * end in the DLQ with a reason.
+ * each happens many times in 2,000 changes. Transient ones (429, 503, 409, hangs, resets) must be
+ * retried to success; the 400s must end in the DLQ with a reason.
  */
 export const CHAOS_FAILURES: Required<FailureRates> = {
   throttle: 0.05,
@@ -16,13 +26,21 @@ export const CHAOS_FAILURES: Required<FailureRates> = {
   badRequest: 0.01,
   timeoutAfterWrite: 0.02,
   lateWrite: 0.01,
+  conflict: 0.02,
   retryAfterSeconds: 1,
-  // Longer than the call timeout (the client has given up), shorter than the lease.
-  lateWriteDelayMs: 700,
+  // After the lease (1,800 ms from before the call), inside the settle window (3 s from when the
+  // client gave up, 400 ms after sending): a stray request the fence, not the lease, must hold off.
+  lateWriteDelayMs: 2_500,
 };
 
 /** Share of successful calls after which the consumer "dies" before committing. */
 export const CHAOS_CRASH_RATE = 0.01;
+
+/** Share of received messages SQS also hands to a second consumer at once (at-least-once delivery). */
+export const CHAOS_CONCURRENT_COPY_RATE = 0.05;
+
+/** Share of changes published a second time with the same version and another payload (a publisher bug). */
+export const CHAOS_TWIN_RATE = 0.02;
 
 /** The smallest run that meets the chaos bar: >= 2,000 changes over >= 200 records. */
 export const CHAOS_SIZE = { changes: 2_000, ids: 200 } as const;
@@ -32,8 +50,10 @@ const CHAOS_RETRY = { baseDelaySeconds: 1, maxDelaySeconds: 4, maxReceiveCount: 
 /**
  * The same destinations with timings scaled down so a chaos run finishes in a minute: short call
  * timeouts (so injected hangs cost little), a short function timeout (so a crashed invocation's lease
- * expires quickly), and a backoff in seconds with enough deliveries that no transient failure runs
- * out of retries.
+ * expires quickly), a settle window of 3 s, and a backoff in seconds with enough deliveries that no
+ * transient failure runs out of retries. The fake API does not deduplicate by key (so every repeated
+ * call shows in its write log) and answers 409 to a key still in flight; SQS hands concurrent copies
+ * of some messages to a second poller, and the publisher sends same-version twins.
  *
  * @example
  * const options = chaosRunOptions(loadPipelineConfig(), { changes: 2000, ids: 200, seed: 1 });
@@ -46,7 +66,8 @@ export const chaosRunOptions = (
     ...config,
     destinations: config.destinations.map((destination) => ({
       ...destination,
-      requestTimeoutMs: 400,
+      requestTimeoutMs: CHAOS_REQUEST_TIMEOUT_MS,
+      settleSeconds: CHAOS_SETTLE_SECONDS,
       functionTimeoutSeconds: 4,
       maxConcurrency: Math.max(destination.maxConcurrency, 4),
       retry: { ...CHAOS_RETRY, horizonMinutes: Math.round(expectedRetrySeconds(CHAOS_RETRY, CHAOS_RETRY.maxReceiveCount) / 60) },
@@ -60,5 +81,10 @@ export const chaosRunOptions = (
   malformed: 20,
   visibilityTimeoutSeconds: 6,
   crashRate: CHAOS_CRASH_RATE,
-  fakeApi: { failures: CHAOS_FAILURES, seed: size.seed },
+  concurrentCopyRate: CHAOS_CONCURRENT_COPY_RATE,
+  twinRate: CHAOS_TWIN_RATE,
+  fakeApi: { failures: CHAOS_FAILURES, seed: size.seed, conflictWhileInFlight: true },
 });
+
+/** The lease of a chaos destination, for checks that a late write lands after it. */
+export const CHAOS_LEASE_MS = leaseDurationMsFor({ requestTimeoutMs: CHAOS_REQUEST_TIMEOUT_MS });

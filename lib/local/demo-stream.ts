@@ -16,6 +16,14 @@ export interface DemoStreamOptions {
   readonly duplicateRate?: number;
   /** Share of events published after a higher version of the same record. @default 0.3 */
   readonly outOfOrderRate?: number;
+  /**
+   * Share of events that are same-version twins: a re-send with the same (resourceType, id,
+   * version) as an earlier upsert but another payload, as a publisher bug produces (two writers
+   * stamping the same version). Twins are taken from the re-sends, so they count among the
+   * duplicates and at most `duplicateRate` can be twins; where too few re-sends are of upserts,
+   * fewer twins are made. @default 0
+   */
+  readonly twinRate?: number;
   /** Chance that a change after the first is a delete (never two deletes in a row). @default 0.05 */
   readonly deleteRate?: number;
   /** @default 1 */
@@ -28,7 +36,7 @@ export interface DemoStreamOptions {
  * What a stream contains, measured from the events alone.
  *
  * @example
- * describeStream(events); // { total: 1000, distinct: 800, duplicates: 200, outOfOrder: 300, records: 50 }
+ * describeStream(events); // { total: 1000, distinct: 800, duplicates: 200, twins: 0, outOfOrder: 300, records: 50 }
  */
 export interface StreamDescription {
   readonly total: number;
@@ -36,6 +44,11 @@ export interface StreamDescription {
   readonly distinct: number;
   /** Events whose (resourceType, id, version) was published before: `total - distinct`. */
   readonly duplicates: number;
+  /**
+   * Duplicates whose op or payload differs from the first event published with that (resourceType,
+   * id, version): same-version twins. Counted among `duplicates`.
+   */
+  readonly twins: number;
   /** Events published after a higher version of the same record. */
   readonly outOfOrder: number;
   /** Distinct (resourceType, id) pairs. */
@@ -181,24 +194,31 @@ const insertBetween = <T>(random: Random, list: T[], item: T, from: number, to: 
  * sequence. Each record's sequence is built first (a delayed version moves just after the next
  * one; a re-send goes just after its original or after a higher version), picking delayed
  * versions and late re-sends until `round(changes * outOfOrderRate)` is reached where the
- * records allow it; the sequences are then merged by when each event would be sent.
+ * records allow it; the sequences are then merged by when each event would be sent. With a
+ * `twinRate`, `round(changes * twinRate)` of the re-sends of upserts (picked last, so the rest of
+ * the stream is the same as without twins) get a payload of their own.
  *
  * @throws {RangeError} for a count or rate out of range, or an invalid resource type
  * @example
  * const events = generateDemoStream({ changes: 1000, ids: 50, resourceTypes: ['contact', 'invoice'], seed: 7 });
- * describeStream(events); // { total: 1000, distinct: 800, duplicates: 200, outOfOrder: 300, records: 50 }
+ * describeStream(events); // { total: 1000, distinct: 800, duplicates: 200, twins: 0, outOfOrder: 300, records: 50 }
  */
 export const generateDemoStream = (options: DemoStreamOptions): ChangeEvent[] => {
   const { changes, ids, resourceTypes } = options;
   const duplicateRate = options.duplicateRate ?? 0.2;
   const outOfOrderRate = options.outOfOrderRate ?? 0.3;
   const deleteRate = options.deleteRate ?? 0.05;
+  const twinRate = options.twinRate ?? 0;
   const now = options.now ?? Date.now;
   checkCount('changes', changes, 0);
   checkCount('ids', ids, 1);
   checkRate('duplicateRate', duplicateRate, true);
   checkRate('outOfOrderRate', outOfOrderRate);
   checkRate('deleteRate', deleteRate);
+  checkRate('twinRate', twinRate);
+  if (twinRate > duplicateRate) {
+    throw new RangeError(`Expected \`twinRate\` to be at most \`duplicateRate\` (${duplicateRate}): twins are re-sends, got \`${twinRate}\``);
+  }
   if (resourceTypes.length === 0) throw new RangeError('Expected `resourceTypes` to hold at least one resource type, got an empty list');
   for (const resourceType of resourceTypes) {
     if (!resourceTypeSchema.safeParse(resourceType).success) {
@@ -324,7 +344,23 @@ export const generateDemoStream = (options: DemoStreamOptions): ChangeEvent[] =>
   });
   keyed.sort((a, b) => a.key - b.key || a.tieBreak - b.tieBreak || a.recordIndex - b.recordIndex);
 
-  return keyed.map(({ item }) => (item.kind === 'original' ? item.original.event : structuredClone(item.duplicate.source.event)));
+  const events = keyed.map(({ item }) => (item.kind === 'original' ? item.original.event : structuredClone(item.duplicate.source.event)));
+  if (twinRate === 0) return events;
+
+  // Same-version twins: re-sends of upserts that get a payload of their own. Drawn after everything
+  // else, so the stream is the one without twins apart from these payloads.
+  const twinCandidates = keyed.flatMap(({ item }, index) =>
+    item.kind === 'duplicate' && item.duplicate.source.event.op === ChangeOp.UPSERT ? [{ index, source: item.duplicate.source }] : [],
+  );
+  for (const { index, source } of random.shuffle(twinCandidates).slice(0, Math.round(changes * twinRate))) {
+    const { event, record } = source;
+    if (event.op !== ChangeOp.UPSERT) continue;
+    const payload = makePayload(random, record, event.version);
+    // Another payload for sure: the draw could repeat the original's status, amount and currency.
+    if (JSON.stringify(payload) === JSON.stringify(event.payload)) payload.amount = Number(payload.amount) + 0.01;
+    events[index] = { ...event, payload };
+  }
+  return events;
 };
 
 /**
@@ -351,15 +387,20 @@ export const expectedFinalVersions = (events: readonly ChangeEvent[]): Map<strin
  * const { duplicates, outOfOrder } = describeStream(events);
  */
 export const describeStream = (events: readonly ChangeEvent[]): StreamDescription => {
-  const seen = new Set<string>();
+  /** The op and payload first published per (resourceType, id, version). */
+  const seen = new Map<string, string>();
   const highest = new Map<string, number>();
   let outOfOrder = 0;
+  let twins = 0;
   for (const event of events) {
     const key = recordKey(event.resourceType, event.id);
-    seen.add(`${key}\u0000${event.version}`);
+    const content = JSON.stringify([event.op, event.op === ChangeOp.UPSERT ? event.payload : null]);
+    const first = seen.get(`${key}\u0000${event.version}`);
+    if (first === undefined) seen.set(`${key}\u0000${event.version}`, content);
+    else if (first !== content) twins += 1;
     const top = highest.get(key);
     if (top !== undefined && top > event.version) outOfOrder += 1;
     if (top === undefined || event.version > top) highest.set(key, event.version);
   }
-  return { total: events.length, distinct: seen.size, duplicates: events.length - seen.size, outOfOrder, records: highest.size };
+  return { total: events.length, distinct: seen.size, duplicates: events.length - seen.size, twins, outOfOrder, records: highest.size };
 };

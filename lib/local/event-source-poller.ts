@@ -10,6 +10,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { intInRange, parseOrThrow } from '../config/validation.ts';
+import { createRandom } from './random.ts';
 
 /**
  * A Lambda handler for an SQS event source, as the consumer function exports it.
@@ -60,6 +61,11 @@ export interface InvocationSummary {
   readonly durationMs: number;
   /** The handler's error (`error`), or the reason (`invalid-response`, `timeout`). */
   readonly error?: unknown;
+  /**
+   * True for an invocation of concurrent copies another poller handed over (see
+   * {@link createConcurrentCopies}); its messages were received by that poller.
+   */
+  readonly copy: boolean;
 }
 
 /**
@@ -72,6 +78,8 @@ export interface EventSourcePollerStats {
   readonly invocations: number;
   /** Messages received (a message received again after a failure counts again). */
   readonly received: number;
+  /** Messages invoked as concurrent copies handed over by another poller (not counted in `received`). */
+  readonly copies: number;
   readonly deleted: number;
   /** Items listed in valid `batchItemFailures`. */
   readonly failedItems: number;
@@ -139,7 +147,148 @@ export interface EventSourcePollerOptions {
    * @default writes one line to stderr
    */
   readonly onError?: (error: unknown) => void;
+  /**
+   * A coordinator shared by the pollers of one queue that hands copies of received messages to
+   * another of them at once, as SQS's at-least-once delivery may (see {@link createConcurrentCopies}).
+   *
+   * @default no copies
+   */
+  readonly copies?: ConcurrentCopies;
 }
+
+/**
+ * One poller as a {@link ConcurrentCopies} coordinator sees it.
+ */
+export interface CopyPeer {
+  /** False once `stop()` was called: a stopping poller takes no copies. */
+  accepting(): boolean;
+  /** Invokes `messages` as an invocation of their own, now, beside the poller's own invocations. */
+  deliver(messages: readonly Message[]): void;
+}
+
+/**
+ * Shared by the pollers of one queue: decides, per received message, whether SQS also hands it to
+ * another consumer while the first still holds it, and delivers that copy.
+ *
+ * @example
+ * const copies = createConcurrentCopies({ rate: 0.05, seed: 7 });
+ * startEventSourcePoller({ ...options, copies });
+ * startEventSourcePoller({ ...options, copies });
+ */
+export interface ConcurrentCopies {
+  /** Registers a poller; returns what it calls with every batch it received, before invoking it. */
+  register(peer: CopyPeer): (messages: readonly Message[]) => void;
+  /** Copies handed over so far (one per copied message). */
+  delivered(): number;
+}
+
+/**
+ * @example
+ * const options: ConcurrentCopyOptions = { rate: 0.05, seed: 7 };
+ */
+export interface ConcurrentCopyOptions {
+  /** Chance, from 0 to 1, that a received message is also handed to another poller at once. */
+  readonly rate: number;
+  /** Seed of the draws. @default 1 */
+  readonly seed?: number;
+}
+
+/**
+ * SQS delivers at least once: a message can come back to a second ReceiveMessage while the first
+ * consumer still works on it (a copy held on a server that missed the receive or the delete). This
+ * coordinator reproduces that for the pollers of one queue: with probability `rate` per received
+ * message (seeded draws), it hands the same message (body, messageId, attributes and receipt handle)
+ * at once to ANOTHER registered poller (the same one when it is alone), which invokes it as an
+ * invocation of its own, so both run concurrently. Copies a poller received in one batch for the
+ * same peer share one invocation. Copies are not copied again.
+ *
+ * What it leaves out of real SQS: a real copy comes with a receipt handle of its own (the emulator
+ * cannot mint one), and its ApproximateReceiveCount may differ. Here the copy shares the receipt
+ * handle, so whichever invocation deletes the message deletes it for both, and a visibility change
+ * by one (a retry's backoff) applies to both; in SQS a delete with either handle removes the
+ * message too, but a visibility change with the older handle may fail.
+ *
+ * @throws {RangeError} when `rate` is not a number from 0 to 1
+ * @example
+ * const copies = createConcurrentCopies({ rate: 0.05, seed: 7 });
+ * const pollers = [1, 2, 3, 4].map(() => startEventSourcePoller({ ...options, pollers: 1, copies }));
+ * copies.delivered(); // 12
+ */
+export const createConcurrentCopies = (options: ConcurrentCopyOptions): ConcurrentCopies => {
+  const { rate } = options;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) {
+    throw new RangeError(`Expected \`rate\` to be a number from 0 to 1, got \`${String(rate)}\``);
+  }
+  const random = createRandom(options.seed ?? 1);
+  const peers: CopyPeer[] = [];
+  let delivered = 0;
+  return {
+    register: (peer) => {
+      peers.push(peer);
+      return (messages) => {
+        if (rate === 0) return;
+        const byPeer = new Map<CopyPeer, Message[]>();
+        for (const message of messages) {
+          if (random.next() >= rate) continue;
+          const others = peers.filter((other) => other !== peer && other.accepting());
+          const target = others.length > 0 ? others[random.int(others.length)]! : peer.accepting() ? peer : undefined;
+          if (target === undefined) continue;
+          byPeer.set(target, [...(byPeer.get(target) ?? []), message]);
+        }
+        for (const [target, copies] of byPeer) {
+          delivered += copies.length;
+          target.deliver(copies);
+        }
+      };
+    },
+    delivered: () => delivered,
+  };
+};
+
+/**
+ * A pool of Lambda execution environments behind one handler. See {@link createExecutionEnvironments}.
+ *
+ * @example
+ * const environments: ExecutionEnvironments = createExecutionEnvironments(() => wireConsumerHandler(wiring));
+ */
+export interface ExecutionEnvironments {
+  /** Runs each invocation in an idle environment, or in a new one when all are busy. */
+  readonly handler: SqsBatchHandler;
+  /** Environments created so far (cold starts). */
+  created(): number;
+}
+
+/**
+ * Lambda runs each concurrent invocation in its own execution environment (module state such as a
+ * logger's context or a metrics buffer is never shared by two invocations at once), reuses an idle
+ * one when it can, and creates one (a cold start) when all are busy. This gives the same to local
+ * pollers: `create` builds the handler of a new environment. An environment whose invocation never
+ * settles (it hangs past its timeout, as a crashed one does here) is never handed out again, as
+ * Lambda replaces an environment that timed out.
+ *
+ * @example
+ * const environments = createExecutionEnvironments(() => wireConsumerHandler(wiring));
+ * startEventSourcePoller({ ...options, handler: environments.handler });
+ */
+export const createExecutionEnvironments = (create: () => SqsBatchHandler): ExecutionEnvironments => {
+  const idle: SqsBatchHandler[] = [];
+  let created = 0;
+  return {
+    handler: async (event, context) => {
+      let environment = idle.pop();
+      if (environment === undefined) {
+        environment = create();
+        created += 1;
+      }
+      try {
+        return await environment(event, context);
+      } finally {
+        idle.push(environment);
+      }
+    },
+    created: () => created,
+  };
+};
 
 /**
  * Stops a running poller and reads its counters.
@@ -151,7 +300,8 @@ export interface EventSourcePollerOptions {
 export interface EventSourcePoller {
   /**
    * Stops receiving and resolves once every loop has ended: the long polls in progress (at most
-   * `waitTimeSeconds`), and the invocations and deletes of what they returned. Safe to call twice.
+   * `waitTimeSeconds`), and the invocations and deletes of what they returned, and the invocations
+   * of copies handed over to it (see `copies`). Takes no copies once called. Safe to call twice.
    */
   stop(): Promise<void>;
   stats(): EventSourcePollerStats;
@@ -338,7 +488,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
   // Validated above: arn:partition:sqs:region:account:name
   const [, , , awsRegion = '', account = ''] = queueArn.split(':');
 
-  const counters = { invocations: 0, received: 0, deleted: 0, failedItems: 0, handlerErrors: 0, pollerErrors: 0 };
+  const counters = { invocations: 0, received: 0, copies: 0, deleted: 0, failedItems: 0, handlerErrors: 0, pollerErrors: 0 };
   const abort = new AbortController();
   const { signal } = abort;
   const reportError = (error: unknown): void => {
@@ -415,7 +565,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
     return deleted;
   };
 
-  const invoke = async (messages: readonly Message[]): Promise<void> => {
+  const invoke = async (messages: readonly Message[], copy = false): Promise<void> => {
     const started = Date.now();
     const event: SQSEvent = { Records: messages.map((message) => toSqsRecord(message, queueArn, awsRegion)) };
     const messageIds = event.Records.map((record) => record.messageId);
@@ -432,6 +582,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
         deleted: extra.deleted ?? 0,
         durationMs: Date.now() - started,
         ...(extra.error !== undefined && { error: extra.error }),
+        copy,
       });
     };
 
@@ -480,10 +631,29 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
         backoffMs = Math.min(backoffMs * 2, POLL_ERROR_BACKOFF_MS.max);
         continue;
       }
+      if (batch.length === 0) continue;
+      try {
+        offerCopies?.(batch);
+      } catch (error) {
+        reportError(error);
+      }
       // Messages received before stop() are invoked, not dropped: they are already invisible.
-      if (batch.length > 0) await invoke(batch).catch(reportError);
+      await invoke(batch).catch(reportError);
     }
   };
+
+  /** Invocations of copies handed over by another poller, running beside the loops. */
+  const copyInvocations = new Set<Promise<void>>();
+  const offerCopies = options.copies?.register({
+    accepting: () => !signal.aborted,
+    deliver: (messages) => {
+      counters.copies += messages.length;
+      const running: Promise<void> = invoke(messages, true)
+        .catch(reportError)
+        .finally(() => copyInvocations.delete(running));
+      copyInvocations.add(running);
+    },
+  });
 
   const loops = Array.from({ length: settings.pollers }, () => pollLoop());
   let stopped: Promise<void> | undefined;
@@ -492,7 +662,11 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
       if (stopped === undefined) {
         // Ends the pauses at once; a long poll in progress is let finish (see waitTimeSeconds).
         abort.abort();
-        stopped = Promise.all(loops).then(() => undefined);
+        stopped = (async () => {
+          await Promise.all(loops);
+          // Copies handed over before stop() (another poller's last batch) are invoked to the end.
+          while (copyInvocations.size > 0) await Promise.all([...copyInvocations]);
+        })();
       }
       return stopped;
     },

@@ -36,7 +36,7 @@ export const formatReport = (report: LocalRunReport): string => {
   const lines: string[] = [];
   lines.push(
     `sync-pipeline local run ${report.runId} on ${report.endpoint} in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `stream: ${report.stream.changes} changes over ${report.stream.records} records (${report.stream.duplicates} duplicates, ${report.stream.outOfOrder} out of order) + ${report.stream.malformed} malformed`,
+    `stream: ${report.stream.changes} changes over ${report.stream.records} records (${report.stream.duplicates} duplicates${report.stream.twins > 0 ? `, ${report.stream.twins} of them same-version twins with another payload` : ''}, ${report.stream.outOfOrder} out of order) + ${report.stream.malformed} malformed`,
     '',
     `${'destination'.padEnd(12)}${pad('published', 10)}${pad('applied', 9)}${pad('skipped', 9)}${pad('dead-let.', 10)}${pad('retried', 9)}${pad('lag p50', 10)}${pad('lag p99', 10)}`,
   );
@@ -44,16 +44,29 @@ export const formatReport = (report: LocalRunReport): string => {
     lines.push(
       `${d.destination.padEnd(12)}${pad(d.published, 10)}${pad(d.applied, 9)}${pad(d.skipped, 9)}${pad(d.deadLettered, 10)}${pad(d.retried, 9)}${pad(ms(d.lagMs.p50), 10)}${pad(ms(d.lagMs.p99), 10)}`,
     );
-    const skipped = Object.entries(d.skippedByReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
-    const dead = Object.entries(d.deadLetteredByReason).map(([reason, n]) => `${reason} ${n}`).join(', ');
-    const lost = d.deadLettersFromLostInvocations > 0 ? ` (${d.deadLettersFromLostInvocations} written by invocations that died; processed again since)` : '';
-    lines.push(`${''.padEnd(12)}skipped: ${skipped || 'none'}; dead letters: ${dead || 'none'}${lost}`);
+    const breakdown = (counts: Readonly<Record<string, number>>): string =>
+      Object.entries(counts)
+        .filter(([, n]) => n > 0)
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ') || 'none';
+    const lost =
+      (d.deadLettersFromLostInvocations > 0 ? ` (${d.deadLettersFromLostInvocations} written by invocations that died; processed again since)` : '') +
+      (d.deadLettersRepeated > 0 ? ` (${d.deadLettersRepeated} written again for a message already in the DLQ, by a concurrent copy)` : '');
+    lines.push(`${''.padEnd(12)}skipped: ${breakdown(d.skippedByReason)}; retried: ${breakdown(d.retriedByReason)}; dead letters: ${breakdown(d.deadLetteredByReason)}${lost}`);
+    const extra = d.extraTerminalOutcomes ?? 0;
+    lines.push(
+      `${''.padEnd(12)}replays at the destination: ${d.replays}; concurrent copies delivered: ${d.copiesDelivered}${extra > 0 ? ` (${extra} extra outcomes)` : ''}`,
+    );
   }
-  const injected = Object.entries(report.faults.injected).filter(([, n]) => n > 0);
-  if (injected.length > 0 || report.faults.crashedInvocations > 0) {
+  const { faults } = report;
+  const injected = Object.entries(faults.injected).filter(([, n]) => n > 0);
+  if (injected.length > 0 || faults.crashedInvocations > 0 || faults.copiesDelivered > 0 || report.stream.twins > 0) {
     lines.push(
       '',
-      `faults: ${injected.map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none injected'}; crashed invocations ${report.faults.crashedInvocations}; idempotent replays ${report.faults.replays}`,
+      `faults: ${injected.map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none injected'}; 409 for a key in flight ${faults.conflictsInFlight}; ` +
+        `late writes landing after the lease ${faults.lateWritesAfterLease}; crashed invocations ${faults.crashedInvocations} ` +
+        `(${faults.answersLostToCrashes} answered calls lost with them); concurrent copies ${faults.copiesDelivered}; same-version twins ${report.stream.twins}; ` +
+        `requests repeating a key ${faults.replays}`,
     );
   }
   lines.push('', report.drained ? 'every published message was accounted for' : 'WARNING: the run stalled before every message was accounted for', '');
@@ -124,6 +137,8 @@ export const formatHtmlReport = (report: LocalRunReport): string =>
       skipped: d.skipped,
       deadLettered: d.deadLettered,
       retried: d.retried,
+      retriedByReason: d.retriedByReason,
+      replays: d.replays,
       lagP50Ms: d.lagMs.p50,
       lagP99Ms: d.lagMs.p99,
     })),

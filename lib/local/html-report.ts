@@ -8,6 +8,10 @@ export interface HtmlReportDestinationSummary {
   readonly skipped: number;
   readonly deadLettered: number;
   readonly retried: number;
+  /** RecordsRetried by its `Reason` dimension. @default none shown */
+  readonly retriedByReason?: Readonly<Record<string, number>>;
+  /** Requests that reached the destination with an idempotency key it had seen. @default not shown */
+  readonly replays?: number;
   readonly lagP50Ms: number | null;
   readonly lagP99Ms: number | null;
 }
@@ -312,7 +316,8 @@ const renderDestinationCharts = (destination: string, index: number, timeline: T
 };
 
 const renderSummary = (summary: readonly HtmlReportDestinationSummary[]): string => {
-  const header = ['destination', 'published', 'applied', 'skipped', 'dead-lettered', 'retried', 'lag p50', 'lag p99'];
+  const withReplays = summary.some((row) => row.replays !== undefined);
+  const header = ['destination', 'published', 'applied', 'skipped', 'dead-lettered', 'retried', 'lag p50', 'lag p99', ...(withReplays ? ['replays'] : [])];
   const rows = summary
     .map((row) => {
       const numbers: Array<[string, number | null, string]> = [
@@ -323,6 +328,7 @@ const renderSummary = (summary: readonly HtmlReportDestinationSummary[]): string
         ['retried', row.retried, formatCount(row.retried)],
         ['lagP50Ms', row.lagP50Ms, formatMs(row.lagP50Ms)],
         ['lagP99Ms', row.lagP99Ms, formatMs(row.lagP99Ms)],
+        ...(withReplays ? [['replays', row.replays ?? null, row.replays === undefined ? '–' : formatCount(row.replays)] as [string, number | null, string]] : []),
       ];
       return `<tr${attributes({ 'data-destination': row.destination })}><th scope="row">${escapeHtml(row.destination)}</th>${numbers
         .map(([field, value, text]) => `<td${attributes({ 'data-field': field, 'data-value': value ?? '' })}>${escapeHtml(text)}</td>`)
@@ -333,6 +339,27 @@ const renderSummary = (summary: readonly HtmlReportDestinationSummary[]): string
     `<section id="summary"><h2>Summary</h2><table class="numbers" data-table="summary">` +
     `<thead><tr>${header.map((label) => `<th scope="col">${label}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></section>`
   );
+};
+
+/** RecordsRetried by reason per destination; nothing when no row carries a breakdown. */
+const renderRetries = (summary: readonly HtmlReportDestinationSummary[]): string => {
+  if (summary.every((row) => row.retriedByReason === undefined)) return '';
+  const rows = summary.flatMap((row) =>
+    Object.entries(row.retriedByReason ?? {})
+      .filter(([, count]) => count > 0)
+      .map(([reason, count]) => ({ destination: row.destination, reason, count })),
+  );
+  const body =
+    rows.length === 0
+      ? '<p class="none">No retries in this run.</p>'
+      : `<table data-table="retries"><thead><tr><th scope="col">destination</th><th scope="col">reason</th><th scope="col" class="num">retried</th></tr></thead><tbody>${rows
+          .map(
+            (row) =>
+              `<tr${attributes({ 'data-retried-destination': row.destination, 'data-reason': row.reason, 'data-value': row.count })}><td>${escapeHtml(row.destination)}</td>` +
+              `<td>${escapeHtml(row.reason)}</td><td class="num">${escapeHtml(formatCount(row.count))}</td></tr>`,
+          )
+          .join('')}</tbody></table>`;
+  return `<section id="retries" aria-labelledby="retries-heading"><h2 id="retries-heading">Retries by reason</h2>${body}</section>`;
 };
 
 const renderInvariants = (invariants: HtmlReportInput['invariants']): string => {
@@ -421,7 +448,7 @@ footer { font-size: 12px; padding-bottom: 24px; }
 /**
  * Renders a local run as ONE self-contained HTML document: inline CSS, charts drawn here as inline
  * SVG, no script and no external URL of any kind (a Content-Security-Policy of `default-src 'none'`
- * keeps it so). It holds the per-destination summary, the invariant verdicts, per destination the
+ * keeps it so). It holds the per-destination summary (with the retries by reason when given), the invariant verdicts, per destination the
  * lag percentiles, throughput and error rate over time, and the dead letters by reason. Every chart
  * carries `data-chart="lag-<destination>"` (or `throughput-`, `errors-`), a `<title>` and a
  * collapsed data table with the numbers it draws. Every piece of input text is escaped.
@@ -446,6 +473,7 @@ export const renderHtmlReport = (input: HtmlReportInput): string => {
   const seconds = (input.timeline.buckets.length * input.timeline.bucketMs) / 1000;
   const nav = [
     '<a href="#summary">Summary</a>',
+    ...(input.summary.some((row) => row.retriedByReason !== undefined) ? ['<a href="#retries">Retries</a>'] : []),
     '<a href="#invariants">Invariants</a>',
     ...destinations.map((destination, index) => `<a href="#destination-${index}">${escapeHtml(destination)}</a>`),
     '<a href="#dead-letters">Dead letters</a>',
@@ -469,6 +497,7 @@ ${overall}
 </header>
 <main>
 ${renderSummary(input.summary)}
+${renderRetries(input.summary)}
 ${renderInvariants(input.invariants)}
 ${destinations.map((destination, index) => renderDestinationCharts(destination, index, input.timeline)).join('\n')}
 ${renderDeadLetters(destinations, input)}

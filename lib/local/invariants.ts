@@ -19,6 +19,8 @@ export interface DeadLetter {
   readonly invocationIds?: readonly string[];
   /** The change it carried, when its body was a readable change event. */
   readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
+  /** The source queue's message id (from the envelope, or the message SQS moved by redrive). */
+  readonly messageId?: string;
 }
 
 /** Per destination, what was sent and how the consumer accounted for it. */
@@ -30,6 +32,18 @@ export interface DestinationAccounting {
   readonly deadLettered: number;
   /** Applied in invocations that died before publishing metrics (counted from their log lines). */
   readonly appliedUnreported?: number;
+  /**
+   * Terminal outcomes beyond one per published message, as the pollers saw them: a delivery is
+   * terminal when its invocation resolved and did not list the message as failed. A concurrent copy
+   * that ends skipped beside the original's applied is one; so is a redelivery after a lost delete.
+   * Without it, the check expects exactly one outcome per published message. @default 0
+   */
+  readonly extraTerminalOutcomes?: number;
+  /**
+   * Published message ids for which no delivery ended (no terminal outcome, not moved by redrive).
+   * Left out when the runtime did not track deliveries. @default none
+   */
+  readonly unterminated?: readonly string[];
 }
 
 export interface InvariantInput {
@@ -45,6 +59,12 @@ export interface InvariantInput {
   readonly deleteMisses: readonly DeleteMiss[];
   /** Every record version the consumer reported applied, from its log lines (lost invocations too). */
   readonly appliedRecords: readonly AppliedRecord[];
+  /**
+   * Per idempotency key, how many answered destination calls the consumer lost by dying right after
+   * them (before it could commit): the repeat that follows each is the designed recovery, not a
+   * duplicate effect. @default none
+   */
+  readonly lostAnswers?: ReadonlyMap<string, number>;
 }
 
 /** One named check with its verdict and, when it fails, the first few counterexamples. */
@@ -58,9 +78,15 @@ export interface InvariantReport {
   readonly noRegression: InvariantCheck;
   /** I2: every record holds its highest published version, or that version is in the DLQ. */
   readonly convergence: InvariantCheck;
-  /** I3: published = applied + skipped + dead-lettered, and applied = the destination's own effects. */
+  /**
+   * I3: every published message ended at least once, applied + skipped + dead-lettered = published
+   * + the extra terminal outcomes of copies, and applied = the destination's own effects.
+   */
   readonly accounting: InvariantCheck;
-  /** I4: at most one effective write per (record, version). */
+  /**
+   * I4: no request for a (record, version) reached the destination again after one whose answer the
+   * consumer received (unless it died before using it); writes and replays alike.
+   */
   readonly effectOnce: InvariantCheck;
   /** I6: every dead letter says why it is there. */
   readonly deadLettersHaveReasons: InvariantCheck;
@@ -80,7 +106,7 @@ const sample = (items: readonly string[]): string => items.slice(0, 3).join('; '
  */
 export const checkInvariants = (input: InvariantInput): InvariantReport => {
   const regressions = findRegressions(input.writeLog);
-  const duplicates = findDuplicateEffects(input.writeLog);
+  const duplicates = findDuplicateEffects(input.writeLog, input.lostAnswers === undefined ? {} : { lostAnswers: input.lostAnswers });
 
   const notConverged: string[] = [];
   for (const [destination, events] of input.routed) {
@@ -115,8 +141,15 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   const versionKey = (r: { resourceType: string; id: string; version: number }) => `${recordKey(r.resourceType, r.id)}\u0000${r.version}`;
   for (const row of input.accounting) {
     const accounted = row.applied + row.skipped + row.deadLettered;
-    if (accounted !== row.published) {
-      unbalanced.push(`${row.destination}: published ${row.published} but applied+skipped+dead-lettered = ${accounted}`);
+    const extra = row.extraTerminalOutcomes ?? 0;
+    if (accounted !== row.published + extra) {
+      unbalanced.push(
+        `${row.destination}: published ${row.published}${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} but applied+skipped+dead-lettered = ${accounted}`,
+      );
+    }
+    const unterminated = row.unterminated ?? [];
+    if (unterminated.length > 0) {
+      unbalanced.push(`${row.destination}: ${unterminated.length} published messages never ended (no terminal outcome), e.g. ${sample(unterminated)}`);
     }
     const reported = input.appliedRecords.filter((r) => r.destination === row.destination);
     const applied = row.applied + (row.appliedUnreported ?? 0);
@@ -151,8 +184,26 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     if (unexplained.length > 0) {
       unbalanced.push(`${row.destination}: ${unexplained.length} effects nobody reported and nothing superseded, e.g. ${unexplained[0]!.resourceType}/${unexplained[0]!.id} v${unexplained[0]!.version}`);
     }
-    notes.push(`${row.destination}: ${applied} applied = ${reported.length - missing.length} effects${unacknowledged.length > 0 ? ` (+${unacknowledged.length} writes whose response was lost, each superseded or dead-lettered)` : ''}`);
+    notes.push(
+      `${row.destination}: ${row.published} published${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} = ${accounted} outcomes, ` +
+        `${applied} applied = ${reported.length - missing.length} effects${unacknowledged.length > 0 ? ` (+${unacknowledged.length} writes whose response was lost, each superseded or dead-lettered)` : ''}`,
+    );
   }
+
+  // I4, in numbers: how many requests repeated a version, and why each was allowed.
+  const answeredBefore = new Map<string, number>();
+  let repeats = 0;
+  let repeatsAfterAnswer = 0;
+  for (const entry of [...input.writeLog].sort((a, b) => a.seq - b.seq)) {
+    const key = `${entry.destination}\u0000${versionKey(entry)}`;
+    const answered = answeredBefore.get(key);
+    if (answered !== undefined) {
+      repeats += 1;
+      if (answered > 0) repeatsAfterAnswer += 1;
+    }
+    answeredBefore.set(key, (answered ?? 0) + (entry.answered ? 1 : 0));
+  }
+  const lostToCrashes = [...(input.lostAnswers?.values() ?? [])].reduce((sum, n) => sum + n, 0);
 
   // A dead letter without a reason is one whose envelope is missing or unreadable.
   const reasonless = input.deadLetters.filter((letter) => letter.reason.trim() === '');
@@ -173,15 +224,21 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
       ok: unbalanced.length === 0,
       detail:
         unbalanced.length === 0
-          ? `published = applied + skipped + dead-lettered for every destination; ${notes.join('; ')}`
+          ? `every published message ended; applied + skipped + dead-lettered = published + extra outcomes of copies for every destination; ${notes.join('; ')}`
           : sample(unbalanced),
     },
     effectOnce: {
       ok: duplicates.length === 0,
       detail:
         duplicates.length === 0
-          ? 'at most one write per record version'
-          : sample(duplicates.map((d) => `${d.destination} ${d.resourceType}/${d.id} v${d.version} written ${d.seqs.length} times`)),
+          ? `${input.writeLog.length} requests reached the destination, ${repeats} repeated a version (${repeats - repeatsAfterAnswer} after a call whose answer never arrived, ` +
+            `${repeatsAfterAnswer} after an answer the consumer lost by dying, ${lostToCrashes} such answers); none after an answer that was used`
+          : sample(
+              duplicates.map(
+                (d) =>
+                  `${d.destination} ${d.resourceType}/${d.id} v${d.version} reached the destination ${d.seqs.length} times (seq ${d.seqs.join(', ')}), repeated after the answered seq ${d.repeatedAfterAnswer.join(', ')}`,
+              ),
+            ),
     },
     deadLettersHaveReasons: {
       ok: reasonless.length === 0,

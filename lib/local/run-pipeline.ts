@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationsFor } from '../config/pipeline-config.ts';
-import { consumerServiceName } from '../config/resources.ts';
+import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
@@ -19,10 +19,19 @@ import { EmfStore, percentile } from '../observability/emf.ts';
 import { captureJsonOutput } from '../observability/output-capture.ts';
 import { describeStream, generateDemoStream } from './demo-stream.ts';
 import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
-import { startEventSourcePoller, type EventSourcePoller } from './event-source-poller.ts';
+import {
+  createConcurrentCopies,
+  createExecutionEnvironments,
+  startEventSourcePoller,
+  type ConcurrentCopies,
+  type EventSourcePoller,
+  type ExecutionEnvironments,
+  type InvocationSummary,
+} from './event-source-poller.ts';
 import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import type { Destination } from '../adapters/destination.ts';
+import { toHeaderValue } from '../adapters/http-destination.ts';
 import { createRandom } from './random.ts';
 import { buildTimeline, type Timeline } from './timeline.ts';
 import type { LedgerStore } from '../sync/ledger.ts';
@@ -57,8 +66,28 @@ export interface LocalRunOptions {
    * @default 0
    */
   readonly crashRate?: number;
-  /** Wraps each destination's ledger (experiments and tests, e.g. a variant without the lease). */
+  /**
+   * Chance, from 0 to 1, that SQS hands a received message at the same time to a second consumer
+   * (another poller, so another execution environment) as an invocation of its own, as its
+   * at-least-once delivery may; see `createConcurrentCopies` for what this leaves out of real SQS.
+   * @default 0
+   */
+  readonly concurrentCopyRate?: number;
+  /**
+   * Share of the generated changes published a second time with the same version and another
+   * payload (a publisher bug); see `DemoStreamOptions.twinRate`. Ignored with `events`. @default 0
+   */
+  readonly twinRate?: number;
+  /**
+   * Replaces each destination's ledger (experiments and tests, e.g. a variant without the lease);
+   * called once per destination, so every execution environment of it shares the result.
+   */
   readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
+  /**
+   * Wraps each destination adapter (experiments and tests, e.g. one that calls twice); the crash
+   * injection wraps the result.
+   */
+  readonly decorateDestination?: (destination: Destination) => Destination;
   /** Where the consumers' JSON log lines go. @default reports/local-run.log */
   readonly logFile?: string;
   /** Gives up when nothing was accounted for this long. @default 60000 */
@@ -79,30 +108,64 @@ export interface LocalRunProgress {
 
 export interface DestinationReport extends DestinationProgress {
   readonly skippedByReason: Readonly<Record<string, number>>;
+  /** RecordsRetried by its `Reason` dimension (busy, fenced, transient, outcome-unknown, …). */
+  readonly retriedByReason: Readonly<Record<string, number>>;
   readonly deadLetteredByReason: Readonly<Record<string, number>>;
   readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
   readonly destinationWrites: number;
+  /**
+   * Requests that reached the destination with an idempotency key it had seen before (the fake
+   * API's `replays`): 0 when the pipeline never repeats a call that landed.
+   */
+  readonly replays: number;
+  /** Messages SQS handed to a second consumer at once (concurrent copies). */
+  readonly copiesDelivered: number;
   /**
    * Dead letters written only by invocations that died before deleting their message; the message
    * was then processed again (and counted there). Harmless to redrive: it is a duplicate by then.
    */
   readonly deadLettersFromLostInvocations: number;
+  /**
+   * Dead letters written again for a message already dead-lettered, by invocations that did not die
+   * (a concurrent copy rejected too): each is a dead-lettered outcome in the metrics, but the DLQ is
+   * counted once per source message. So the DLQ's messages by reason add up to `deadLettered +
+   * deadLettersFromLostInvocations - deadLettersRepeated`.
+   */
+  readonly deadLettersRepeated: number;
 }
 
 export interface LocalRunReport {
   readonly runId: string;
   readonly endpoint: string;
   readonly durationMs: number;
-  readonly stream: { readonly changes: number; readonly malformed: number; readonly duplicates: number; readonly outOfOrder: number; readonly records: number };
+  readonly stream: {
+    readonly changes: number;
+    readonly malformed: number;
+    readonly duplicates: number;
+    /** Duplicates with the same version and another payload (counted in `duplicates`). */
+    readonly twins: number;
+    readonly outOfOrder: number;
+    readonly records: number;
+  };
   readonly destinations: readonly DestinationReport[];
   readonly invariants: InvariantReport;
   readonly drained: boolean;
   /** What went wrong on purpose: failures the fake API injected and invocations that died. */
   readonly faults: {
     readonly injected: Readonly<Record<string, number>>;
-    /** Requests the fake API answered from its idempotency store (retries of calls that had landed). */
+    /** Requests that reached the fake API with an idempotency key it had seen (every destination). */
     readonly replays: number;
+    /** Writes the fake API answered 409 because a request with the same key was in flight. */
+    readonly conflictsInFlight: number;
     readonly crashedInvocations: number;
+    /** Answered destination calls whose invocation then died before committing (excused repeats, I4). */
+    readonly answersLostToCrashes: number;
+    /** Messages SQS handed to a second consumer at once (every destination). */
+    readonly copiesDelivered: number;
+    /** Writes whose client had given up that landed later than one lease after their call started. */
+    readonly lateWritesAfterLease: number;
+    /** Execution environments created (cold starts), every destination. */
+    readonly environments: number;
   };
   /** Per-second metrics of the run, for the HTML report. */
   readonly timeline: Timeline;
@@ -156,6 +219,7 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
         destination,
         invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
         reason: marked === undefined ? REDRIVEN : envelope?.reason === marked ? marked : '',
+        messageId: sourceMessageId,
         ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
       });
     }
@@ -211,12 +275,29 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   });
   const crashRandom = createRandom((options.seed ?? 1) + 1);
   const hangForever = new Promise<never>(() => undefined);
-  const crashAfterWrite = (destination: Destination): Destination => ({
-    apply: async (write) => {
-      await destination.apply(write);
-      if (crashRandom.next() < (options.crashRate ?? 0)) await hangForever;
-    },
-  });
+  // Both maps are keyed by the idempotency key as the fake API logs it: the HTTP adapter's header
+  // value, which percent-encodes what is not visible ASCII (ids such as `müller-客户`).
+  /** Per idempotency key, the answered calls a crash swallowed (their repeat is excused, I4). */
+  const lostAnswers = new Map<string, number>();
+  /** Per idempotency key, when each destination call started (to time late writes). */
+  const callStarts = new Map<string, number[]>();
+  const crashRate = options.crashRate ?? 0;
+  const instrument = (destination: Destination): Destination => {
+    const inner = options.decorateDestination?.(destination) ?? destination;
+    return {
+      apply: async (write) => {
+        const wireKey = toHeaderValue(write.idempotencyKey);
+        callStarts.set(wireKey, [...(callStarts.get(wireKey) ?? []), Date.now()]);
+        const result = await inner.apply(write);
+        if (crashRate > 0 && crashRandom.next() < crashRate) {
+          // The answer arrived and dies with the invocation: nothing commits it.
+          lostAnswers.set(wireKey, (lostAnswers.get(wireKey) ?? 0) + 1);
+          await hangForever;
+        }
+        return result;
+      },
+    };
+  };
   const flushLog = () => {
     if (pendingLog.length > 0) appendFileSync(logFile, `${pendingLog.splice(0).join('\n')}\n`);
   };
@@ -236,13 +317,24 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       }
     }
 
-    for (const destination of config.destinations) {
+    const environmentsOf = new Map<string, ExecutionEnvironments>();
+    const copiesOf = new Map<string, ConcurrentCopies>();
+    /** Per destination and message id, the deliveries that ended (resolved, not listed as failed). */
+    const terminalOf = new Map<string, Map<string, number>>(config.destinations.map((d) => [d.name, new Map()]));
+    const recordTerminal = (destination: string, summary: InvocationSummary): void => {
+      if (summary.outcome !== 'success' && summary.outcome !== 'partial') return;
+      const failed = new Set(summary.failedMessageIds);
+      const terminal = terminalOf.get(destination)!;
+      for (const messageId of summary.messageIds) if (!failed.has(messageId)) terminal.set(messageId, (terminal.get(messageId) ?? 0) + 1);
+    };
+    for (const [index, destination] of config.destinations.entries()) {
       const queues = resources.destinations[destination.name]!;
-      // One handler per concurrent poller, as Lambda runs each concurrent invocation in its own
-      // execution environment: module state (logger context, metrics buffer) is never shared.
-      const environments = options.pollers ?? Math.min(destination.maxConcurrency, 4);
-      for (let environment = 0; environment < environments; environment += 1) {
-        const handler = wireConsumerHandler({
+      const destinationLedger = options.wrapLedger?.(ledger);
+      // Each invocation runs in an execution environment of its own, as in Lambda: module state
+      // (logger context, metrics buffer) is never shared by two invocations at once, and a
+      // concurrent copy finds another environment (or a new one) beside the original's.
+      const environments = createExecutionEnvironments(() =>
+        wireConsumerHandler({
           destination,
           tableName: resources.tableName,
           queueUrl: queues.queueUrl,
@@ -252,21 +344,29 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           logLevel: config.logLevel,
           dynamodb,
           sqs,
-          ...(options.crashRate === undefined || options.crashRate === 0 ? {} : { decorateDestination: crashAfterWrite }),
-          ...(options.wrapLedger === undefined ? {} : { overrides: { ledger: options.wrapLedger(ledger) } }),
-        });
+          decorateDestination: instrument,
+          ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
+        }),
+      );
+      environmentsOf.set(destination.name, environments);
+      const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? 1) * 31 + index });
+      copiesOf.set(destination.name, copies);
+      const concurrentPollers = options.pollers ?? Math.min(destination.maxConcurrency, 4);
+      for (let poller = 0; poller < concurrentPollers; poller += 1) {
         pollers.push(
           startEventSourcePoller({
             sqs,
             queueUrl: queues.queueUrl,
             queueArn: queues.queueArn,
-            handler,
+            handler: environments.handler,
             functionName: `${config.name}-${destination.name}-consumer`,
             batchSize: Math.min(destination.batchSize, 10),
             pollers: 1,
             functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
             waitTimeSeconds: 1,
+            copies,
             onInvocation: (summary) => {
+              recordTerminal(destination.name, summary);
               if (summary.outcome === 'timeout') lostRequests.add(summary.awsRequestId);
               if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
                 pendingLog.push(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
@@ -286,6 +386,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
         resourceTypes,
         seed: options.seed ?? 1,
+        ...(options.twinRate === undefined ? {} : { twinRate: options.twinRate }),
       })
     ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
     const malformedCount = options.malformed ?? 3;
@@ -315,6 +416,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     };
     const plannedTotal = plan.reduce((sum, step) => sum + step.targets.length, 0);
     const published = new Map<string, number>(config.destinations.map((d) => [d.name, 0]));
+    /** Per destination, the SQS message ids of everything published to its queue. */
+    const publishedIds = new Map<string, string[]>(config.destinations.map((d) => [d.name, []]));
     const namespace = config.metricsNamespace;
     const count = (name: string, destination: string) => emf.sum(namespace, name, { [MetricDimension.DESTINATION]: destination });
     const progress = (): LocalRunProgress => ({
@@ -348,6 +451,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           throw new Error(`SQS refused ${result.Failed!.length} of ${batch.length} messages for ${destination}: ${failed}`);
         }
         published.set(destination, (published.get(destination) ?? 0) + batch.length);
+        publishedIds.get(destination)!.push(...(result.Successful ?? []).map((entry) => entry.MessageId ?? ''));
       }
     };
     let lastProgressAt = 0;
@@ -370,7 +474,12 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     }
     for (const destination of outbox.keys()) await flushOutbox(destination, true);
 
-    // Wait until every published message is accounted for, or nothing moves for too long.
+    // Wait until every published message has ended at least once (a copy's outcome counts too, so
+    // the metrics alone could reach the published count early), or nothing moves for too long.
+    const unterminated = (destination: string): string[] => {
+      const terminal = terminalOf.get(destination)!;
+      return publishedIds.get(destination)!.filter((id) => (terminal.get(id) ?? 0) === 0);
+    };
     const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
     let lastAccounted = -1;
     let lastMoveAt = Date.now();
@@ -379,14 +488,17 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       const snapshot = progress();
       options.onProgress?.(snapshot);
       flushLog();
-      const accounted = snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0);
-      drained = snapshot.destinations.every((d) => d.applied + d.skipped + d.deadLettered >= d.published);
+      const accounted =
+        snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0) +
+        [...terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0);
+      drained = config.destinations.every((d) => unterminated(d.name).length === 0);
       if (accounted !== lastAccounted) {
         lastAccounted = accounted;
         lastMoveAt = Date.now();
       }
       if (!drained) await sleep(100);
     }
+    // Also waits for the copies still in flight: their outcomes count below.
     await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
 
     const deadLetters: DeadLetter[] = [];
@@ -397,12 +509,21 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const final = progress();
     const appliedUnreported = (destination: string): number =>
       appliedRecords.filter((r) => r.destination === destination && lostRequests.has(r.requestId)).length;
-    const accounting: DestinationProgress[] = final.destinations.map((row) => ({
-      ...row,
-      // Only SQS redrive puts a message in the DLQ without the consumer counting it.
-      deadLettered: row.deadLettered + deadLetters.filter((l) => l.destination === row.destination && l.reason === REDRIVEN).length,
-      appliedUnreported: appliedUnreported(row.destination),
-    }));
+    const accounting: Array<DestinationProgress & Required<Pick<DestinationAccounting, 'extraTerminalOutcomes' | 'unterminated'>>> = final.destinations.map((row) => {
+      // Only SQS redrive puts a message in the DLQ without the consumer counting it: one terminal
+      // outcome each, not seen by the pollers.
+      const redriven = new Set(deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN && l.messageId !== undefined ? [l.messageId] : [])));
+      const neverEnded = unterminated(row.destination).filter((id) => !redriven.has(id));
+      const terminalOutcomes = [...terminalOf.get(row.destination)!.values()].reduce((sum, n) => sum + n, 0) + redriven.size;
+      return {
+        ...row,
+        deadLettered: row.deadLettered + redriven.size,
+        appliedUnreported: appliedUnreported(row.destination),
+        extraTerminalOutcomes: terminalOutcomes - (row.published - neverEnded.length),
+        unterminated: neverEnded,
+      };
+    });
+    drained ||= accounting.every((row) => row.unterminated.length === 0);
     const writeLog = fakeApi.writeLog();
     const invariants = checkInvariants({
       accounting,
@@ -413,7 +534,17 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       destinationReads: fakeApi.stats().reads,
       deleteMisses: fakeApi.deleteMisses(),
       appliedRecords,
+      lostAnswers,
     });
+    // A write whose answer never reached a waiting client, landing more than one lease after its
+    // call started: the lease was over before it landed (it is taken before the call).
+    const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
+    const lateWritesAfterLease = writeLog.filter((entry) => {
+      if (entry.answered) return false;
+      const started = (callStarts.get(entry.idempotencyKey) ?? []).filter((at) => at <= entry.at).at(-1);
+      return started !== undefined && entry.at - started > (leaseOf.get(entry.destination) ?? Number.POSITIVE_INFINITY);
+    }).length;
+    const apiStats = fakeApi.stats();
     const description = describeStream(events);
     return {
       runId,
@@ -423,14 +554,18 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         changes: events.length,
         malformed: malformedCount,
         duplicates: description.duplicates,
+        twins: description.twins,
         outOfOrder: description.outOfOrder,
         records: description.records,
       },
-      destinations: accounting.map((row) => {
+      destinations: accounting.map(({ unterminated: _unterminated, ...row }) => {
         const lag = emf.values(namespace, MetricName.END_TO_END_LAG, { [MetricDimension.DESTINATION]: row.destination });
+        const byReason = (name: string) =>
+          Object.fromEntries(emf.dimensionValues(namespace, name, MetricDimension.REASON, { [MetricDimension.DESTINATION]: row.destination }));
         return {
           ...row,
-          skippedByReason: Object.fromEntries(emf.dimensionValues(namespace, MetricName.RECORDS_SKIPPED, MetricDimension.REASON, { [MetricDimension.DESTINATION]: row.destination })),
+          skippedByReason: byReason(MetricName.RECORDS_SKIPPED),
+          retriedByReason: byReason(MetricName.RECORDS_RETRIED),
           deadLetteredByReason: Object.fromEntries(
             deadLetters
               .filter((l) => l.destination === row.destination)
@@ -438,14 +573,28 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
           ),
           lagMs: { p50: percentile(lag, 50) ?? null, p99: percentile(lag, 99) ?? null },
           destinationWrites: writeLog.filter((entry) => entry.destination === row.destination).length,
+          replays: apiStats.byDestination[row.destination]?.replays ?? 0,
+          copiesDelivered: copiesOf.get(row.destination)?.delivered() ?? 0,
           deadLettersFromLostInvocations: deadLetters.filter(
             (l) => l.destination === row.destination && (l.invocationIds ?? []).length > 0 && l.invocationIds!.every((id) => lostRequests.has(id)),
           ).length,
+          deadLettersRepeated: deadLetters
+            .filter((l) => l.destination === row.destination)
+            .reduce((sum, l) => sum + Math.max(0, (l.invocationIds ?? []).filter((id) => !lostRequests.has(id)).length - 1), 0),
         };
       }),
       invariants,
       drained,
-      faults: { injected: fakeApi.stats().injected, replays: fakeApi.stats().replays, crashedInvocations: lostRequests.size },
+      faults: {
+        injected: apiStats.injected,
+        replays: apiStats.replays,
+        conflictsInFlight: apiStats.conflicts,
+        crashedInvocations: lostRequests.size,
+        answersLostToCrashes: [...lostAnswers.values()].reduce((sum, n) => sum + n, 0),
+        copiesDelivered: [...copiesOf.values()].reduce((sum, copies) => sum + copies.delivered(), 0),
+        lateWritesAfterLease,
+        environments: [...environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
+      },
       timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
     };
   } finally {

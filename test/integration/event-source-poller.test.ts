@@ -7,9 +7,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
 import {
+  createConcurrentCopies,
+  createExecutionEnvironments,
   type EventSourcePoller,
   type EventSourcePollerOptions,
   type InvocationSummary,
+  type SqsBatchHandler,
   startEventSourcePoller,
 } from '../../lib/local/event-source-poller.ts';
 import { createLocalResources, type LocalDestinationQueues } from '../../lib/local/local-resources.ts';
@@ -399,5 +402,150 @@ describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
     // Assess
     expect(batchSizes.reduce((sum, size) => sum + size, 0)).toBe(30);
     expect(Math.max(...batchSizes)).toBe(25);
+  });
+});
+
+describe('Function: createConcurrentCopies', { timeout: 15_000 }, () => {
+  it('hands every message, with rate 1, to another poller at once: both invocations run concurrently on the same message', async () => {
+    // Prepare: each invocation waits at a gate until every original and every copy has arrived, so
+    // the run only gets past it if the copies are delivered while the originals are still in flight.
+    const queues = await createQueues();
+    const sent = Array.from({ length: 6 }, (_, index) => `m-${index}`);
+    let openGate = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const inFlight = new Map<string, number>();
+    const overlapping = new Set<string>();
+    const seen: Array<{ messageId: string; receiptHandle: string; body: string; receiveCount: string; functionRequestId: string }> = [];
+    const summaries: InvocationSummary[] = [];
+    const copies = createConcurrentCopies({ rate: 1, seed: 3 });
+    const handler: SqsBatchHandler = async (event, context) => {
+      for (const record of event.Records) {
+        if ((inFlight.get(record.messageId) ?? 0) > 0) overlapping.add(record.messageId);
+        inFlight.set(record.messageId, (inFlight.get(record.messageId) ?? 0) + 1);
+        seen.push({
+          messageId: record.messageId,
+          receiptHandle: record.receiptHandle,
+          body: record.body,
+          receiveCount: record.attributes.ApproximateReceiveCount,
+          functionRequestId: context.awsRequestId,
+        });
+      }
+      await gate;
+      for (const record of event.Records) inFlight.set(record.messageId, inFlight.get(record.messageId)! - 1);
+    };
+    // As many loops as messages, so no message can be left unreceived behind loops held at the gate.
+    const pollers = [0, 1].map(() => startPoller(queues, { pollers: 3, handler, copies, onInvocation: (summary) => summaries.push(summary) }));
+
+    // Act
+    await sendBodies(queues.queueUrl, sent);
+    await waitFor('every message and its copy to be in flight', () => seen.length === sent.length * 2);
+    openGate();
+    await waitFor('every message to be deleted', () => pollers.reduce((sum, poller) => sum + poller.stats().deleted, 0) >= sent.length);
+    await Promise.all(pollers.map((poller) => poller.stop()));
+
+    // Assess: two deliveries of each message, identical, in two invocations, at the same time
+    expect(overlapping.size).toBe(sent.length);
+    const byId = Map.groupBy(seen, (delivery) => delivery.messageId);
+    expect(byId.size).toBe(sent.length);
+    for (const [messageId, deliveries] of byId) {
+      expect(deliveries, messageId).toHaveLength(2);
+      const [original, copy] = deliveries as [(typeof deliveries)[0], (typeof deliveries)[0]];
+      expect(copy.receiptHandle).toBe(original.receiptHandle);
+      expect([copy.body, copy.receiveCount]).toEqual([original.body, original.receiveCount]);
+      expect(copy.functionRequestId).not.toBe(original.functionRequestId);
+    }
+    expect(new Set(seen.map((delivery) => delivery.body))).toEqual(new Set(sent));
+    expect(copies.delivered()).toBe(sent.length);
+    // Copies are counted apart from receives, and each copy invocation says it is one.
+    expect(pollers.reduce((sum, poller) => sum + poller.stats().received, 0)).toBe(sent.length);
+    expect(pollers.reduce((sum, poller) => sum + poller.stats().copies, 0)).toBe(sent.length);
+    const copied = summaries.filter((summary) => summary.copy).flatMap((summary) => summary.messageIds);
+    expect(copied.sort()).toEqual([...byId.keys()].sort());
+    expect(summaries.every((summary) => summary.outcome === 'success')).toBe(true);
+  });
+
+  it('makes no copies with rate 0, and rejects a rate outside 0 to 1', async () => {
+    // Prepare
+    const queues = await createQueues();
+    const copies = createConcurrentCopies({ rate: 0 });
+    const handled: string[] = [];
+    const pollers = [0, 1].map(() =>
+      startPoller(queues, {
+        pollers: 1,
+        copies,
+        handler: async (event) => {
+          handled.push(...event.Records.map((record) => record.body));
+        },
+      }),
+    );
+
+    // Act
+    await sendBodies(queues.queueUrl, ['a', 'b', 'c']);
+    await waitFor('every message to be deleted', () => pollers.reduce((sum, poller) => sum + poller.stats().deleted, 0) === 3);
+
+    // Assess
+    expect(handled.sort()).toEqual(['a', 'b', 'c']);
+    expect(copies.delivered()).toBe(0);
+    expect(() => createConcurrentCopies({ rate: 1.5 })).toThrow('Expected `rate` to be a number from 0 to 1, got `1.5`');
+  });
+});
+
+describe('Function: createExecutionEnvironments', () => {
+  const context = {} as Context;
+  const event: SQSEvent = { Records: [] };
+
+  it('runs concurrent invocations in environments of their own and reuses an idle one', async () => {
+    // Prepare: each environment records whether it was ever entered while busy
+    const sharedWhileBusy: number[] = [];
+    const releases: Array<() => void> = [];
+    const environments = createExecutionEnvironments(() => {
+      const id = environments.created();
+      let busy = false;
+      return async () => {
+        if (busy) sharedWhileBusy.push(id);
+        busy = true;
+        await new Promise<void>((resolve) => releases.push(resolve));
+        busy = false;
+      };
+    });
+
+    // Act: three at once, then one more after they ended
+    const first = [0, 1, 2].map(() => environments.handler(event, context));
+    await waitFor('three invocations to start', () => releases.length === 3);
+    for (const release of releases.splice(0)) release();
+    await Promise.all(first);
+    const createdAfterBurst = environments.created();
+    const later = environments.handler(event, context);
+    await waitFor('the fourth invocation to start', () => releases.length === 1);
+    releases.splice(0)[0]!();
+    await later;
+
+    // Assess
+    expect(sharedWhileBusy).toEqual([]);
+    expect(createdAfterBurst).toBe(3);
+    expect(environments.created()).toBe(3);
+  });
+
+  it('never hands out again an environment whose invocation did not settle', async () => {
+    // Prepare: the first environment hangs forever, as a crashed invocation does
+    let calls = 0;
+    const environments = createExecutionEnvironments(() => {
+      const hangs = environments.created() === 0;
+      return async () => {
+        calls += 1;
+        if (hangs) await new Promise<never>(() => undefined);
+      };
+    });
+
+    // Act
+    void environments.handler(event, context);
+    await environments.handler(event, context);
+    await environments.handler(event, context);
+
+    // Assess: the hung one stays out; the second is created once and reused
+    expect(calls).toBe(3);
+    expect(environments.created()).toBe(2);
   });
 });

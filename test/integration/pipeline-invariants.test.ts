@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Destination } from '../../lib/adapters/destination.ts';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { generateDemoStream } from '../../lib/local/demo-stream.ts';
 import { createRandom } from '../../lib/local/random.ts';
@@ -60,6 +61,9 @@ describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', 
     expect(crm.skippedByReason.duplicate).toBeGreaterThan(0);
     expect(crm.skippedByReason.stale).toBeGreaterThan(0);
     expect(crm.deadLetteredByReason).toEqual({ 'invalid-json': 1, 'invalid-schema': 1 });
+    // No call was ever repeated: the fake API (which does not deduplicate) saw every key once.
+    expect(crm.replays).toBe(0);
+    expect(report.faults.replays).toBe(0);
   });
 
   it('detects a regression when the lease is taken away (the test can fail)', async () => {
@@ -69,5 +73,23 @@ describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', 
     // Assess
     expect(report.invariants.noRegression.ok).toBe(false);
     expect(report.invariants.noRegression.detail).toMatch(/crm contact\/\S+: v\d+ -> v\d+/);
+  });
+
+  it('detects a duplicate effect when a call is repeated after its answer arrived (the effect-once check can fail)', async () => {
+    // Prepare: an adapter that, once the destination answered, sends the same write again
+    const callsTwice = (destination: Destination): Destination => ({
+      apply: async (write) => {
+        await destination.apply(write);
+        return destination.apply(write);
+      },
+    });
+
+    // Act
+    const report = await runHot('calls-twice', { malformed: 0, decorateDestination: callsTwice });
+
+    // Assess: the fake API wrote both (it does not deduplicate), and the check names the repeat
+    expect(report.faults.replays).toBeGreaterThan(0);
+    expect(report.invariants.effectOnce.ok).toBe(false);
+    expect(report.invariants.effectOnce.detail).toMatch(/crm contact\/\S+ v\d+ reached the destination 2 times \(seq \d+, \d+\), repeated after the answered seq \d+/);
   });
 });
