@@ -39,9 +39,12 @@ export const SIM = {
   functionTimeoutMs: 30_000,
   /** When a crashed attempt's message comes back. */
   visibilityTimeoutMs: 6_000,
-  /** Deliveries of one message before the simulation stops redelivering it. */
-  maxDeliveries: 12,
-  retry: { baseDelaySeconds: 1, maxDelaySeconds: 4, maxReceiveCount: 100 },
+  /**
+   * Deliveries of one message; on the last one the consumer itself dead-letters a change that still
+   * fails (retries-exhausted), as with the queue's maxReceiveCount.
+   */
+  maxDeliveries: 30,
+  retry: { baseDelaySeconds: 1, maxDelaySeconds: 4, maxReceiveCount: 30 },
 } as const;
 
 /** How the destination answers one call. */

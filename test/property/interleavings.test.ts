@@ -125,6 +125,25 @@ describe('Interleavings of attempts on one record (model-based, the real process
       ],
     ];
 
+    it('ends a long run of calls in doubt on two copies of one version: applied once, nothing lost', async () => {
+      // Found with a seed of its own: ten calls in doubt in a row, each fencing the record and
+      // costing both messages deliveries; it must still end, applied once.
+      const inDoubt = call({ latencyMs: 1_000, lands: false, landingDelayMs: 0 });
+      const plan: Schedule = {
+        messages: [message({ version: 1, crashAtStep: 1 }), message({ version: 1 })],
+        calls: [inDoubt, inDoubt, inDoubt, inDoubt, inDoubt, inDoubt, call({ answer: 'timeout' }), call({ answer: 'server-error' }), call({ answer: 'bad-gateway' }), inDoubt],
+        opDelays: [],
+        seed: 1,
+      };
+
+      // Act
+      const result = await simulate(plan, { ledger: () => new InMemoryLedgerStore() }, setSystemTime);
+
+      // Assess
+      expect(violations(plan, result)).toEqual([]);
+      expect(result.held?.version).toBe(1);
+    });
+
     it.each(named)('%s', async (_name, plan, broken_) => {
       // Act
       const kept = await broken(plan, { ledger: () => new InMemoryLedgerStore() });
