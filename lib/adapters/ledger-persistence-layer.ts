@@ -2,7 +2,7 @@ import { IdempotencyItemAlreadyExistsError, IdempotencyRecordStatus } from '@aws
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../contract/change-event.ts';
-import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../sync/ledger.ts';
+import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
 /** What a change's idempotent application returns, and what a duplicate gets back. */
 export type ApplyResult =

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../sync/backoff.ts';
-import { intInRange, parseOrThrow, ValidationError } from './validation.ts';
+import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../core/backoff.ts';
+import { intInRange, parseOrThrow, ValidationError } from '../contract/validation.ts';
 
 /** Destination kinds the pipeline knows how to call. Each has an adapter in `lib/adapters`. */
 export const DestinationKind = { HTTP: 'http' } as const;

@@ -3,7 +3,7 @@ import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
+import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { parseChangeEvent } from '../contract/change-event.ts';
 import { processRecord, type RecordOutcome, type RecordProcessorDeps } from './process-record.ts';
 

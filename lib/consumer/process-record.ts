@@ -2,13 +2,13 @@ import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/i
 import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { WriteResult, type Destination } from '../adapters/destination.ts';
+import { WriteResult, type Destination } from '../core/destination.ts';
 import { LedgerPersistenceLayer, LeaseLostError, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
-import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
-import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure, type RetryReason } from '../sync/attempt.ts';
-import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass, findInCauseChain } from '../sync/errors.ts';
-import type { LedgerStore } from '../sync/ledger.ts';
+import type { RecordQueue } from '../core/record-queue.ts';
+import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure, type RetryReason } from '../core/attempt.ts';
+import { buildDeadLetterEnvelope, DeadLetterReason } from '../core/dead-letter.ts';
+import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
+import type { LedgerStore } from '../core/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
 export interface RecordProcessorDeps {

@@ -6,9 +6,9 @@ import type { DestinationConfig, PipelineConfig } from '../config/pipeline-confi
 import { HttpDestination } from '../adapters/http-destination.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
-import type { Destination } from '../adapters/destination.ts';
+import type { Destination } from '../core/destination.ts';
 import { leaseDurationMsFor } from '../config/resources.ts';
-import { MetricDimension } from '../observability/metrics.ts';
+import { MetricDimension } from '../core/metrics.ts';
 import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
 
 export interface ConsumerWiring {

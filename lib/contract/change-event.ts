@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeValue, formatPath, safeParseWithIssues } from '../config/validation.ts';
+import { describeValue, formatPath, safeParseWithIssues } from './validation.ts';
 
 /** What a change does to the record at the destination. */
 export const ChangeOp = { UPSERT: 'upsert', DELETE: 'delete' } as const;

@@ -12,13 +12,13 @@ import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationsFor } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
-import { EmfStore, percentile } from '../observability/emf.ts';
-import { captureJsonOutput } from '../observability/output-capture.ts';
-import { describeStream, generateDemoStream } from './demo-stream.ts';
-import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
+import { MetricDimension, MetricName } from '../core/metrics.ts';
+import { EmfStore, percentile } from './sim/emf.ts';
+import { captureJsonOutput } from './sim/output-capture.ts';
+import { describeStream, generateDemoStream } from './lab/demo-stream.ts';
+import { awsClientConfig, startEmulators, type Emulators } from './sim/emulators.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -27,149 +27,21 @@ import {
   type EventSourcePoller,
   type ExecutionEnvironments,
   type InvocationSummary,
-} from './event-source-poller.ts';
-import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
+} from './sim/event-source-poller.ts';
+import { startFakeApi, type FakeApiOptions } from './lab/fake-api.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
-import type { Destination } from '../adapters/destination.ts';
+import type { Destination } from '../core/destination.ts';
 import { toHeaderValue } from '../adapters/http-destination.ts';
-import { createRandom } from './random.ts';
-import { buildTimeline, type Timeline } from './timeline.ts';
-import type { LedgerStore } from '../sync/ledger.ts';
-import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
-import { createLocalResources } from './local-resources.ts';
+import { createRandom } from '../core/random.ts';
+import { buildTimeline, type Timeline } from './report/timeline.ts';
+import type { LedgerStore } from '../core/ledger.ts';
+import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
+import type { LocalRunReport } from './report/run-report.ts';
+import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './lab/invariants.ts';
+import { createLocalResources } from './sim/local-resources.ts';
 
-export interface LocalRunOptions {
-  readonly config: PipelineConfig;
-  /** How many changes the demo publisher sends (before routing). */
-  readonly changes: number;
-  /** Changes per second; 0 means as fast as SQS takes them. */
-  readonly rate: number;
-  /** Distinct records the changes spread over. @default max(10, changes / 5) */
-  readonly ids?: number;
-  /** Malformed messages mixed into the stream, to show the dead-letter path. @default 3 */
-  readonly malformed?: number;
-  readonly seed?: number;
-  /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
-  readonly endpoint?: string;
-  /** The fake external API: latency and failure injection. @default no latency, no failures */
-  readonly fakeApi?: FakeApiOptions;
-  /** Publish exactly these changes instead of a generated demo stream. */
-  readonly events?: readonly ChangeEvent[];
-  /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */
-  readonly pollers?: number;
-  /** Source queue visibility timeout for the run. @default 5 */
-  readonly visibilityTimeoutSeconds?: number;
-  /**
-   * Share of successful destination calls after which the invocation "dies": it stops right after
-   * the write, before the commit and the deletes, and never reports back (its EMF is lost, as in
-   * Lambda). The poller times it out; its messages come back after the visibility timeout.
-   * @default 0
-   */
-  readonly crashRate?: number;
-  /**
-   * Chance, from 0 to 1, that SQS hands a received message at the same time to a second consumer
-   * (another poller, so another execution environment) as an invocation of its own, as its
-   * at-least-once delivery may; see `createConcurrentCopies` for what this leaves out of real SQS.
-   * @default 0
-   */
-  readonly concurrentCopyRate?: number;
-  /**
-   * Share of the generated changes published a second time with the same version and another
-   * payload (a publisher bug); see `DemoStreamOptions.twinRate`. Ignored with `events`. @default 0
-   */
-  readonly twinRate?: number;
-  /**
-   * Replaces each destination's ledger (experiments and tests, e.g. a variant without the lease);
-   * called once per destination, so every execution environment of it shares the result.
-   */
-  readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
-  /**
-   * Wraps each destination adapter (experiments and tests, e.g. one that calls twice); the crash
-   * injection wraps the result.
-   */
-  readonly decorateDestination?: (destination: Destination) => Destination;
-  /** Where the consumers' JSON log lines go. @default reports/local-run.log */
-  readonly logFile?: string;
-  /** Gives up when nothing was accounted for this long. @default 60000 */
-  readonly stallTimeoutMs?: number;
-  readonly onProgress?: (progress: LocalRunProgress) => void;
-}
-
-export interface DestinationProgress extends DestinationAccounting {
-  readonly retried: number;
-}
-
-export interface LocalRunProgress {
-  readonly elapsedMs: number;
-  readonly publishedTotal: number;
-  readonly plannedTotal: number;
-  readonly destinations: readonly DestinationProgress[];
-}
-
-export interface DestinationReport extends DestinationProgress {
-  readonly skippedByReason: Readonly<Record<string, number>>;
-  /** RecordsRetried by its `Reason` dimension (busy, fenced, transient, outcome-unknown, …). */
-  readonly retriedByReason: Readonly<Record<string, number>>;
-  readonly deadLetteredByReason: Readonly<Record<string, number>>;
-  readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
-  readonly destinationWrites: number;
-  /**
-   * Requests that reached the destination with an idempotency key it had seen before (the fake
-   * API's `replays`): 0 when the pipeline never repeats a call that landed.
-   */
-  readonly replays: number;
-  /** Messages SQS handed to a second consumer at once (concurrent copies). */
-  readonly copiesDelivered: number;
-  /**
-   * Dead letters written only by invocations that died before deleting their message; the message
-   * was then processed again (and counted there). Harmless to redrive: it is a duplicate by then.
-   */
-  readonly deadLettersFromLostInvocations: number;
-  /**
-   * Dead letters written again for a message already dead-lettered, by invocations that did not die
-   * (a concurrent copy rejected too): each is a dead-lettered outcome in the metrics, but the DLQ is
-   * counted once per source message. So the DLQ's messages by reason add up to `deadLettered +
-   * deadLettersFromLostInvocations - deadLettersRepeated`.
-   */
-  readonly deadLettersRepeated: number;
-}
-
-export interface LocalRunReport {
-  readonly runId: string;
-  readonly endpoint: string;
-  readonly durationMs: number;
-  readonly stream: {
-    readonly changes: number;
-    readonly malformed: number;
-    readonly duplicates: number;
-    /** Duplicates with the same version and another payload (counted in `duplicates`). */
-    readonly twins: number;
-    readonly outOfOrder: number;
-    readonly records: number;
-  };
-  readonly destinations: readonly DestinationReport[];
-  readonly invariants: InvariantReport;
-  readonly drained: boolean;
-  /** What went wrong on purpose: failures the fake API injected and invocations that died. */
-  readonly faults: {
-    readonly injected: Readonly<Record<string, number>>;
-    /** Requests that reached the fake API with an idempotency key it had seen (every destination). */
-    readonly replays: number;
-    /** Writes the fake API answered 409 because a request with the same key was in flight. */
-    readonly conflictsInFlight: number;
-    readonly crashedInvocations: number;
-    /** Answered destination calls whose invocation then died before committing (excused repeats, I4). */
-    readonly answersLostToCrashes: number;
-    /** Messages SQS handed to a second consumer at once (every destination). */
-    readonly copiesDelivered: number;
-    /** Writes whose client had given up that landed later than one lease after their call started. */
-    readonly lateWritesAfterLease: number;
-    /** Execution environments created (cold starts), every destination. */
-    readonly environments: number;
-  };
-  /** Per-second metrics of the run, for the HTML report. */
-  readonly timeline: Timeline;
-}
+export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
+export type { DestinationReport, LocalRunReport } from './report/run-report.ts';
 
 /** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
 const MALFORMED_SAMPLES: readonly string[] = [

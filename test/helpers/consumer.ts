@@ -1,11 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Destination, DestinationWrite, WriteResult } from '../../lib/adapters/destination.ts';
-import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/destination.ts';
+import type { RecordQueue } from '../../lib/core/record-queue.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
-import type { DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
-import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
 
 /** A destination that records every call and answers with what `respond` decides. */
 export class RecordingDestination implements Destination {

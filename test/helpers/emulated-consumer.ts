@@ -3,10 +3,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
-import { awsClientConfig, startEmulators } from '../../lib/local/emulators.ts';
-import { startFakeApi, type FakeApi, type FakeApiOptions } from '../../lib/local/fake-api.ts';
-import { createLocalResources } from '../../lib/local/local-resources.ts';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+import { awsClientConfig, startEmulators } from '../../lib/local/sim/emulators.ts';
+import { startFakeApi, type FakeApi, type FakeApiOptions } from '../../lib/local/lab/fake-api.ts';
+import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 
 export interface EmulatedConsumer {
   /** The real consumer for destination `crm`, its Powertools output captured (see `onOutput`). */

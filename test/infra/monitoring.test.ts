@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig, type PipelineConfigInput } from '../../lib/config/pipeline-config.ts';
 import { applyNagChecks, SyncPipelineStack } from '../../lib/infra/index.ts';
-import { DestinationErrorClass } from '../../lib/sync/errors.ts';
+import { DestinationErrorClass } from '../../lib/core/errors.ts';
 
 // The feature flags of cdk.json, so the template under test is the one `cdk synth` produces;
 // bundling is skipped (no esbuild run).

@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDestinationConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { ConsumerEnv } from '../../lib/consumer/environment.ts';
+import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { applyNagChecks, SyncPipelineStack } from '../../lib/infra/index.ts';
 
 // The feature flags of cdk.json, so the template under test is the one `cdk synth` produces;

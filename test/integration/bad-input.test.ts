@@ -3,11 +3,11 @@ import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/cl
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { findDuplicateEffects } from '../../lib/local/fake-api.ts';
-import { createRandom } from '../../lib/local/random.ts';
-import { EmfStore } from '../../lib/observability/emf.ts';
-import { MetricName } from '../../lib/observability/metrics.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { findDuplicateEffects } from '../../lib/local/lab/fake-api.ts';
+import { createRandom } from '../../lib/core/random.ts';
+import { EmfStore } from '../../lib/local/sim/emf.ts';
+import { MetricName } from '../../lib/core/metrics.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 import { edgeCaseChanges, hostileMessages, type EdgeCaseChange, type HostileMessage } from '../helpers/hostile-messages.ts';

@@ -5,7 +5,7 @@ import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQS
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
+import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/sim/emulators.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -14,8 +14,8 @@ import {
   type InvocationSummary,
   type SqsBatchHandler,
   startEventSourcePoller,
-} from '../../lib/local/event-source-poller.ts';
-import { createLocalResources, type LocalDestinationQueues } from '../../lib/local/local-resources.ts';
+} from '../../lib/local/sim/event-source-poller.ts';
+import { createLocalResources, type LocalDestinationQueues } from '../../lib/local/sim/local-resources.ts';
 
 /** Short enough that a failed message is back within a second; every redelivery below waits for it. */
 const VISIBILITY_TIMEOUT_SECONDS = 1;

@@ -7,7 +7,7 @@ import {
   type FakeApi,
   type FakeApiOptions,
   type WriteLogEntry,
-} from '../../lib/local/fake-api.ts';
+} from '../../lib/local/lab/fake-api.ts';
 
 const OCCURRED_AT = '2026-11-27T10:00:00.000Z';
 

@@ -3,9 +3,9 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../lib/config/resources.ts';
-import { ValidationError } from '../../lib/config/validation.ts';
-import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
-import { createLocalResources } from '../../lib/local/local-resources.ts';
+import { ValidationError } from '../../lib/contract/validation.ts';
+import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/sim/emulators.ts';
+import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
 
 let emulators: Emulators;
 let sqs: SQSClient;

@@ -1,8 +1,9 @@
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
-import { DestinationError } from '../../lib/sync/errors.ts';
-import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
+import { DestinationError } from '../../lib/core/errors.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeEventSchema, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { describeStream, expectedFinalVersions, generateDemoStream, recordKey } from '../../lib/local/demo-stream.ts';
+import { describeStream, expectedFinalVersions, generateDemoStream, recordKey } from '../../lib/local/lab/demo-stream.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
 const base = { changes: 2000, ids: 60, resourceTypes: ['contact', 'invoice', 'order'], seed: 42, now: () => NOW } as const;

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpDestination } from '../../lib/adapters/http-destination.ts';
-import { DestinationError } from '../../lib/sync/errors.ts';
+import { DestinationError } from '../../lib/core/errors.ts';
 import { changeEvent } from '../helpers/factories.ts';
 
 const answering = (status: number, headers: Record<string, string> = {}): typeof fetch =>

@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../contract/change-event.ts';
+import type { ChangeEvent } from '../../contract/change-event.ts';
 import { expectedFinalVersions, recordKey } from './demo-stream.ts';
 import { findDuplicateEffects, findRegressions, type DeleteMiss, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
 

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { intInRange, parseOrThrow } from '../config/validation.ts';
-import { createRandom } from './random.ts';
+import { intInRange, parseOrThrow } from '../../contract/validation.ts';
+import { createRandom } from '../../core/random.ts';
 
 /**
  * A Lambda handler for an SQS event source, as the consumer function exports it.

@@ -1,5 +1,5 @@
-import { ChangeEventSchema, ChangeOp, type ChangeEvent } from '../contract/change-event.ts';
-import { createRandom, type Random } from './random.ts';
+import { ChangeEventSchema, ChangeOp, type ChangeEvent } from '../../contract/change-event.ts';
+import { createRandom, type Random } from '../../core/random.ts';
 
 /**
  * @example

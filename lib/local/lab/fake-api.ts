@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ValidationError, describeValue } from '../config/validation.ts';
-import { ChangeOp } from '../contract/change-event.ts';
-import { createRandom } from './random.ts';
+import { ValidationError, describeValue } from '../../contract/validation.ts';
+import { ChangeOp } from '../../contract/change-event.ts';
+import { createRandom } from '../../core/random.ts';
 
 /** The ways the fake API can misbehave on a write (PUT or DELETE). */
 export const FailureKind = {

@@ -13,9 +13,9 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../config/resources.ts';
-import { intInRange, parseOrThrow } from '../config/validation.ts';
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../config/resources.ts';
+import { intInRange, parseOrThrow } from '../../contract/validation.ts';
 
 /**
  * The queues of one destination, as created on the emulator (or LocalStack).
