@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../core/backoff.ts';
 import { intInRange, parseOrThrow, ValidationError } from '../contract/validation.ts';
+import { batchingWindowIssue, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../core/sqs-limits.ts';
 
 /** Destination kinds the pipeline knows how to call. Each has an adapter in `lib/adapters`. */
 export const DestinationKind = { HTTP: 'http' } as const;
@@ -52,7 +53,7 @@ const retrySchema = z
     /** First backoff step for a transient failure. */
     baseDelaySeconds: intInRange(1, 3600).default(2),
     /** Longest wait between two attempts (SQS allows at most 12 hours). */
-    maxDelaySeconds: intInRange(1, 43_200).default(900),
+    maxDelaySeconds: intInRange(1, SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS).default(900),
   })
   .superRefine((retry, ctx) => {
     if (retry.horizonMinutes !== undefined && retry.maxReceiveCount !== undefined) {
@@ -110,7 +111,7 @@ const alarmsSchema = z.strictObject({
   /** Destination errors / attempts above this percentage for 3 of 5 minutes raises an alarm. */
   errorRatePercent: intInRange(1, 100).default(5),
   /** Age of the oldest queued message above this raises an alarm. */
-  oldestMessageAgeSeconds: intInRange(60, 1_209_600).default(900),
+  oldestMessageAgeSeconds: intInRange(60, SqsLimits.MAX_RETENTION_SECONDS).default(900),
 });
 
 /**
@@ -155,7 +156,7 @@ const destinationSchema = z
     maxBatchingWindowSeconds: intInRange(0, 300).default(0),
     maxConcurrency: intInRange(2, 1000).default(5),
     requestTimeoutMs: intInRange(100, 60_000).default(5_000),
-    functionTimeoutSeconds: intInRange(3, 900).default(30),
+    functionTimeoutSeconds: intInRange(3, LAMBDA_MAX_TIMEOUT_SECONDS).default(30),
     settleSeconds: intInRange(0, 3600).default(DEFAULT_SETTLE_SECONDS),
     versionPrecondition: versionPreconditionSchema.optional(),
     idNormalization: z.enum([IdNormalization.NONE, IdNormalization.NFC], { error: 'expected "none" or "NFC"' }).default(IdNormalization.NONE),
@@ -163,14 +164,12 @@ const destinationSchema = z
     alarms: alarmsSchema.prefault({}),
   })
   .superRefine((destination, ctx) => {
-    if (destination.batchSize > 10 && destination.maxBatchingWindowSeconds === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['batchSize'],
-        input: destination.batchSize,
-        message: 'expected at most 10 unless maxBatchingWindowSeconds is at least 1 (an SQS event source rule)',
-      });
-    }
+    const batchIssue = batchingWindowIssue({
+      batchSize: destination.batchSize,
+      hasWindow: destination.maxBatchingWindowSeconds > 0,
+      windowField: 'maxBatchingWindowSeconds',
+    });
+    if (batchIssue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: destination.batchSize, message: batchIssue });
     // The lease on a record must outlive the destination call, and the call must fit in the
     // function's time, or a second consumer could overtake a slow first one (invariant I1).
     if (destination.requestTimeoutMs * 2 > destination.functionTimeoutSeconds * 1000) {

@@ -39,6 +39,9 @@ import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './l
 import type { LocalRunReport } from './report/run-report.ts';
 import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './lab/invariants.ts';
 import { createLocalResources } from './sim/local-resources.ts';
+import { recordKey } from '../core/record-key.ts';
+import { sleep } from '../core/sleep.ts';
+import { SqsLimits } from '../core/sqs-limits.ts';
 
 export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 export type { DestinationReport, LocalRunReport } from './report/run-report.ts';
@@ -49,8 +52,6 @@ const MALFORMED_SAMPLES: readonly string[] = [
   JSON.stringify({ resourceType: 'contact', version: 1, occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
   JSON.stringify({ resourceType: 'contact', id: 'bad-version', version: 'seven', occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
 ];
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
 const REDRIVEN = 'redriven-after-max-receives';
@@ -232,7 +233,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
             queueArn: queues.queueArn,
             handler: environments.handler,
             functionName: `${config.name}-${destination.name}-consumer`,
-            batchSize: Math.min(destination.batchSize, 10),
+            batchSize: Math.min(destination.batchSize, SqsLimits.MAX_BATCH_ENTRIES),
             pollers: 1,
             functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
             waitTimeSeconds: 1,
@@ -281,7 +282,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const occurredAt = new Map<string, string>();
     const bodyOf = (message: ChangeEvent | string): string => {
       if (typeof message === 'string') return message;
-      const key = `${message.resourceType}\u0000${message.id}\u0000${message.version}`;
+      const key = recordKey(message.resourceType, message.id, message.version);
       const stamp = occurredAt.get(key) ?? new Date().toISOString();
       occurredAt.set(key, stamp);
       return serializeChangeEvent({ ...message, occurredAt: stamp });

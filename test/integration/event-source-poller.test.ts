@@ -379,7 +379,7 @@ describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
     const start = (): EventSourcePoller => startEventSourcePoller({ ...options, batchSize: 50, handler: async () => undefined });
 
     // Assess
-    expect(start).toThrow('maxBatchingWindowMs: expected more than 0 when batchSize is above 10, got 0');
+    expect(start).toThrow('batchSize: expected at most 10 unless maxBatchingWindowMs is at least 1 (an SQS event source rule), got 50');
   });
 
   it('gathers several receives into one batch of up to batchSize within the batching window', async () => {

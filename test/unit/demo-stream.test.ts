@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeEventSchema, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { describeStream, expectedFinalVersions, generateDemoStream, recordKey } from '../../lib/local/lab/demo-stream.ts';
+import { recordKey } from '../../lib/core/record-key.ts';
+import { describeStream, expectedFinalVersions, generateDemoStream } from '../../lib/local/lab/demo-stream.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
 const base = { changes: 2000, ids: 60, resourceTypes: ['contact', 'invoice', 'order'], seed: 42, now: () => NOW } as const;
@@ -82,7 +83,7 @@ describe('Function: generateDemoStream', () => {
     const firstSent = new Map<string, ChangeEvent>();
     let copies = 0;
     for (const event of events) {
-      const key = `${recordKey(event.resourceType, event.id)}\u0000${event.version}`;
+      const key = recordKey(event.resourceType, event.id, event.version);
       const first = firstSent.get(key);
       if (first === undefined) {
         firstSent.set(key, event);
@@ -103,7 +104,7 @@ describe('Function: generateDemoStream', () => {
     const firstSent = new Map<string, ChangeEvent>();
     const twins: ChangeEvent[] = [];
     for (const event of events) {
-      const key = `${recordKey(event.resourceType, event.id)}\u0000${event.version}`;
+      const key = recordKey(event.resourceType, event.id, event.version);
       const first = firstSent.get(key);
       if (first === undefined) firstSent.set(key, event);
       else if (JSON.stringify(event) !== JSON.stringify(first)) twins.push(event);
@@ -145,9 +146,9 @@ describe('Function: generateDemoStream', () => {
     // Assess
     expect(new Set(events.map((event) => event.resourceType))).toEqual(new Set(base.resourceTypes));
     const occurredAt = new Map<string, number>();
-    for (const event of events) occurredAt.set(`${recordKey(event.resourceType, event.id)}\u0000${event.version}`, Date.parse(event.occurredAt));
+    for (const event of events) occurredAt.set(recordKey(event.resourceType, event.id, event.version), Date.parse(event.occurredAt));
     for (const event of events) {
-      const previous = occurredAt.get(`${recordKey(event.resourceType, event.id)}\u0000${event.version - 1}`);
+      const previous = occurredAt.get(recordKey(event.resourceType, event.id, event.version - 1));
       if (previous !== undefined) expect(Date.parse(event.occurredAt)).toBeGreaterThan(previous);
       expect(Date.parse(event.occurredAt)).toBeLessThanOrEqual(NOW);
     }

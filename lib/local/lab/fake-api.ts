@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ValidationError, describeValue } from '../../contract/validation.ts';
 import { ChangeOp } from '../../contract/change-event.ts';
 import { createRandom } from '../../core/random.ts';
+import { recordKey } from '../../core/record-key.ts';
 
 /** The ways the fake API can misbehave on a write (PUT or DELETE). */
 export const FailureKind = {
@@ -647,7 +648,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
 
   const handleRead = (route: Route, response: ServerResponse): void => {
     count(route.destination, 'reads');
-    const held = storeOf(route.destination).get(`${route.resourceType}\u0000${route.id}`);
+    const held = storeOf(route.destination).get(recordKey(route.resourceType, route.id));
     if (held === undefined || held.deleted) {
       send(response, 404, errorBody('not-found', `no ${route.resourceType} ${JSON.stringify(route.id)}`));
       return;
@@ -787,7 +788,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     else seen.add(write.idempotencyKey);
 
     const store = storeOf(destination);
-    const key = `${resourceType}\u0000${id}`;
+    const key = recordKey(resourceType, id);
     const held = store.get(key);
     const op = request.method === 'DELETE' ? ChangeOp.DELETE : ChangeOp.UPSERT;
     // Frozen after answering (the answer is sent synchronously), so `answered` is final.
@@ -922,7 +923,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     writeLog: () => log.slice(),
     deleteMisses: () => deleteMisses.slice(),
     record: (destination, resourceType, id) => {
-      const held = stores.get(destination)?.get(`${resourceType}\u0000${id}`);
+      const held = stores.get(destination)?.get(recordKey(resourceType, id));
       return held === undefined ? undefined : structuredClone(held);
     },
     records: (destination) => [...(stores.get(destination)?.values() ?? [])].map((held) => structuredClone(held)),
@@ -957,7 +958,7 @@ export const findRegressions = (log: readonly WriteLogEntry[]): Regression[] => 
   const held = new Map<string, number>();
   const regressions: Regression[] = [];
   for (const entry of [...log].sort((a, b) => a.seq - b.seq)) {
-    const key = `${entry.destination}\u0000${entry.resourceType}\u0000${entry.id}`;
+    const key = recordKey(entry.destination, entry.resourceType, entry.id);
     const previous = held.get(key);
     if (previous !== undefined && entry.version < previous) {
       regressions.push({
@@ -992,7 +993,7 @@ export const findRegressions = (log: readonly WriteLogEntry[]): Regression[] => 
 export const findDuplicateEffects = (log: readonly WriteLogEntry[], options: DuplicateEffectOptions = {}): DuplicateEffect[] => {
   const groups = new Map<string, WriteLogEntry[]>();
   for (const entry of [...log].sort((a, b) => a.seq - b.seq)) {
-    const key = `${entry.destination}\u0000${entry.resourceType}\u0000${entry.id}\u0000${entry.version}`;
+    const key = recordKey(entry.destination, entry.resourceType, entry.id, entry.version);
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [entry]);
     else group.push(entry);

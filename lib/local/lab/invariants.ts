@@ -1,5 +1,6 @@
 import type { ChangeEvent } from '../../contract/change-event.ts';
-import { expectedFinalVersions, recordKey } from './demo-stream.ts';
+import { recordKey, splitRecordKey } from '../../core/record-key.ts';
+import { expectedFinalVersions } from './demo-stream.ts';
 import { findDuplicateEffects, findRegressions, type DeleteMiss, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
 
 /** A record version a consumer reported applied at a destination. */
@@ -114,11 +115,11 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     const deadLettered = new Set(
       input.deadLetters
         .filter((letter) => letter.destination === destination && letter.change !== undefined)
-        .map((letter) => `${recordKey(letter.change!.resourceType, letter.change!.id)}\u0000${letter.change!.version}`),
+        .map((letter) => recordKey(letter.change!.resourceType, letter.change!.id, letter.change!.version)),
     );
     for (const [key, final] of highest) {
-      if (deadLettered.has(`${key}\u0000${final.version}`)) continue;
-      const [resourceType = '', id = ''] = key.split('\u0000');
+      if (deadLettered.has(recordKey(key, final.version))) continue;
+      const [resourceType = '', id = ''] = splitRecordKey(key);
       const record = input.finalRecord(destination, resourceType, id);
       const holds =
         final.op === 'delete'
@@ -138,7 +139,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   // ended in the DLQ (a retry was refused) and so is in front of an operator.
   const unbalanced: string[] = [];
   const notes: string[] = [];
-  const versionKey = (r: { resourceType: string; id: string; version: number }) => `${recordKey(r.resourceType, r.id)}\u0000${r.version}`;
+  const versionKey = (r: { resourceType: string; id: string; version: number }) => recordKey(r.resourceType, r.id, r.version);
   for (const row of input.accounting) {
     const accounted = row.applied + row.skipped + row.deadLettered;
     const extra = row.extraTerminalOutcomes ?? 0;
@@ -195,7 +196,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   let repeats = 0;
   let repeatsAfterAnswer = 0;
   for (const entry of [...input.writeLog].sort((a, b) => a.seq - b.seq)) {
-    const key = `${entry.destination}\u0000${versionKey(entry)}`;
+    const key = recordKey(entry.destination, entry.resourceType, entry.id, entry.version);
     const answered = answeredBefore.get(key);
     if (answered !== undefined) {
       repeats += 1;

@@ -11,6 +11,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSReco
 import { z } from 'zod';
 import { intInRange, parseOrThrow } from '../../contract/validation.ts';
 import { createRandom } from '../../core/random.ts';
+import { batchingWindowIssue, chunk, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../../core/sqs-limits.ts';
 
 /**
  * A Lambda handler for an SQS event source, as the consumer function exports it.
@@ -314,34 +315,21 @@ const optionsSchema = z
     batchSize: intInRange(1, 10_000),
     maxBatchingWindowMs: intInRange(0, 300_000).default(0),
     pollers: intInRange(1, 1000).default(2),
-    functionTimeoutMs: intInRange(1, 900_000).default(30_000),
+    functionTimeoutMs: intInRange(1, LAMBDA_MAX_TIMEOUT_SECONDS * 1000).default(30_000),
     memoryLimitInMB: intInRange(128, 10_240).default(1024),
-    waitTimeSeconds: intInRange(0, 20).default(1),
-    visibilityTimeoutSeconds: intInRange(0, 43_200).optional(),
+    waitTimeSeconds: intInRange(0, SqsLimits.MAX_WAIT_TIME_SECONDS).default(1),
+    visibilityTimeoutSeconds: intInRange(0, SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS).optional(),
   })
   .superRefine((options, ctx) => {
-    // SQS returns at most 10 messages per receive; a bigger batch needs time to gather (Lambda requires >= 1 s).
-    if (options.batchSize > 10 && options.maxBatchingWindowMs === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['maxBatchingWindowMs'],
-        input: options.maxBatchingWindowMs,
-        message: 'expected more than 0 when batchSize is above 10',
-      });
-    }
+    const issue = batchingWindowIssue({ batchSize: options.batchSize, hasWindow: options.maxBatchingWindowMs > 0, windowField: 'maxBatchingWindowMs' });
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: options.batchSize, message: issue });
   });
 
-/** SQS limits for one ReceiveMessage and one DeleteMessageBatch. */
-const SQS_MAX_BATCH = 10;
+const SQS_MAX_BATCH = SqsLimits.MAX_BATCH_ENTRIES;
 /** Pause after an empty receive that did not long-poll, so a zero wait does not spin. */
 const EMPTY_RECEIVE_PAUSE_MS = 50;
 const POLL_ERROR_BACKOFF_MS = { first: 100, max: 5_000 } as const;
 
-const chunk = <T>(items: readonly T[], size: number): T[][] => {
-  const chunks: T[][] = [];
-  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size));
-  return chunks;
-};
 
 /** Lambda's record shape: list values are always present (and always empty), binary is base64. */
 const toLambdaMessageAttributes = (attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes =>
