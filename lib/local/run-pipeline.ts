@@ -2,17 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  PurgeQueueCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationsFor } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
-import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
+import { serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
+import { readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
+import { createQueuePublisher, routeChange } from '../publish/publisher.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { EmfStore, percentile } from './sim/emf.ts';
@@ -37,7 +32,7 @@ import { buildTimeline, type Timeline } from './report/timeline.ts';
 import type { LedgerStore } from '../core/ledger.ts';
 import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 import type { LocalRunReport } from './report/run-report.ts';
-import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './lab/invariants.ts';
+import { checkInvariants, type AppliedRecord, type DestinationAccounting } from './lab/invariants.ts';
 import { createLocalResources } from './sim/local-resources.ts';
 import { recordKey } from '../core/record-key.ts';
 import { sleep } from '../core/sleep.ts';
@@ -52,53 +47,6 @@ const MALFORMED_SAMPLES: readonly string[] = [
   JSON.stringify({ resourceType: 'contact', version: 1, occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
   JSON.stringify({ resourceType: 'contact', id: 'bad-version', version: 'seven', occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
 ];
-
-/** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
-const REDRIVEN = 'redriven-after-max-receives';
-
-const readEnvelope = (body: string): { reason?: string; originalBody?: string; messageId?: string; invocationId?: string } | undefined => {
-  try {
-    const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null ? value : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/**
- * Reads every message of a DLQ and says why each is there, once per source message: an invocation
- * that died after dead-lettering a record leaves an envelope, and the redelivery writes another.
- */
-const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> => {
-  const letters = new Map<string, DeadLetter>();
-  for (let emptyReceives = 0; emptyReceives < 2; ) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: ['All'] }),
-    );
-    if (Messages.length === 0) {
-      emptyReceives += 1;
-      continue;
-    }
-    for (const message of Messages) {
-      const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
-      // A message moved by redrive carries no envelope: it used up maxReceiveCount. A marked one
-      // must hold a readable envelope whose reason matches its attribute, or it says nothing (I6).
-      const envelope = marked === undefined ? undefined : readEnvelope(message.Body ?? '');
-      const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
-      const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
-      const parsed = parseChangeEvent(body);
-      const earlier = letters.get(sourceMessageId)?.invocationIds ?? [];
-      letters.set(sourceMessageId, {
-        destination,
-        invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
-        reason: marked === undefined ? REDRIVEN : envelope?.reason === marked ? marked : '',
-        messageId: sourceMessageId,
-        ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
-      });
-    }
-  }
-  return [...letters.values()];
-};
 
 /**
  * Runs the whole pipeline in this process: emulators (or an endpoint), the same queues and table the
@@ -273,7 +221,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
     const plan = messages.map((message) => {
       const targets =
-        typeof message === 'string' ? [config.destinations[0]!.name] : destinationsFor(config, message.resourceType).map((d) => d.name);
+        typeof message === 'string' ? [config.destinations[0]!.name] : routeChange(config, message);
       if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
       return { message, targets };
     });
@@ -308,32 +256,19 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     });
 
     // Publish, paced to the rate, routing each change exactly as the EventBridge rules do.
-    const outbox = new Map<string, string[]>(config.destinations.map((d) => [d.name, []]));
-    const flushOutbox = async (destination: string, force: boolean) => {
-      const pending = outbox.get(destination)!;
-      while (pending.length >= 10 || (force && pending.length > 0)) {
-        const batch = pending.splice(0, 10);
-        const result = await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: resources.destinations[destination]!.queueUrl,
-            Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
-          }),
-        );
-        if ((result.Failed ?? []).length > 0) {
-          const failed = result.Failed!.map((entry) => `${entry.Code}: ${entry.Message}`).join('; ');
-          throw new Error(`SQS refused ${result.Failed!.length} of ${batch.length} messages for ${destination}: ${failed}`);
-        }
-        published.set(destination, (published.get(destination) ?? 0) + batch.length);
-        publishedIds.get(destination)!.push(...(result.Successful ?? []).map((entry) => entry.MessageId ?? ''));
-      }
-    };
+    const publisher = createQueuePublisher({
+      config,
+      sqs,
+      queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])),
+      onSent: (destination, messageIds) => {
+        published.set(destination, (published.get(destination) ?? 0) + messageIds.length);
+        publishedIds.get(destination)!.push(...messageIds);
+      },
+    });
     let lastProgressAt = 0;
     for (const [index, { message, targets }] of plan.entries()) {
       const body = bodyOf(message);
-      for (const target of targets) {
-        outbox.get(target)!.push(body);
-        await flushOutbox(target, false);
-      }
+      for (const target of targets) await publisher.enqueue(target, body);
       if (options.rate > 0) {
         const dueAt = startedAt + ((index + 1) / options.rate) * 1000;
         const wait = dueAt - Date.now();
@@ -345,7 +280,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         flushLog();
       }
     }
-    for (const destination of outbox.keys()) await flushOutbox(destination, true);
+    await publisher.flush();
 
     // Wait until every published message has ended at least once (a copy's outcome counts too, so
     // the metrics alone could reach the published count early), or nothing moves for too long.
@@ -376,7 +311,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
 
     const deadLetters: DeadLetter[] = [];
     for (const destination of config.destinations) {
-      deadLetters.push(...(await drainDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
+      deadLetters.push(...(await readDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
     }
     // Messages that exhausted their retries were moved by SQS, not by the consumer: add them.
     const final = progress();
@@ -385,7 +320,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const accounting: Array<DestinationProgress & Required<Pick<DestinationAccounting, 'extraTerminalOutcomes' | 'unterminated'>>> = final.destinations.map((row) => {
       // Only SQS redrive puts a message in the DLQ without the consumer counting it: one terminal
       // outcome each, not seen by the pollers.
-      const redriven = new Set(deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN && l.messageId !== undefined ? [l.messageId] : [])));
+      const redriven = new Set(deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN_REASON && l.messageId !== undefined ? [l.messageId] : [])));
       const neverEnded = unterminated(row.destination).filter((id) => !redriven.has(id));
       const terminalOutcomes = [...terminalOf.get(row.destination)!.values()].reduce((sum, n) => sum + n, 0) + redriven.size;
       return {

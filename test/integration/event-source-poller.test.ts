@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/sim/emulators.ts';
+import { receiveAll } from '../../lib/ops/dead-letters.ts';
+import { sendBodies as publishBodies } from '../../lib/publish/publisher.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -50,12 +52,9 @@ const createQueues = async (maxReceiveCount = 5): Promise<LocalDestinationQueues
   return queues;
 };
 
+/** Sends through the publisher's batch send, which throws when SQS refuses any entry. */
 const sendBodies = async (queueUrl: string, bodies: readonly string[]): Promise<void> => {
-  for (let start = 0; start < bodies.length; start += 10) {
-    const entries = bodies.slice(start, start + 10).map((body, index) => ({ Id: String(index), MessageBody: body }));
-    const { Failed = [] } = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    expect(Failed).toEqual([]);
-  }
+  await publishBodies(sqs, queueUrl, bodies);
 };
 
 /**
@@ -212,7 +211,7 @@ describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
     await waitFor(
       'the message to reach the DLQ',
       async () => {
-        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, WaitTimeSeconds: 1 }));
+        const Messages = await receiveAll(sqs, queues.deadLetterQueueUrl);
         deadLettered.push(...Messages.map((message) => message.Body ?? ''));
         return deadLettered.length > 0;
       },

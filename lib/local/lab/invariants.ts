@@ -1,3 +1,4 @@
+import type { DeadLetter } from '../../ops/dead-letters.ts';
 import type { ChangeEvent } from '../../contract/change-event.ts';
 import { recordKey, splitRecordKey } from '../../core/record-key.ts';
 import { expectedFinalVersions } from './demo-stream.ts';
@@ -12,18 +13,6 @@ export interface AppliedRecord {
 }
 
 /** A message found in a destination's DLQ, with the reason it is there. */
-export interface DeadLetter {
-  readonly destination: string;
-  /** The consumer's reason, or `redriven-after-max-receives` for a message SQS moved by redrive. */
-  readonly reason: string;
-  /** Request ids of the invocations that wrote an envelope for this message (none after redrive). */
-  readonly invocationIds?: readonly string[];
-  /** The change it carried, when its body was a readable change event. */
-  readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
-  /** The source queue's message id (from the envelope, or the message SQS moved by redrive). */
-  readonly messageId?: string;
-}
-
 /** Per destination, what was sent and how the consumer accounted for it. */
 export interface DestinationAccounting {
   readonly destination: string;
