@@ -127,7 +127,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     // The same config, with every destination pointed at the fake API.
     const config: PipelineConfig = {
       ...options.config,
-      destinations: options.config.destinations.map((destination) => ({ ...destination, baseUrl: fakeApi.baseUrl(destination.name) })),
+      // Every HTTP destination points at the fake API; its path names the destination.
+      destinations: options.config.destinations.map((destination) => (destination.kind === 'http' ? { ...destination, baseUrl: fakeApi.baseUrl(destination.name) } : destination)),
     };
     const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5 });
     const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
