@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
@@ -13,7 +12,7 @@ import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { EmfStore, percentile } from './sim/emf.ts';
 import { captureJsonOutput } from './sim/output-capture.ts';
 import { describeStream, generateDemoStream } from './lab/demo-stream.ts';
-import { awsClientConfig, startEmulators, type Emulators } from './sim/emulators.ts';
+import { connectAws } from './sim/emulators.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -65,13 +64,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   mkdirSync(dirname(logFile), { recursive: true });
   writeFileSync(logFile, '');
 
-  let emulators: Emulators | undefined;
-  const endpoints = options.endpoint === undefined ? undefined : { sqs: options.endpoint, dynamodb: options.endpoint };
-  if (endpoints === undefined) emulators = await startEmulators();
-  const sqsEndpoint = endpoints?.sqs ?? emulators!.sqsEndpoint;
-  const dynamodbEndpoint = endpoints?.dynamodb ?? emulators!.dynamodbEndpoint;
-  const sqs = new SQSClient(awsClientConfig(sqsEndpoint));
-  const dynamodb = new DynamoDBClient(awsClientConfig(dynamodbEndpoint));
+  const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
+  const { sqs, dynamodb } = aws;
   const fakeApi = await startFakeApi({ seed: options.seed ?? 1, ...options.fakeApi });
   const emf = new EmfStore();
   const pollers: EventSourcePoller[] = [];
@@ -132,7 +126,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     };
     const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5 });
     const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
-    if (endpoints !== undefined) {
+    if (options.endpoint !== undefined) {
       // A reused endpoint may hold messages from an earlier run; start from empty queues.
       for (const queues of Object.values(resources.destinations)) {
         for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
@@ -411,8 +405,6 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     capture.restore();
     flushLog();
     await fakeApi.stop();
-    sqs.destroy();
-    dynamodb.destroy();
-    await emulators?.stop();
+    await aws.stop();
   }
 };

@@ -5,7 +5,7 @@ import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/c
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/sim/emulators.ts';
+import { connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
 import { receiveAll } from '../../lib/ops/dead-letters.ts';
 import { sendBodies as publishBodies } from '../../lib/publish/publisher.ts';
 import {
@@ -22,7 +22,7 @@ import { createLocalResources, type LocalDestinationQueues } from '../../lib/loc
 /** Short enough that a failed message is back within a second; every redelivery below waits for it. */
 const VISIBILITY_TIMEOUT_SECONDS = 1;
 
-let emulators: Emulators;
+let aws: AwsClients;
 let sqs: SQSClient;
 let dynamodb: DynamoDBClient;
 let queueCount = 0;
@@ -77,9 +77,8 @@ const startPoller = (queues: LocalDestinationQueues, options: Partial<EventSourc
 };
 
 beforeAll(async () => {
-  emulators = await startEmulators();
-  sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
-  dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+  aws = await connectAws();
+  ({ sqs, dynamodb } = aws);
 });
 
 afterEach(async () => {
@@ -87,9 +86,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  sqs.destroy();
-  dynamodb.destroy();
-  await emulators.stop();
+  await aws.stop();
 });
 
 describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
