@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../core/backoff.ts';
 import { intInRange, parseOrThrow, ValidationError } from '../contract/validation.ts';
-import { batchingWindowIssue, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../core/sqs-limits.ts';
+import { batchingWindowIssue, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../core/sqs-limits.ts';
 import { DESTINATION_KINDS, destinationKindSchemas, type HttpDestinationFields } from './destination-kinds.ts';
 
 export { DestinationKind } from './destination-kinds.ts';
@@ -119,8 +119,8 @@ const destinationCommonShape = {
     .array(resourceTypeSchema, { error: 'expected a list of resource types' })
     .min(1, { error: 'expected at least one resource type' })
     .refine((types) => new Set(types).size === types.length, { error: 'expected each resource type once' }),
-  batchSize: intInRange(1, 10_000).default(10),
-  maxBatchingWindowSeconds: intInRange(0, 300).default(0),
+  batchSize: intInRange(1, EventSourceLimits.MAX_BATCH_SIZE).default(SqsLimits.MAX_BATCH_ENTRIES),
+  maxBatchingWindowSeconds: intInRange(0, EventSourceLimits.MAX_BATCHING_WINDOW_SECONDS).default(0),
   maxConcurrency: intInRange(2, 1000).default(5),
   requestTimeoutMs: intInRange(100, 60_000).default(5_000),
   functionTimeoutSeconds: intInRange(3, LAMBDA_MAX_TIMEOUT_SECONDS).default(30),

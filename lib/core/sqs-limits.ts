@@ -17,6 +17,14 @@ export const SqsLimits = {
 /** Longest Lambda invocation (15 minutes). */
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
+/** Limits of Lambda's SQS event source mapping (standard queues). */
+export const EventSourceLimits = {
+  /** Most records per invocation. */
+  MAX_BATCH_SIZE: 10_000,
+  /** Longest batching window. */
+  MAX_BATCHING_WINDOW_SECONDS: 300,
+} as const;
+
 /**
  * Lambda's SQS event source rule: a batch larger than one receive (10) must be gathered over a
  * batching window of at least 1 s. Returns the message of the one validation issue (on `batchSize`),

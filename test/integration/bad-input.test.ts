@@ -4,7 +4,7 @@ import { receiveAll } from '../../lib/ops/dead-letters.ts';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { findDuplicateEffects } from '../../lib/local/lab/fake-api.ts';
+import { findDuplicateEffects } from '../../lib/local/lab/oracles.ts';
 import { createRandom } from '../../lib/core/random.ts';
 import { EmfStore } from '../../lib/local/sim/emf.ts';
 import { MetricName } from '../../lib/core/metrics.ts';

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { findDuplicateEffects, findRegressions } from '../../lib/local/lab/oracles.ts';
 import {
-  findDuplicateEffects,
-  findRegressions,
   startFakeApi,
   type FailureRates,
   type FakeApi,

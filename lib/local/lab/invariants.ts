@@ -2,7 +2,8 @@ import type { DeadLetter } from '../../ops/dead-letters.ts';
 import type { ChangeEvent } from '../../contract/change-event.ts';
 import { recordKey, splitRecordKey } from '../../core/record-key.ts';
 import { expectedFinalVersions } from './demo-stream.ts';
-import { findDuplicateEffects, findRegressions, type DeleteMiss, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
+import type { DeleteMiss, StoredRecord, WriteLogEntry } from './fake-api.ts';
+import { findDuplicateEffects, findRegressions } from './oracles.ts';
 
 /** A record version a consumer reported applied at a destination. */
 export interface AppliedRecord {

@@ -11,7 +11,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSReco
 import { z } from 'zod';
 import { intInRange, parseOrThrow } from '../../contract/validation.ts';
 import { createRandom } from '../../core/random.ts';
-import { batchingWindowIssue, chunk, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../../core/sqs-limits.ts';
+import { batchingWindowIssue, chunk, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../../core/sqs-limits.ts';
 
 /**
  * A Lambda handler for an SQS event source, as the consumer function exports it.
@@ -312,8 +312,8 @@ const optionsSchema = z
   .object({
     queueArn: z.string().regex(/^arn:[^:]+:sqs:[^:]+:[^:]+:[^:]+$/, { error: 'expected an SQS queue ARN' }),
     functionName: z.string().min(1, { error: 'expected a function name' }),
-    batchSize: intInRange(1, 10_000),
-    maxBatchingWindowMs: intInRange(0, 300_000).default(0),
+    batchSize: intInRange(1, EventSourceLimits.MAX_BATCH_SIZE),
+    maxBatchingWindowMs: intInRange(0, EventSourceLimits.MAX_BATCHING_WINDOW_SECONDS * 1000).default(0),
     pollers: intInRange(1, 1000).default(2),
     functionTimeoutMs: intInRange(1, LAMBDA_MAX_TIMEOUT_SECONDS * 1000).default(30_000),
     memoryLimitInMB: intInRange(128, 10_240).default(1024),
@@ -325,7 +325,6 @@ const optionsSchema = z
     if (issue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: options.batchSize, message: issue });
   });
 
-const SQS_MAX_BATCH = SqsLimits.MAX_BATCH_ENTRIES;
 /** Pause after an empty receive that did not long-poll, so a zero wait does not spin. */
 const EMPTY_RECEIVE_PAUSE_MS = 50;
 const POLL_ERROR_BACKOFF_MS = { first: 100, max: 5_000 } as const;
@@ -512,7 +511,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
         if (remainingMs <= 0) return;
         // Long-poll only in whole seconds that fit in the window, so the window is never overrun.
         const waitSeconds = Math.min(20, Math.floor(remainingMs / 1000));
-        const more = await receive(Math.min(settings.batchSize - batch.length, SQS_MAX_BATCH), waitSeconds);
+        const more = await receive(Math.min(settings.batchSize - batch.length, SqsLimits.MAX_BATCH_ENTRIES), waitSeconds);
         batch.push(...more);
         if (more.length === 0 && waitSeconds === 0) await sleep(Math.min(remainingMs, EMPTY_RECEIVE_PAUSE_MS), undefined, { signal });
       }
@@ -523,7 +522,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
 
   /** Long-polls until something arrives, then gathers up to `batchSize` within the batching window. */
   const receiveBatch = async (): Promise<Message[]> => {
-    const batch = await receive(Math.min(settings.batchSize, SQS_MAX_BATCH), settings.waitTimeSeconds);
+    const batch = await receive(Math.min(settings.batchSize, SqsLimits.MAX_BATCH_ENTRIES), settings.waitTimeSeconds);
     if (batch.length === 0) {
       if (settings.waitTimeSeconds === 0) await sleep(EMPTY_RECEIVE_PAUSE_MS, undefined, { signal });
     } else if (settings.maxBatchingWindowMs > 0) {
@@ -534,7 +533,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
 
   const deleteMessages = async (messages: readonly Message[]): Promise<number> => {
     let deleted = 0;
-    for (const entries of chunk(messages, SQS_MAX_BATCH)) {
+    for (const entries of chunk(messages, SqsLimits.MAX_BATCH_ENTRIES)) {
       try {
         const { Successful = [], Failed = [] } = await sqs.send(
           new DeleteMessageBatchCommand({
