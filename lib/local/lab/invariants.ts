@@ -13,7 +13,6 @@ export interface AppliedRecord {
   readonly version: number;
 }
 
-/** A message found in a destination's DLQ, with the reason it is there. */
 /** Per destination, what was sent and how the consumer accounted for it. */
 export interface DestinationAccounting {
   readonly destination: string;
