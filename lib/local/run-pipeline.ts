@@ -12,7 +12,7 @@ import { readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-l
 import { createQueuePublisher } from '../publish/publisher.ts';
 import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
 import { describeStream } from './lab/demo-stream.ts';
-import { startFakeApi } from './lab/fake-api.ts';
+import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
 import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
 import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 import { buildWorkload, createBodyStamper, type Workload } from './lab/workload.ts';
@@ -222,6 +222,81 @@ const purgeQueues = async (sqs: SQSClient, resources: LocalResources): Promise<v
   }
 };
 
+/** What the report is built from, once the run has drained. */
+interface ReportInput {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly endpoint: string;
+  readonly config: PipelineConfig;
+  readonly workload: Workload;
+  readonly accounting: ReturnType<typeof settleAccounting>;
+  readonly deadLetters: readonly DeadLetter[];
+  readonly drained: boolean;
+  readonly consumers: RunningConsumers;
+  readonly faults: CallFaults;
+  readonly output: ConsumerOutput;
+  readonly fakeApi: FakeApi;
+  readonly emf: EmfStore;
+}
+
+/** Checks the invariants against the fake API's log and state, and assembles the run's report. */
+const assembleReport = (input: ReportInput): LocalRunReport => {
+  const { config, workload, accounting, deadLetters, drained, faults, output, fakeApi, emf, startedAt, runId } = input;
+  const running = input.consumers;
+  const namespace = config.metricsNamespace;
+  const writeLog = fakeApi.writeLog();
+  const invariants = checkInvariants({
+    accounting,
+    routed: workload.routed,
+    writeLog,
+    finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
+    deadLetters,
+    destinationReads: fakeApi.stats().reads,
+    deleteMisses: fakeApi.deleteMisses(),
+    appliedRecords: output.appliedRecords,
+    lostAnswers: faults.lostAnswers,
+  });
+  const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
+  const apiStats = fakeApi.stats();
+  const description = describeStream(workload.events);
+  return {
+    runId,
+    endpoint: input.endpoint,
+    durationMs: Date.now() - startedAt,
+    stream: {
+      changes: workload.events.length,
+      malformed: workload.malformed,
+      duplicates: description.duplicates,
+      twins: description.twins,
+      outOfOrder: description.outOfOrder,
+      records: description.records,
+    },
+    destinations: buildDestinationReports({
+      accounting: accounting.map(({ unterminated: _unterminated, ...row }) => row),
+      emf,
+      namespace,
+      deadLetters,
+      writeLog,
+      apiStats,
+      copiesDelivered: (destination) => running.copiesOf.get(destination)?.delivered() ?? 0,
+      lostRequests: running.lostRequests,
+    }),
+    invariants,
+    drained,
+    faults: {
+      injected: apiStats.injected,
+      replays: apiStats.replays,
+      conflictsInFlight: apiStats.conflicts,
+      crashedInvocations: running.lostRequests.size,
+      answersLostToCrashes: [...faults.lostAnswers.values()].reduce((sum, n) => sum + n, 0),
+      copiesDelivered: [...running.copiesOf.values()].reduce((sum, copies) => sum + copies.delivered(), 0),
+      lateWritesAfterLease: faults.lateWritesAfterLease(writeLog, (destination) => leaseOf.get(destination)),
+      environments: [...running.environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
+    },
+    timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
+  };
+};
+
 /**
  * Runs the whole pipeline in this process: emulators (or an endpoint), the same queues and table the
  * stack defines, a fake external API, pollers that behave like the Lambda event source invoking the
@@ -308,57 +383,7 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     }
     const accounting = settleAccounting(progress(), running, deadLetters, unterminated, output);
     drained ||= accounting.every((row) => row.unterminated.length === 0);
-    const writeLog = fakeApi.writeLog();
-    const invariants = checkInvariants({
-      accounting,
-      routed: workload.routed,
-      writeLog,
-      finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
-      deadLetters,
-      destinationReads: fakeApi.stats().reads,
-      deleteMisses: fakeApi.deleteMisses(),
-      appliedRecords: output.appliedRecords,
-      lostAnswers: faults.lostAnswers,
-    });
-    const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
-    const apiStats = fakeApi.stats();
-    const description = describeStream(workload.events);
-    return {
-      runId,
-      endpoint: aws.endpoint,
-      durationMs: Date.now() - startedAt,
-      stream: {
-        changes: workload.events.length,
-        malformed: workload.malformed,
-        duplicates: description.duplicates,
-        twins: description.twins,
-        outOfOrder: description.outOfOrder,
-        records: description.records,
-      },
-      destinations: buildDestinationReports({
-        accounting: accounting.map(({ unterminated: _unterminated, ...row }) => row),
-        emf,
-        namespace,
-        deadLetters,
-        writeLog,
-        apiStats,
-        copiesDelivered: (destination) => running.copiesOf.get(destination)?.delivered() ?? 0,
-        lostRequests: running.lostRequests,
-      }),
-      invariants,
-      drained,
-      faults: {
-        injected: apiStats.injected,
-        replays: apiStats.replays,
-        conflictsInFlight: apiStats.conflicts,
-        crashedInvocations: running.lostRequests.size,
-        answersLostToCrashes: [...faults.lostAnswers.values()].reduce((sum, n) => sum + n, 0),
-        copiesDelivered: [...running.copiesOf.values()].reduce((sum, copies) => sum + copies.delivered(), 0),
-        lateWritesAfterLease: faults.lateWritesAfterLease(writeLog, (destination) => leaseOf.get(destination)),
-        environments: [...running.environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
-      },
-      timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
-    };
+    return assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload, accounting, deadLetters, drained, consumers: running, faults, output, fakeApi, emf });
   } finally {
     await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
     output.restore();
