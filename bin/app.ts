@@ -3,7 +3,7 @@
 // The stack is environment-agnostic, so synth needs no AWS credentials.
 import { App } from 'aws-cdk-lib';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig, type PipelineConfig } from '../lib/config/pipeline-config.ts';
-import { ValidationError } from '../lib/config/validation.ts';
+import { ValidationError } from '../lib/contract/validation.ts';
 import { applyNagChecks, SyncPipelineStack } from '../lib/infra/index.ts';
 
 const app = new App();

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig } from '../lib/config/pipeline-config.ts';
-import { ValidationError } from '../lib/config/validation.ts';
+import { ValidationError } from '../lib/contract/validation.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
@@ -11,8 +11,8 @@ import {
   CHAOS_SIZE,
   CHAOS_TWIN_RATE,
   chaosRunOptions,
-} from '../lib/local/chaos.ts';
-import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from '../lib/local/format-report.ts';
+} from '../lib/local/lab/chaos.ts';
+import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from '../lib/local/report/format-report.ts';
 import { runLocalPipeline } from '../lib/local/run-pipeline.ts';
 
 const USAGE = `Usage: npm run local -- [options]

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { ConsumerEnv } from '../../lib/consumer/environment.ts';
+import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
 
 /**

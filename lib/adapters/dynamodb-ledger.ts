@@ -16,7 +16,7 @@ import {
   type LedgerRecordKey,
   type LedgerStore,
   type LeaseEnd,
-} from '../sync/ledger.ts';
+} from '../core/ledger.ts';
 
 export interface DynamoDbLedgerStoreOptions {
   readonly client: DynamoDBClient;

@@ -1,5 +1,5 @@
 import { ChangeOp } from '../contract/change-event.ts';
-import { parseRetryAfter } from '../sync/backoff.ts';
+import { parseRetryAfter } from '../core/backoff.ts';
 import {
   ALREADY_DONE,
   classifyHttpStatus,
@@ -8,8 +8,8 @@ import {
   DestinationErrorClass,
   isStatusOutcomeUnknown,
   isTransportOutcomeUnknown,
-} from '../sync/errors.ts';
-import { WriteResult, type Destination, type DestinationWrite } from './destination.ts';
+} from '../core/errors.ts';
+import { WriteResult, type Destination, type DestinationWrite } from '../core/destination.ts';
 
 /**
  * A destination's own version check (see `versionPrecondition` in the config).

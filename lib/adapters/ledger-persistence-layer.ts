@@ -2,12 +2,13 @@ import { IdempotencyItemAlreadyExistsError, IdempotencyRecordStatus } from '@aws
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../contract/change-event.ts';
-import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../sync/ledger.ts';
+import type { SkipReason } from '../core/outcome.ts';
+import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
 /** What a change's idempotent application returns, and what a duplicate gets back. */
 export type ApplyResult =
   | { readonly outcome: 'applied' }
-  | { readonly outcome: 'skipped'; readonly reason: 'duplicate' | 'stale'; readonly appliedVersion: number };
+  | { readonly outcome: 'skipped'; readonly reason: SkipReason; readonly appliedVersion: number };
 
 /** Raised when the commit finds the lease gone (it expired and another attempt took it). */
 export class LeaseLostError extends Error {

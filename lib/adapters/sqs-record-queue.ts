@@ -1,14 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_REASON_ATTRIBUTE, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../sync/dead-letter.ts';
-
-
-/** What the consumer does to a record's queue besides the event source's own deletes. */
-export interface RecordQueue {
-  /** Sends the envelope to the destination's DLQ; resolves only once SQS has it. */
-  deadLetter(envelope: DeadLetterEnvelope): Promise<void>;
-  /** Sets when a failed record is delivered again (the backoff), before it is reported failed. */
-  delayRetry(receiptHandle: string, delaySeconds: number): Promise<void>;
-}
+import { DEAD_LETTER_REASON_ATTRIBUTE, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../core/dead-letter.ts';
+import type { RecordQueue } from '../core/record-queue.ts';
 
 export interface SqsRecordQueueOptions {
   readonly client: SQSClient;

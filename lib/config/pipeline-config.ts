@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../sync/backoff.ts';
-import { intInRange, parseOrThrow, ValidationError } from './validation.ts';
+import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../core/backoff.ts';
+import { intInRange, parseOrThrow, ValidationError } from '../contract/validation.ts';
+import { batchingWindowIssue, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../core/sqs-limits.ts';
+import { DESTINATION_KINDS, destinationKindSchemas, type HttpDestinationFields } from './destination-kinds.ts';
 
-/** Destination kinds the pipeline knows how to call. Each has an adapter in `lib/adapters`. */
-export const DestinationKind = { HTTP: 'http' } as const;
+export { DestinationKind } from './destination-kinds.ts';
 
 const nameSchema = z
   .string({ error: 'expected a name of lowercase letters, digits and dashes' })
@@ -17,20 +18,6 @@ const resourceTypeSchema = z
   .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, {
     error: 'expected a resource type of 1 to 64 letters, digits, "_", "." or "-", starting with a letter',
   });
-
-const baseUrlSchema = z
-  .string({ error: 'expected an http(s) URL' })
-  .refine(
-    (value) => {
-      try {
-        const url = new URL(value);
-        return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
-      } catch {
-        return false;
-      }
-    },
-    { error: 'expected an http(s) URL without query or fragment' },
-  );
 
 /** Source queues keep messages 14 days; retrying longer than that would lose them. */
 export const QUEUE_RETENTION_MINUTES = 14 * 24 * 60;
@@ -52,7 +39,7 @@ const retrySchema = z
     /** First backoff step for a transient failure. */
     baseDelaySeconds: intInRange(1, 3600).default(2),
     /** Longest wait between two attempts (SQS allows at most 12 hours). */
-    maxDelaySeconds: intInRange(1, 43_200).default(900),
+    maxDelaySeconds: intInRange(1, SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS).default(900),
   })
   .superRefine((retry, ctx) => {
     if (retry.horizonMinutes !== undefined && retry.maxReceiveCount !== undefined) {
@@ -110,7 +97,7 @@ const alarmsSchema = z.strictObject({
   /** Destination errors / attempts above this percentage for 3 of 5 minutes raises an alarm. */
   errorRatePercent: intInRange(1, 100).default(5),
   /** Age of the oldest queued message above this raises an alarm. */
-  oldestMessageAgeSeconds: intInRange(60, 1_209_600).default(900),
+  oldestMessageAgeSeconds: intInRange(60, SqsLimits.MAX_RETENTION_SECONDS).default(900),
 });
 
 /**
@@ -121,56 +108,43 @@ const alarmsSchema = z.strictObject({
  */
 export const DEFAULT_SETTLE_SECONDS = 120;
 
-/**
- * The destination's own version check ("external versioning"): the API applies a write only when
- * the version it holds is lower than the one sent, and answers `refusedStatus` otherwise. With it, no
- * late request can move a record backwards, however late it lands.
- */
-const versionPreconditionSchema = z.strictObject({
-  /** The request header that carries the version. */
-  header: z
-    .string({ error: 'expected an HTTP header name' })
-    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { error: 'expected an HTTP header name (1 to 64 token characters)' })
-    .default('If-Match'),
-  /** `etag`: the version as a quoted entity tag (`"5"`), as If-Match expects; `plain`: `5`. */
-  format: z.enum(['etag', 'plain'], { error: 'expected "etag" or "plain"' }).default('etag'),
-  /** What the API answers when it holds this version or a newer one: skipped as stale. */
-  refusedStatus: intInRange(400, 499).default(412),
-});
-
 /** How ids are compared: `none` (exact code points, the default) or `NFC` (NFC and NFD spellings are one record). */
 export const IdNormalization = { NONE: 'none', NFC: 'NFC' } as const;
 export type IdNormalization = (typeof IdNormalization)[keyof typeof IdNormalization];
 
+/** The fields every destination has, whatever its kind. */
+const destinationCommonShape = {
+  name: nameSchema,
+  resourceTypes: z
+    .array(resourceTypeSchema, { error: 'expected a list of resource types' })
+    .min(1, { error: 'expected at least one resource type' })
+    .refine((types) => new Set(types).size === types.length, { error: 'expected each resource type once' }),
+  batchSize: intInRange(1, EventSourceLimits.MAX_BATCH_SIZE).default(SqsLimits.MAX_BATCH_ENTRIES),
+  maxBatchingWindowSeconds: intInRange(0, EventSourceLimits.MAX_BATCHING_WINDOW_SECONDS).default(0),
+  maxConcurrency: intInRange(2, 1000).default(5),
+  requestTimeoutMs: intInRange(100, 60_000).default(5_000),
+  functionTimeoutSeconds: intInRange(3, LAMBDA_MAX_TIMEOUT_SECONDS).default(30),
+  settleSeconds: intInRange(0, 3600).default(DEFAULT_SETTLE_SECONDS),
+  idNormalization: z.enum([IdNormalization.NONE, IdNormalization.NFC], { error: 'expected "none" or "NFC"' }).default(IdNormalization.NONE),
+  retry: retrySchema.prefault({}),
+  alarms: alarmsSchema.prefault({}),
+};
+
+/**
+ * A destination: the common fields plus its kind's own (a discriminated union on `kind`, so the
+ * fields of one kind are refused on another). The kinds are registered in `destination-kinds.ts`.
+ */
 const destinationSchema = z
-  .strictObject({
-    name: nameSchema,
-    kind: z.literal([DestinationKind.HTTP], { error: 'expected "http"' }),
-    baseUrl: baseUrlSchema,
-    resourceTypes: z
-      .array(resourceTypeSchema, { error: 'expected a list of resource types' })
-      .min(1, { error: 'expected at least one resource type' })
-      .refine((types) => new Set(types).size === types.length, { error: 'expected each resource type once' }),
-    batchSize: intInRange(1, 10_000).default(10),
-    maxBatchingWindowSeconds: intInRange(0, 300).default(0),
-    maxConcurrency: intInRange(2, 1000).default(5),
-    requestTimeoutMs: intInRange(100, 60_000).default(5_000),
-    functionTimeoutSeconds: intInRange(3, 900).default(30),
-    settleSeconds: intInRange(0, 3600).default(DEFAULT_SETTLE_SECONDS),
-    versionPrecondition: versionPreconditionSchema.optional(),
-    idNormalization: z.enum([IdNormalization.NONE, IdNormalization.NFC], { error: 'expected "none" or "NFC"' }).default(IdNormalization.NONE),
-    retry: retrySchema.prefault({}),
-    alarms: alarmsSchema.prefault({}),
+  .discriminatedUnion('kind', destinationKindSchemas(destinationCommonShape), {
+    error: `expected ${DESTINATION_KINDS.map((kind) => JSON.stringify(kind)).join(' or ')}`,
   })
   .superRefine((destination, ctx) => {
-    if (destination.batchSize > 10 && destination.maxBatchingWindowSeconds === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['batchSize'],
-        input: destination.batchSize,
-        message: 'expected at most 10 unless maxBatchingWindowSeconds is at least 1 (an SQS event source rule)',
-      });
-    }
+    const batchIssue = batchingWindowIssue({
+      batchSize: destination.batchSize,
+      hasWindow: destination.maxBatchingWindowSeconds > 0,
+      windowField: 'maxBatchingWindowSeconds',
+    });
+    if (batchIssue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: destination.batchSize, message: batchIssue });
     // The lease on a record must outlive the destination call, and the call must fit in the
     // function's time, or a second consumer could overtake a slow first one (invariant I1).
     if (destination.requestTimeoutMs * 2 > destination.functionTimeoutSeconds * 1000) {
@@ -222,7 +196,9 @@ export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
 export type DestinationConfig = PipelineConfig['destinations'][number];
 export type RetryConfig = DestinationConfig['retry'];
-export type VersionPreconditionConfig = NonNullable<DestinationConfig['versionPrecondition']>;
+/** The destination config of one kind. */
+export type DestinationConfigOf<K extends DestinationConfig['kind']> = Extract<DestinationConfig, { readonly kind: K }>;
+export type VersionPreconditionConfig = NonNullable<HttpDestinationFields['versionPrecondition']>;
 
 /**
  * Validates a config object and applies defaults.

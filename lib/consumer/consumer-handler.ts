@@ -3,9 +3,12 @@ import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
-import { parseChangeEvent } from '../contract/change-event.ts';
-import { processRecord, type RecordOutcome, type RecordProcessorDeps } from './process-record.ts';
+import { parseChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
+import { RetryReason } from '../core/attempt.ts';
+import { planRecordTurns } from '../core/batch-plan.ts';
+import { MetricDimension, MetricName } from '../core/metrics.ts';
+import type { RecordOutcome } from '../core/outcome.ts';
+import { processRecord, type RecordProcessorDeps } from './process-record.ts';
 
 export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   readonly logger: Logger;
@@ -78,39 +81,6 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
 };
 
 /**
- * Orders the records of one batch that touch the same record id: highest version first, one after
- * the other. The newest version is then applied once and the older ones find it in the ledger and
- * are skipped as stale, with no destination call and no lease contention inside the batch. Records
- * of different ids still run in parallel.
- */
-type ParsedRecord = ReturnType<typeof parseChangeEvent>;
-
-const planRecordTurns = (parsed: ReadonlyMap<SQSRecord, ParsedRecord>): Map<SQSRecord, { ready: Promise<void>; done: () => void }> => {
-  // Keyed by the record object, not its messageId: SQS may deliver one message twice in a batch.
-  const groups = new Map<string, Array<{ record: SQSRecord; version: number }>>();
-  for (const [record, result] of parsed) {
-    if (!result.ok) continue;
-    const key = `${result.event.resourceType}\u0000${result.event.id}`;
-    const group = groups.get(key) ?? [];
-    group.push({ record, version: result.event.version });
-    groups.set(key, group);
-  }
-  const turns = new Map<SQSRecord, { ready: Promise<void>; done: () => void }>();
-  for (const group of groups.values()) {
-    let previous: Promise<void> = Promise.resolve();
-    for (const { record } of group.sort((a, b) => b.version - a.version)) {
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => {
-        done = resolve;
-      });
-      turns.set(record, { ready: previous, done });
-      previous = finished;
-    }
-  }
-  return turns;
-};
-
-/**
  * Builds the SQS consumer for one destination. The Lambda entry point and the local runtime both
  * call this with their own clients, so they run the same code.
  *
@@ -135,14 +105,14 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   const handleRecord = async (
     record: SQSRecord,
     idempotencyConfig: IdempotencyConfig,
-    parsed: ReturnType<typeof parseChangeEvent>,
+    parsed: ParsedChangeEvent,
   ): Promise<RecordOutcome> => {
     try {
       return await processRecord(record, deps, idempotencyConfig, parsed);
     } catch (error) {
       // Only reached when even the dead-letter send failed: keep the message on the queue.
       const message = error instanceof Error ? error.message : String(error);
-      return { kind: 'retry', ref: { messageId: record.messageId }, reason: 'internal', delaySeconds: 0, message };
+      return { kind: 'retry', ref: { messageId: record.messageId }, reason: RetryReason.INTERNAL, delaySeconds: 0, message };
     }
   };
 

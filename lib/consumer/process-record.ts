@@ -1,14 +1,16 @@
 import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
-import { idempotencyKey, parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { WriteResult, type Destination } from '../adapters/destination.ts';
+import { idempotencyKey, type ChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
+import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure } from '../core/attempt.ts';
+import { buildDeadLetterEnvelope, DeadLetterReason } from '../core/dead-letter.ts';
+import { WriteResult, type Destination } from '../core/destination.ts';
+import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
+import type { LeaseDecision, LedgerStore } from '../core/ledger.ts';
+import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from '../core/outcome.ts';
+import type { RecordQueue } from '../core/record-queue.ts';
+import { sleep, type Sleep } from '../core/sleep.ts';
 import { LedgerPersistenceLayer, LeaseLostError, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
-import type { RecordQueue } from '../adapters/sqs-record-queue.ts';
-import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure, type RetryReason } from '../sync/attempt.ts';
-import { buildDeadLetterEnvelope, DeadLetterReason } from '../sync/dead-letter.ts';
-import { DestinationError, DestinationErrorClass, findInCauseChain } from '../sync/errors.ts';
-import type { LedgerStore } from '../sync/ledger.ts';
 
 /** Everything one record's processing touches, as ports. */
 export interface RecordProcessorDeps {
@@ -30,59 +32,26 @@ export interface RecordProcessorDeps {
   readonly random?: () => number;
   /** @default Date.now */
   readonly now?: () => number;
-  /** @default setTimeout */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default a real pause (setTimeout) */
+  readonly sleep?: Sleep;
   /** A fresh lease token per acquisition. @default crypto.randomUUID */
   readonly newLeaseToken?: () => string;
 }
 
-/** Identity of the record for logs; never the payload. */
-export interface RecordRef {
-  readonly messageId: string;
-  readonly resourceType?: string;
-  readonly id?: string;
-  readonly version?: number;
+/** What one delivery of a record works with: its deps with the defaults resolved, and its delivery facts. */
+interface Delivery {
+  readonly record: SQSRecord;
+  readonly deps: RecordProcessorDeps;
+  readonly idempotencyConfig: IdempotencyConfig;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly pause: Sleep;
+  /** This delivery's number, 1 on the first (SQS ApproximateReceiveCount). */
+  readonly attempts: number;
+  readonly receivedAt: number;
+  /** Time left in the invocation; one lease when there is no Lambda context (tests, scripts). */
+  readonly remainingMs: () => number;
 }
-
-/** What every failed outcome may say about the calls behind it. */
-interface CallDetails {
-  readonly errorClass?: DestinationErrorClass;
-  /** Every failed call of the attempt (quick retries included), for the error-rate metric. */
-  readonly callErrors?: readonly DestinationErrorClass[];
-  readonly latencyMs?: number;
-}
-
-/** How one record's attempt ended. Only `retry` leaves the message on the queue. */
-export type RecordOutcome =
-  | {
-      readonly kind: 'applied';
-      readonly ref: RecordRef;
-      readonly endToEndLagMs: number;
-      readonly queueLagMs: number;
-      readonly latencyMs: number;
-      /** Failed calls before the one that succeeded (quick in-invocation retries). */
-      readonly callErrors: readonly DestinationErrorClass[];
-    }
-  | ({ readonly kind: 'skipped'; readonly ref: RecordRef; readonly reason: 'duplicate' | 'stale' } & CallDetails)
-  | ({ readonly kind: 'retry'; readonly ref: RecordRef; readonly reason: RetryReason; readonly delaySeconds: number; readonly message: string } & CallDetails)
-  | ({ readonly kind: 'dead-lettered'; readonly ref: RecordRef; readonly reason: DeadLetterReason; readonly message: string } & CallDetails);
-
-const flattenAttributes = (record: SQSRecord): Record<string, string> => {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
-    if (value.stringValue !== undefined) flat[name] = value.stringValue;
-  }
-  return flat;
-};
-
-const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The destination error underneath Powertools' wrappers; anything else thrown by a call is one of unknown outcome. */
-const asDestinationError = (error: unknown): DestinationError =>
-  findInCauseChain(error, (current) => (current instanceof DestinationError ? current : undefined)) ??
-  new DestinationError(error instanceof Error ? error.message : String(error), { errorClass: DestinationErrorClass.UNKNOWN, cause: error });
 
 /** What an attempt's calls learnt, shared by the calls and the persistence layer that ends the lease. */
 interface AttemptState {
@@ -94,13 +63,246 @@ interface AttemptState {
   readonly callErrors: DestinationErrorClass[];
 }
 
+const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
+
+const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotencyConfig: IdempotencyConfig): Delivery => {
+  const now = deps.now ?? Date.now;
+  return {
+    record,
+    deps,
+    idempotencyConfig,
+    now,
+    random: deps.random ?? Math.random,
+    pause: deps.sleep ?? sleep,
+    attempts: Number(record.attributes.ApproximateReceiveCount) || 1,
+    receivedAt: now(),
+    remainingMs: () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs,
+  };
+};
+
+const flattenAttributes = (record: SQSRecord): Record<string, string> => {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
+    if (value.stringValue !== undefined) flat[name] = value.stringValue;
+  }
+  return flat;
+};
+
+/** Writes the dead letter (resolves once the DLQ has it) and returns the outcome that says so. */
+const deadLetter = async (
+  delivery: Delivery,
+  ref: RecordRef,
+  reason: DeadLetterReason,
+  message: string,
+  details: CallDetails & { status?: number } = {},
+): Promise<RecordOutcome> => {
+  const { record, deps, idempotencyConfig } = delivery;
+  await deps.queue.deadLetter(
+    buildDeadLetterEnvelope({
+      reason,
+      message,
+      destination: deps.destinationName,
+      messageId: record.messageId,
+      attempts: delivery.attempts,
+      firstAttemptAt: Number(record.attributes.ApproximateFirstReceiveTimestamp) || delivery.receivedAt,
+      lastAttemptAt: delivery.now(),
+      body: record.body,
+      attributes: flattenAttributes(record),
+      ...(details.status === undefined ? {} : { status: details.status }),
+      ...(idempotencyConfig.lambdaContext === undefined ? {} : { invocationId: idempotencyConfig.lambdaContext.awsRequestId }),
+    }),
+  );
+  const { status: _status, ...calls } = details;
+  return { kind: 'dead-lettered', ref, reason, message, ...calls };
+};
+
+/** Carries out the decision for a failed attempt: a dead letter, or the message's next visibility. */
+const carryOutFailure = async (
+  delivery: Delivery,
+  ref: RecordRef,
+  failure: AttemptFailure,
+  details: CallDetails = {},
+  fencedUntil?: number,
+): Promise<RecordOutcome> => {
+  const { deps } = delivery;
+  const decision = decideOnFailure({
+    failure,
+    attempts: delivery.attempts,
+    retry: deps.retry,
+    now: delivery.now(),
+    random: delivery.random,
+    ...(fencedUntil === undefined ? {} : { fencedUntil }),
+  });
+  if (decision.kind === 'dead-letter') {
+    return deadLetter(delivery, ref, decision.reason, decision.message, { ...details, ...(decision.status === undefined ? {} : { status: decision.status }) });
+  }
+  try {
+    await deps.queue.delayRetry(delivery.record.receiptHandle, decision.delaySeconds);
+  } catch {
+    // The message still comes back after the queue's visibility timeout; only the pacing is lost.
+  }
+  return { kind: 'retry', ref, reason: decision.reason, delaySeconds: decision.delaySeconds, message: decision.message, ...details };
+};
+
+/** Step 1's verdict: the change to send (ids normalized as configured), or why it goes to the DLQ now. */
+type ValidatedChange =
+  | { readonly ok: true; readonly event: ChangeEvent; readonly ref: RecordRef }
+  | { readonly ok: false; readonly ref: RecordRef; readonly reason: DeadLetterReason; readonly message: string };
+
+const validateChange = (parsed: ParsedChangeEvent, deps: RecordProcessorDeps, messageId: string): ValidatedChange => {
+  if (!parsed.ok) return { ok: false, ref: { messageId }, reason: parsed.rejection.reason, message: parsed.rejection.detail };
+  const event: ChangeEvent = deps.idNormalization === 'NFC' ? { ...parsed.event, id: parsed.event.id.normalize('NFC') } : parsed.event;
+  const ref: RecordRef = { messageId, resourceType: event.resourceType, id: event.id, version: event.version };
+  if (!deps.resourceTypes.has(event.resourceType)) {
+    // A direct SQS publisher must not make the consumer write to a path the destination was not given.
+    const message = `resource type ${JSON.stringify(event.resourceType)} is not routed to ${deps.destinationName}`;
+    return { ok: false, ref, reason: DeadLetterReason.NOT_ROUTED, message };
+  }
+  return { ok: true, event, ref };
+};
+
+/** The destination error underneath Powertools' wrappers; anything else thrown by a call is one of unknown outcome. */
+const asDestinationError = (error: unknown): DestinationError =>
+  findInCauseChain(error, (current) => (current instanceof DestinationError ? current : undefined)) ??
+  new DestinationError(error instanceof Error ? error.message : String(error), { errorClass: DestinationErrorClass.UNKNOWN, cause: error });
+
 /**
- * Processes one SQS record for one destination: validate and check the routing, then (Powertools
- * idempotency over the version ledger) take the record's lease only if this version is newer and the
- * record is neither leased nor fenced, call the destination with the idempotency key, commit. Every
- * path ends in an outcome, and a `retry` outcome has already set the message's next visibility. It
- * throws only when a dead letter cannot be written to the DLQ; the handler then keeps the message on
- * the queue.
+ * Step 4: the calls of one attempt, under one lease: the first, then quick retries for blips whose
+ * outcome is known, each only while the lease can hold it.
+ */
+const callWithQuickRetries = async (
+  delivery: Delivery,
+  call: { readonly event: ChangeEvent; readonly key: string; readonly state: AttemptState; readonly leaseExpiresAt: () => number | undefined },
+): Promise<ApplyResult> => {
+  const { deps, now } = delivery;
+  const { event, key, state } = call;
+  for (let quickRetries = 0; ; quickRetries += 1) {
+    state.callStartedAt = now();
+    try {
+      const result = await deps.destination.apply({ event, idempotencyKey: key });
+      state.failure = undefined;
+      return result === WriteResult.SUPERSEDED ? { outcome: 'skipped', reason: SkipReason.STALE, appliedVersion: event.version } : { outcome: 'applied' };
+    } catch (error) {
+      const failure = asDestinationError(error);
+      state.failure = failure;
+      state.callErrors.push(failure.errorClass);
+      // The request may land until the settle window after the client gave up on it.
+      if (failure.outcomeUnknown) state.fencedUntil = now() + deps.settleMs;
+      const pauseMs = quickRetryPauseMs({
+        failure,
+        quickRetries,
+        leaseRemainingMs: (call.leaseExpiresAt() ?? 0) - now(),
+        requestTimeoutMs: deps.requestTimeoutMs,
+        random: delivery.random,
+      });
+      if (pauseMs === undefined) throw failure;
+      await delivery.pause(pauseMs);
+    }
+  }
+};
+
+const callDetails = (state: AttemptState, now: number): CallDetails => ({
+  ...(state.failure === undefined ? {} : { errorClass: state.failure.errorClass }),
+  callErrors: state.callErrors,
+  ...(state.callStartedAt === undefined ? {} : { latencyMs: now - state.callStartedAt }),
+});
+
+/** How an attempt that threw failed, what it may report of its calls, and whether a busy wait can help. */
+interface AttemptError {
+  readonly failure: AttemptFailure;
+  readonly details: CallDetails;
+  /** The attempt's own fence, when a call of it may still land. */
+  readonly fencedUntil?: number;
+  /** Another attempt holds the lease: it usually finishes within one call, so waiting may pay. */
+  readonly busy: boolean;
+}
+
+const classifyAttemptError = (error: unknown, state: AttemptState, lastDecision: LeaseDecision | undefined, now: number): AttemptError => {
+  if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
+    // Step 3 said busy or fenced: the ledger's decision says which, and until when.
+    const retryAt = lastDecision?.status === 'busy' || lastDecision?.status === 'fenced' ? lastDecision.retryAt : now;
+    const kind = lastDecision?.status === 'fenced' ? 'fenced' : 'busy';
+    return { failure: { kind, retryAt }, details: {}, busy: lastDecision?.status === 'busy' };
+  }
+  if (state.failure !== undefined && findInCauseChain(error, (e) => (e === state.failure ? e : undefined)) !== undefined) {
+    return {
+      failure: { kind: 'destination', error: state.failure },
+      details: callDetails(state, now),
+      ...(state.fencedUntil === undefined ? {} : { fencedUntil: state.fencedUntil }),
+      busy: false,
+    };
+  }
+  const lost = findInCauseChain(error, (e) => (e instanceof LeaseLostError ? e : undefined));
+  if (lost !== undefined) return { failure: { kind: 'lease-lost', message: lost.message }, details: callDetails(state, now), busy: false };
+  return { failure: { kind: 'internal', message: error instanceof Error ? error.message : String(error) }, details: callDetails(state, now), busy: false };
+};
+
+/** Step 5 on success: the persistence layer has committed the version and released the lease. */
+const endedOutcome = (delivery: Delivery, ref: RecordRef, event: ChangeEvent, result: ApplyResult, state: AttemptState): RecordOutcome => {
+  const at = delivery.now();
+  if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason, ...(state.callStartedAt === undefined ? {} : callDetails(state, at)) };
+  return {
+    kind: 'applied',
+    ref,
+    endToEndLagMs: Math.max(0, at - Date.parse(event.occurredAt)),
+    queueLagMs: Math.max(0, at - (Number(delivery.record.attributes.SentTimestamp) || at)),
+    latencyMs: state.callStartedAt === undefined ? 0 : at - state.callStartedAt,
+    callErrors: state.callErrors,
+  };
+};
+
+/**
+ * Steps 2 to 5 for a valid change: Powertools idempotency over the version ledger (one conditional
+ * write checks the duplicate, the version and the lease), the call, then the commit or the failure's
+ * decision. A busy record is waited for a few times within the invocation, each pause leaving room
+ * for a whole lease.
+ */
+const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: RecordRef): Promise<RecordOutcome> => {
+  const { deps, idempotencyConfig, now } = delivery;
+  const key = idempotencyKey(deps.destinationName, event);
+  let state: AttemptState = { callErrors: [] };
+  const persistenceStore = new LedgerPersistenceLayer({
+    ledger: deps.ledger,
+    record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
+    event,
+    idempotencyKey: key,
+    leaseDurationMs: deps.leaseDurationMs,
+    settleMs: deps.settleMs,
+    fencedUntil: () => state.fencedUntil,
+    ...(deps.newLeaseToken === undefined ? {} : { newLeaseToken: deps.newLeaseToken }),
+    now,
+  });
+  const call = (_input: { idempotencyKey: string }) =>
+    callWithQuickRetries(delivery, { event, key, state, leaseExpiresAt: () => persistenceStore.leaseExpiresAt });
+  const apply = makeIdempotent(call, { persistenceStore, config: idempotencyConfig });
+
+  for (let busyWaits = 0; ; busyWaits += 1) {
+    state = { callErrors: [] };
+    try {
+      const result = (await apply({ idempotencyKey: key })) as ApplyResult;
+      return endedOutcome(delivery, ref, event, result, state);
+    } catch (error) {
+      const attemptError = classifyAttemptError(error, state, persistenceStore.lastDecision, now());
+      const pauseMs = attemptError.busy ? busyWaitPauseMs({ busyWaits, random: delivery.random }) : undefined;
+      // Every pause leaves room for a whole lease, so a later call can never outlive the invocation.
+      if (pauseMs !== undefined && delivery.remainingMs() - pauseMs >= deps.leaseDurationMs) {
+        await delivery.pause(pauseMs);
+        continue;
+      }
+      // Step 5 on failure: the lease is released (fenced if a call may still land); retry or dead-letter.
+      return carryOutFailure(delivery, ref, attemptError.failure, attemptError.details, attemptError.fencedUntil);
+    }
+  }
+};
+
+/**
+ * Processes one SQS record for one destination, in the five steps of the architecture: (1) parse,
+ * validate and check the routing; (2) Powertools idempotency on the idempotency key; (3) the version
+ * check against the ledger, which takes the record's lease only if this version is newer and the
+ * record is neither leased nor fenced; (4) call the destination with the key; (5) commit, or carry
+ * out the failure's decision (retry with backoff, or dead-letter). Every path ends in an outcome, and
+ * a `retry` outcome has already set the message's next visibility. It throws only when a dead letter
+ * cannot be written to the DLQ; the handler then keeps the message on the queue.
  *
  * A call whose outcome is unknown ends the attempt and fences the record for the settle window: no
  * other version is sent while the request may still land, and the change itself comes back after it.
@@ -116,153 +318,16 @@ export const processRecord = async (
   record: SQSRecord,
   deps: RecordProcessorDeps,
   idempotencyConfig: IdempotencyConfig,
-  parsed: ReturnType<typeof parseChangeEvent>,
+  parsed: ParsedChangeEvent,
 ): Promise<RecordOutcome> => {
-  const now = deps.now ?? Date.now;
-  const random = deps.random ?? Math.random;
-  const sleep = deps.sleep ?? defaultSleep;
-  const attempts = Number(record.attributes.ApproximateReceiveCount) || 1;
-  const receivedAt = now();
-
-  const deadLetter = async (ref: RecordRef, reason: DeadLetterReason, message: string, details: CallDetails & { status?: number } = {}): Promise<RecordOutcome> => {
-    await deps.queue.deadLetter(
-      buildDeadLetterEnvelope({
-        reason,
-        message,
-        destination: deps.destinationName,
-        messageId: record.messageId,
-        attempts,
-        firstAttemptAt: Number(record.attributes.ApproximateFirstReceiveTimestamp) || receivedAt,
-        lastAttemptAt: now(),
-        body: record.body,
-        attributes: flattenAttributes(record),
-        ...(details.status === undefined ? {} : { status: details.status }),
-        ...(idempotencyConfig.lambdaContext === undefined ? {} : { invocationId: idempotencyConfig.lambdaContext.awsRequestId }),
-      }),
-    );
-    const { status: _status, ...calls } = details;
-    return { kind: 'dead-lettered', ref, reason, message, ...calls };
-  };
-
-  /** Carries out the decision for a failed attempt: a dead letter, or the message's next visibility. */
-  const fail = async (ref: RecordRef, failure: AttemptFailure, details: CallDetails, fencedUntil?: number): Promise<RecordOutcome> => {
-    const decision = decideOnFailure({
-      failure,
-      attempts,
-      retry: deps.retry,
-      now: now(),
-      random,
-      ...(fencedUntil === undefined ? {} : { fencedUntil }),
-    });
-    if (decision.kind === 'dead-letter') {
-      return deadLetter(ref, decision.reason, decision.message, { ...details, ...(decision.status === undefined ? {} : { status: decision.status }) });
-    }
-    try {
-      await deps.queue.delayRetry(record.receiptHandle, decision.delaySeconds);
-    } catch {
-      // The message still comes back after the queue's visibility timeout; only the pacing is lost.
-    }
-    return { kind: 'retry', ref, reason: decision.reason, delaySeconds: decision.delaySeconds, message: decision.message, ...details };
-  };
-
-  if (!parsed.ok) return deadLetter({ messageId: record.messageId }, parsed.rejection.reason, parsed.rejection.detail);
-  const event: ChangeEvent =
-    deps.idNormalization === 'NFC' ? { ...parsed.event, id: parsed.event.id.normalize('NFC') } : parsed.event;
-  const ref: RecordRef = { messageId: record.messageId, resourceType: event.resourceType, id: event.id, version: event.version };
-  if (!deps.resourceTypes.has(event.resourceType)) {
-    // A direct SQS publisher must not make the consumer write to a path the destination was not given.
-    return deadLetter(ref, DeadLetterReason.NOT_ROUTED, `resource type ${JSON.stringify(event.resourceType)} is not routed to ${deps.destinationName}`);
-  }
-  const key = idempotencyKey(deps.destinationName, event);
-
-  let state: AttemptState = { callErrors: [] };
-  const persistenceStore = new LedgerPersistenceLayer({
-    ledger: deps.ledger,
-    record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
-    event,
-    idempotencyKey: key,
-    leaseDurationMs: deps.leaseDurationMs,
-    settleMs: deps.settleMs,
-    fencedUntil: () => state.fencedUntil,
-    ...(deps.newLeaseToken === undefined ? {} : { newLeaseToken: deps.newLeaseToken }),
-    now,
-  });
-
-  /** The calls of one attempt, under one lease: the first, then quick retries for known-outcome blips. */
-  const callDestination = async (_input: { idempotencyKey: string }): Promise<ApplyResult> => {
-    for (let quickRetries = 0; ; quickRetries += 1) {
-      state.callStartedAt = now();
-      try {
-        const result = await deps.destination.apply({ event, idempotencyKey: key });
-        state.failure = undefined;
-        return result === WriteResult.SUPERSEDED ? { outcome: 'skipped', reason: 'stale', appliedVersion: event.version } : { outcome: 'applied' };
-      } catch (error) {
-        const failure = asDestinationError(error);
-        state.failure = failure;
-        state.callErrors.push(failure.errorClass);
-        // The request may land until the settle window after the client gave up on it.
-        if (failure.outcomeUnknown) state.fencedUntil = now() + deps.settleMs;
-        const pauseMs = quickRetryPauseMs({
-          failure,
-          quickRetries,
-          leaseRemainingMs: (persistenceStore.leaseExpiresAt ?? 0) - now(),
-          requestTimeoutMs: deps.requestTimeoutMs,
-          random,
-        });
-        if (pauseMs === undefined) throw failure;
-        await sleep(pauseMs);
-      }
-    }
-  };
-  const apply = makeIdempotent(callDestination, { persistenceStore, config: idempotencyConfig });
-  const details = (): CallDetails => ({
-    ...(state.failure === undefined ? {} : { errorClass: state.failure.errorClass }),
-    callErrors: state.callErrors,
-    ...(state.callStartedAt === undefined ? {} : { latencyMs: now() - state.callStartedAt }),
-  });
-
+  const delivery = startDelivery(record, deps, idempotencyConfig);
+  const change = validateChange(parsed, deps, record.messageId);
+  if (!change.ok) return deadLetter(delivery, change.ref, change.reason, change.message);
   // A lease must never be cut short by the invocation's end: a call still in flight when the
   // function dies could then land after a newer version. Too little time left: hand it back.
-  const remainingMs = () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs;
-  if (remainingMs() < deps.leaseDurationMs) {
-    const message = `only ${remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`;
-    return fail(ref, { kind: 'invocation-ending', message }, {});
+  if (delivery.remainingMs() < deps.leaseDurationMs) {
+    const message = `only ${delivery.remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`;
+    return carryOutFailure(delivery, change.ref, { kind: 'invocation-ending', message });
   }
-
-  for (let busyWaits = 0; ; busyWaits += 1) {
-    state = { callErrors: [] };
-    let result: ApplyResult;
-    try {
-      result = (await apply({ idempotencyKey: key })) as ApplyResult;
-    } catch (error) {
-      if (error instanceof Error && error.name === IN_PROGRESS_ERROR) {
-        const decision = persistenceStore.lastDecision;
-        const retryAt = decision?.status === 'busy' || decision?.status === 'fenced' ? decision.retryAt : now();
-        const pauseMs = decision?.status === 'busy' ? busyWaitPauseMs({ busyWaits, random }) : undefined;
-        // Every pause leaves room for a whole lease, so a later call can never outlive the invocation.
-        if (pauseMs !== undefined && remainingMs() - pauseMs >= deps.leaseDurationMs) {
-          await sleep(pauseMs);
-          continue;
-        }
-        return fail(ref, { kind: decision?.status === 'fenced' ? 'fenced' : 'busy', retryAt }, {});
-      }
-      if (state.failure !== undefined && findInCauseChain(error, (e) => (e === state.failure ? e : undefined)) !== undefined) {
-        return fail(ref, { kind: 'destination', error: state.failure }, details(), state.fencedUntil);
-      }
-      const lost = findInCauseChain(error, (e) => (e instanceof LeaseLostError ? e : undefined));
-      if (lost !== undefined) return fail(ref, { kind: 'lease-lost', message: lost.message }, details());
-      const message = error instanceof Error ? error.message : String(error);
-      return fail(ref, { kind: 'internal', message }, details());
-    }
-    if (result.outcome === 'skipped') return { kind: 'skipped', ref, reason: result.reason, ...(state.callStartedAt === undefined ? {} : details()) };
-    const appliedAt = now();
-    return {
-      kind: 'applied',
-      ref,
-      endToEndLagMs: Math.max(0, appliedAt - Date.parse(event.occurredAt)),
-      queueLagMs: Math.max(0, appliedAt - (Number(record.attributes.SentTimestamp) || appliedAt)),
-      latencyMs: state.callStartedAt === undefined ? 0 : appliedAt - state.callStartedAt,
-      callErrors: state.callErrors,
-    };
-  }
+  return attemptUnderLease(delivery, change.event, change.ref);
 };

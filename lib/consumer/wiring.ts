@@ -3,12 +3,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
-import { HttpDestination } from '../adapters/http-destination.ts';
+import { createDestination } from '../adapters/destination-factory.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
-import type { Destination } from '../adapters/destination.ts';
+import type { Destination } from '../core/destination.ts';
 import { leaseDurationMsFor } from '../config/resources.ts';
-import { MetricDimension } from '../observability/metrics.ts';
+import { MetricDimension } from '../core/metrics.ts';
 import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
 
 export interface ConsumerWiring {
@@ -26,18 +26,6 @@ export interface ConsumerWiring {
   /** Overrides for the local runtime and tests. */
   readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger' | 'sleep'>>;
 }
-
-/** The adapter for a destination's kind: the one place a new kind is registered. */
-export const createDestination = (destination: DestinationConfig): Destination => {
-  switch (destination.kind) {
-    case 'http':
-      return new HttpDestination({
-        baseUrl: destination.baseUrl,
-        requestTimeoutMs: destination.requestTimeoutMs,
-        ...(destination.versionPrecondition === undefined ? {} : { versionPrecondition: destination.versionPrecondition }),
-      });
-  }
-};
 
 /**
  * Assembles a consumer handler from plain settings and SDK clients. The Lambda entry point passes

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeValue, formatPath, safeParseWithIssues } from '../config/validation.ts';
+import { describeValue, formatPath, safeParseWithIssues } from './validation.ts';
 
 /** What a change does to the record at the destination. */
 export const ChangeOp = { UPSERT: 'upsert', DELETE: 'delete' } as const;
@@ -271,7 +271,11 @@ export type ChangeEvent = z.output<typeof ChangeEventSchema>;
  * @example
  * const rejection: ChangeEventRejection = { reason: 'invalid-schema', detail: 'id: expected an id other than "." or ".." (URLs resolve them as dot segments), got ".."' };
  */
-export type ChangeEventRejection = { readonly reason: 'invalid-json' | 'invalid-schema' | 'too-large'; readonly detail: string };
+export type ChangeEventRejection = { readonly reason: RejectionReason; readonly detail: string };
+
+/** The reasons of a {@link ChangeEventRejection}; dead letters of bad input carry them as they are. */
+export const RejectionReason = { INVALID_JSON: 'invalid-json', INVALID_SCHEMA: 'invalid-schema', TOO_LARGE: 'too-large' } as const;
+export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
 
 /**
  * True when a JSON number literal reads as a double without changing what it says: it neither
@@ -367,8 +371,11 @@ const toDetail = (issues: readonly string[]): string => {
   return escapeForSqs(bounded);
 };
 
-const reject = (reason: ChangeEventRejection['reason'], issues: readonly string[]) =>
+const reject = (reason: RejectionReason, issues: readonly string[]) =>
   ({ ok: false, rejection: { reason, detail: toDetail(issues) } }) as const;
+
+/** What {@link parseChangeEvent} returns: the event, or why the body is not one. */
+export type ParsedChangeEvent = { readonly ok: true; readonly event: ChangeEvent } | { readonly ok: false; readonly rejection: ChangeEventRejection };
 
 /**
  * Parses an SQS message body into a change event, or says exactly why not. Never throws. In order:
@@ -389,13 +396,10 @@ const reject = (reason: ChangeEventRejection['reason'], issues: readonly string[
  * const result = parseChangeEvent('{"resourceType":"contact"}');
  * if (!result.ok) console.log(result.rejection.detail); // 'op: expected "upsert" or "delete", got nothing'
  */
-export const parseChangeEvent = (
-  body: string,
-  now: number = Date.now(),
-): { ok: true; event: ChangeEvent } | { ok: false; rejection: ChangeEventRejection } => {
+export const parseChangeEvent = (body: string, now: number = Date.now()): ParsedChangeEvent => {
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > MAX_CHANGE_EVENT_BYTES) {
-    return reject('too-large', [`(root): expected at most ${MAX_CHANGE_EVENT_BYTES} bytes of UTF-8, got ${bytes} bytes`]);
+    return reject(RejectionReason.TOO_LARGE, [`(root): expected at most ${MAX_CHANGE_EVENT_BYTES} bytes of UTF-8, got ${bytes} bytes`]);
   }
   let json: unknown;
   try {
@@ -403,22 +407,22 @@ export const parseChangeEvent = (
   } catch (error) {
     // V8 quotes the text around the error; a body may hold personal data, so keep only the cause.
     const cause = (error as Error).message.split(/, (?:\.\.\.)?"/)[0];
-    return reject('invalid-json', [`(root): expected JSON text (${cause}), got ${body.length} characters`]);
+    return reject(RejectionReason.INVALID_JSON, [`(root): expected JSON text (${cause}), got ${body.length} characters`]);
   }
   const textProblem = findJsonTextProblem(body);
-  if (textProblem !== undefined) return reject('invalid-json', [textProblem]);
+  if (textProblem !== undefined) return reject(RejectionReason.INVALID_JSON, [textProblem]);
 
   // The union reports a bad `op` with the whole object as its input; say which value was wrong.
-  if (!isJsonObject(json)) return reject('invalid-schema', [`(root): expected a JSON object, got ${describeValue(json)}`]);
+  if (!isJsonObject(json)) return reject(RejectionReason.INVALID_SCHEMA, [`(root): expected a JSON object, got ${describeValue(json)}`]);
   if (json.op !== ChangeOp.UPSERT && json.op !== ChangeOp.DELETE) {
     // op is a short enum, safe to show.
-    return reject('invalid-schema', [`op: ${OP_MESSAGE}, got ${describeValue(json.op)}`]);
+    return reject(RejectionReason.INVALID_SCHEMA, [`op: ${OP_MESSAGE}, got ${describeValue(json.op)}`]);
   }
   // Payload content never appears in a rejection: rejections are logged, payloads are not.
   const result = safeParseWithIssues(changeEventRules, json, { redact: (path) => path[0] === 'payload' });
-  if (!result.ok) return reject('invalid-schema', result.issues);
+  if (!result.ok) return reject(RejectionReason.INVALID_SCHEMA, result.issues);
   const future = futureOccurredAtMessage(result.value.occurredAt, now);
-  if (future !== undefined) return reject('invalid-schema', [`occurredAt: ${future}, got ${describeValue(result.value.occurredAt)}`]);
+  if (future !== undefined) return reject(RejectionReason.INVALID_SCHEMA, [`occurredAt: ${future}, got ${describeValue(result.value.occurredAt)}`]);
   return { ok: true, event: result.value };
 };
 

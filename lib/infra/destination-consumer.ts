@@ -11,7 +11,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, consumerServiceName } from '../config/resources.ts';
-import { ConsumerEnv } from '../consumer/environment.ts';
+import { ConsumerEnv } from '../config/consumer-env.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
 

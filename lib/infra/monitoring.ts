@@ -16,10 +16,10 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources } from '../config/resources.ts';
-import { MetricName } from '../observability/metrics.ts';
+import { MetricName } from '../core/metrics.ts';
 import { DestinationMetrics } from './pipeline-metrics.ts';
 
 /** The name of the SNS topic every pipeline alarm notifies. */

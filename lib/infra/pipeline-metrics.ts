@@ -3,8 +3,8 @@ import { MathExpression, Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName } from '../config/resources.ts';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
-import { DestinationErrorClass } from '../sync/errors.ts';
+import { MetricDimension, MetricName } from '../core/metrics.ts';
+import { DestinationErrorClass } from '../core/errors.ts';
 
 /** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
 export const METRIC_PERIOD = Duration.minutes(1);

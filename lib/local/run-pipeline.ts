@@ -1,24 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  PurgeQueueCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationsFor } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
-import { parseChangeEvent, serializeChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../sync/dead-letter.ts';
+import { MetricDimension, MetricName } from '../core/metrics.ts';
+import { sleep } from '../core/sleep.ts';
+import { SqsLimits } from '../core/sqs-limits.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
-import { EmfStore, percentile } from '../observability/emf.ts';
-import { captureJsonOutput } from '../observability/output-capture.ts';
-import { describeStream, generateDemoStream } from './demo-stream.ts';
-import { awsClientConfig, startEmulators, type Emulators } from './emulators.ts';
+import { readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
+import { createQueuePublisher } from '../publish/publisher.ts';
+import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
+import { describeStream } from './lab/demo-stream.ts';
+import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
+import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
+import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
+import { buildWorkload, createBodyStamper, type Workload } from './lab/workload.ts';
+import { buildDestinationReports } from './report/destination-report.ts';
+import type { LocalRunReport } from './report/run-report.ts';
+import { buildTimeline } from './report/timeline.ts';
+import { captureConsumerOutput, type ConsumerOutput } from './sim/consumer-output.ts';
+import { EmfStore } from './sim/emf.ts';
+import { connectAws } from './sim/emulators.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -27,204 +30,271 @@ import {
   type EventSourcePoller,
   type ExecutionEnvironments,
   type InvocationSummary,
-} from './event-source-poller.ts';
-import { startFakeApi, type FakeApiOptions } from './fake-api.ts';
-import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
-import type { Destination } from '../adapters/destination.ts';
-import { toHeaderValue } from '../adapters/http-destination.ts';
-import { createRandom } from './random.ts';
-import { buildTimeline, type Timeline } from './timeline.ts';
-import type { LedgerStore } from '../sync/ledger.ts';
-import { checkInvariants, type AppliedRecord, type DeadLetter, type DestinationAccounting, type InvariantReport } from './invariants.ts';
-import { createLocalResources } from './local-resources.ts';
+} from './sim/event-source-poller.ts';
+import { createLocalResources, type LocalResources } from './sim/local-resources.ts';
 
-export interface LocalRunOptions {
+export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
+export type { DestinationReport, LocalRunReport } from './report/run-report.ts';
+
+/** The consumers of a run: pollers invoking the real handler, and what the pollers saw. */
+interface RunningConsumers {
+  readonly pollers: EventSourcePoller[];
+  readonly environmentsOf: Map<string, ExecutionEnvironments>;
+  readonly copiesOf: Map<string, ConcurrentCopies>;
+  /** Per destination and message id, the deliveries that ended (resolved, not listed as failed). */
+  readonly terminalOf: Map<string, Map<string, number>>;
+  /** Request ids of the invocations that died (timed out by the poller). */
+  readonly lostRequests: Set<string>;
+}
+
+interface ConsumerSetup {
   readonly config: PipelineConfig;
-  /** How many changes the demo publisher sends (before routing). */
-  readonly changes: number;
-  /** Changes per second; 0 means as fast as SQS takes them. */
-  readonly rate: number;
-  /** Distinct records the changes spread over. @default max(10, changes / 5) */
-  readonly ids?: number;
-  /** Malformed messages mixed into the stream, to show the dead-letter path. @default 3 */
-  readonly malformed?: number;
-  readonly seed?: number;
-  /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
-  readonly endpoint?: string;
-  /** The fake external API: latency and failure injection. @default no latency, no failures */
-  readonly fakeApi?: FakeApiOptions;
-  /** Publish exactly these changes instead of a generated demo stream. */
-  readonly events?: readonly ChangeEvent[];
-  /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */
-  readonly pollers?: number;
-  /** Source queue visibility timeout for the run. @default 5 */
-  readonly visibilityTimeoutSeconds?: number;
-  /**
-   * Share of successful destination calls after which the invocation "dies": it stops right after
-   * the write, before the commit and the deletes, and never reports back (its EMF is lost, as in
-   * Lambda). The poller times it out; its messages come back after the visibility timeout.
-   * @default 0
-   */
-  readonly crashRate?: number;
-  /**
-   * Chance, from 0 to 1, that SQS hands a received message at the same time to a second consumer
-   * (another poller, so another execution environment) as an invocation of its own, as its
-   * at-least-once delivery may; see `createConcurrentCopies` for what this leaves out of real SQS.
-   * @default 0
-   */
-  readonly concurrentCopyRate?: number;
-  /**
-   * Share of the generated changes published a second time with the same version and another
-   * payload (a publisher bug); see `DemoStreamOptions.twinRate`. Ignored with `events`. @default 0
-   */
-  readonly twinRate?: number;
-  /**
-   * Replaces each destination's ledger (experiments and tests, e.g. a variant without the lease);
-   * called once per destination, so every execution environment of it shares the result.
-   */
-  readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
-  /**
-   * Wraps each destination adapter (experiments and tests, e.g. one that calls twice); the crash
-   * injection wraps the result.
-   */
-  readonly decorateDestination?: (destination: Destination) => Destination;
-  /** Where the consumers' JSON log lines go. @default reports/local-run.log */
-  readonly logFile?: string;
-  /** Gives up when nothing was accounted for this long. @default 60000 */
-  readonly stallTimeoutMs?: number;
-  readonly onProgress?: (progress: LocalRunProgress) => void;
+  readonly options: LocalRunOptions;
+  readonly resources: LocalResources;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly faults: CallFaults;
+  readonly output: ConsumerOutput;
 }
 
-export interface DestinationProgress extends DestinationAccounting {
-  readonly retried: number;
-}
-
-export interface LocalRunProgress {
-  readonly elapsedMs: number;
-  readonly publishedTotal: number;
-  readonly plannedTotal: number;
-  readonly destinations: readonly DestinationProgress[];
-}
-
-export interface DestinationReport extends DestinationProgress {
-  readonly skippedByReason: Readonly<Record<string, number>>;
-  /** RecordsRetried by its `Reason` dimension (busy, fenced, transient, outcome-unknown, …). */
-  readonly retriedByReason: Readonly<Record<string, number>>;
-  readonly deadLetteredByReason: Readonly<Record<string, number>>;
-  readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
-  readonly destinationWrites: number;
-  /**
-   * Requests that reached the destination with an idempotency key it had seen before (the fake
-   * API's `replays`): 0 when the pipeline never repeats a call that landed.
-   */
-  readonly replays: number;
-  /** Messages SQS handed to a second consumer at once (concurrent copies). */
-  readonly copiesDelivered: number;
-  /**
-   * Dead letters written only by invocations that died before deleting their message; the message
-   * was then processed again (and counted there). Harmless to redrive: it is a duplicate by then.
-   */
-  readonly deadLettersFromLostInvocations: number;
-  /**
-   * Dead letters written again for a message already dead-lettered, by invocations that did not die
-   * (a concurrent copy rejected too): each is a dead-lettered outcome in the metrics, but the DLQ is
-   * counted once per source message. So the DLQ's messages by reason add up to `deadLettered +
-   * deadLettersFromLostInvocations - deadLettersRepeated`.
-   */
-  readonly deadLettersRepeated: number;
-}
-
-export interface LocalRunReport {
-  readonly runId: string;
-  readonly endpoint: string;
-  readonly durationMs: number;
-  readonly stream: {
-    readonly changes: number;
-    readonly malformed: number;
-    readonly duplicates: number;
-    /** Duplicates with the same version and another payload (counted in `duplicates`). */
-    readonly twins: number;
-    readonly outOfOrder: number;
-    readonly records: number;
-  };
-  readonly destinations: readonly DestinationReport[];
-  readonly invariants: InvariantReport;
-  readonly drained: boolean;
-  /** What went wrong on purpose: failures the fake API injected and invocations that died. */
-  readonly faults: {
-    readonly injected: Readonly<Record<string, number>>;
-    /** Requests that reached the fake API with an idempotency key it had seen (every destination). */
-    readonly replays: number;
-    /** Writes the fake API answered 409 because a request with the same key was in flight. */
-    readonly conflictsInFlight: number;
-    readonly crashedInvocations: number;
-    /** Answered destination calls whose invocation then died before committing (excused repeats, I4). */
-    readonly answersLostToCrashes: number;
-    /** Messages SQS handed to a second consumer at once (every destination). */
-    readonly copiesDelivered: number;
-    /** Writes whose client had given up that landed later than one lease after their call started. */
-    readonly lateWritesAfterLease: number;
-    /** Execution environments created (cold starts), every destination. */
-    readonly environments: number;
-  };
-  /** Per-second metrics of the run, for the HTML report. */
-  readonly timeline: Timeline;
-}
-
-/** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
-const MALFORMED_SAMPLES: readonly string[] = [
-  '{"resourceType":"contact","id":',
-  JSON.stringify({ resourceType: 'contact', version: 1, occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
-  JSON.stringify({ resourceType: 'contact', id: 'bad-version', version: 'seven', occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
-];
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
-const REDRIVEN = 'redriven-after-max-receives';
-
-const readEnvelope = (body: string): { reason?: string; originalBody?: string; messageId?: string; invocationId?: string } | undefined => {
-  try {
-    const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null ? value : undefined;
-  } catch {
-    return undefined;
+/**
+ * Starts, per destination, pollers that behave like the Lambda event source. Each invocation runs
+ * in an execution environment of its own, as in Lambda: module state (logger context, metrics
+ * buffer) is never shared by two invocations at once, and a concurrent copy finds another
+ * environment (or a new one) beside the original's.
+ */
+const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output }: ConsumerSetup): RunningConsumers => {
+  const running: RunningConsumers = { pollers: [], environmentsOf: new Map(), copiesOf: new Map(), terminalOf: new Map(), lostRequests: new Set() };
+  const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
+  for (const [index, destination] of config.destinations.entries()) {
+    const queues = resources.destinations[destination.name]!;
+    const destinationLedger = options.wrapLedger?.(ledger);
+    const environments = createExecutionEnvironments(() =>
+      wireConsumerHandler({
+        destination,
+        tableName: resources.tableName,
+        queueUrl: queues.queueUrl,
+        deadLetterQueueUrl: queues.deadLetterQueueUrl,
+        metricsNamespace: config.metricsNamespace,
+        serviceName: consumerServiceName(config, destination),
+        logLevel: config.logLevel,
+        dynamodb,
+        sqs,
+        decorateDestination: faults.instrument,
+        ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
+      }),
+    );
+    const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? 1) * 31 + index });
+    const terminal = new Map<string, number>();
+    running.environmentsOf.set(destination.name, environments);
+    running.copiesOf.set(destination.name, copies);
+    running.terminalOf.set(destination.name, terminal);
+    const onInvocation = (summary: InvocationSummary): void => {
+      if (summary.outcome === 'success' || summary.outcome === 'partial') {
+        const failed = new Set(summary.failedMessageIds);
+        for (const messageId of summary.messageIds) if (!failed.has(messageId)) terminal.set(messageId, (terminal.get(messageId) ?? 0) + 1);
+      }
+      if (summary.outcome === 'timeout') running.lostRequests.add(summary.awsRequestId);
+      if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
+        output.log(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
+      }
+    };
+    const concurrentPollers = options.pollers ?? Math.min(destination.maxConcurrency, 4);
+    for (let poller = 0; poller < concurrentPollers; poller += 1) {
+      running.pollers.push(
+        startEventSourcePoller({
+          sqs,
+          queueUrl: queues.queueUrl,
+          queueArn: queues.queueArn,
+          handler: environments.handler,
+          functionName: `${config.name}-${destination.name}-consumer`,
+          batchSize: Math.min(destination.batchSize, SqsLimits.MAX_BATCH_ENTRIES),
+          pollers: 1,
+          functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
+          waitTimeSeconds: 1,
+          copies,
+          onInvocation,
+        }),
+      );
+    }
   }
+  return running;
+};
+
+/** What was published, per destination. */
+interface Published {
+  readonly counts: Map<string, number>;
+  /** The SQS message ids of everything published to each destination's queue. */
+  readonly messageIds: Map<string, string[]>;
+}
+
+/** Publishes the workload straight to the queues, paced to `rate`, reporting progress as it goes. */
+const publishWorkload = async (
+  setup: { readonly config: PipelineConfig; readonly sqs: SQSClient; readonly resources: LocalResources; readonly rate: number; readonly startedAt: number },
+  workload: Workload,
+  published: Published,
+  onTick: () => void,
+): Promise<void> => {
+  const { config } = setup;
+  const publisher = createQueuePublisher({
+    config,
+    sqs: setup.sqs,
+    queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, setup.resources.destinations[d.name]!.queueUrl])),
+    onSent: (destination, messageIds) => {
+      published.counts.set(destination, (published.counts.get(destination) ?? 0) + messageIds.length);
+      published.messageIds.get(destination)!.push(...messageIds);
+    },
+  });
+  const bodyOf = createBodyStamper();
+  let lastTickAt = 0;
+  for (const [index, { message, targets }] of workload.plan.entries()) {
+    const body = bodyOf(message);
+    for (const target of targets) await publisher.enqueue(target, body);
+    if (setup.rate > 0) {
+      const wait = setup.startedAt + ((index + 1) / setup.rate) * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+    if (Date.now() - lastTickAt > 250) {
+      lastTickAt = Date.now();
+      onTick();
+    }
+  }
+  await publisher.flush();
 };
 
 /**
- * Reads every message of a DLQ and says why each is there, once per source message: an invocation
- * that died after dead-lettering a record leaves an envelope, and the redelivery writes another.
+ * Settles each destination's accounting once the queues have drained: only SQS redrive puts a
+ * message in the DLQ without the consumer counting it (one terminal outcome each, not seen by the
+ * pollers), and applies of invocations that died come from their log lines.
  */
-const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> => {
-  const letters = new Map<string, DeadLetter>();
-  for (let emptyReceives = 0; emptyReceives < 2; ) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, MessageAttributeNames: ['All'] }),
+const settleAccounting = (
+  final: LocalRunProgress,
+  consumers: RunningConsumers,
+  deadLetters: readonly DeadLetter[],
+  unterminated: (destination: string) => string[],
+  output: ConsumerOutput,
+): Array<DestinationProgress & Required<Pick<DestinationAccounting, 'extraTerminalOutcomes' | 'unterminated'>>> =>
+  final.destinations.map((row) => {
+    const redriven = new Set(
+      deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN_REASON && l.messageId !== undefined ? [l.messageId] : [])),
     );
-    if (Messages.length === 0) {
-      emptyReceives += 1;
-      continue;
+    const neverEnded = unterminated(row.destination).filter((id) => !redriven.has(id));
+    const terminalOutcomes = [...consumers.terminalOf.get(row.destination)!.values()].reduce((sum, n) => sum + n, 0) + redriven.size;
+    return {
+      ...row,
+      deadLettered: row.deadLettered + redriven.size,
+      appliedUnreported: output.appliedRecords.filter((r) => r.destination === row.destination && consumers.lostRequests.has(r.requestId)).length,
+      extraTerminalOutcomes: terminalOutcomes - (row.published - neverEnded.length),
+      unterminated: neverEnded,
+    };
+  });
+
+/**
+ * Polls until every published message has ended, or nothing was accounted for `stallTimeoutMs`.
+ * Resolves with whether it drained.
+ */
+const waitUntilDrained = async (watch: {
+  readonly tick: () => LocalRunProgress;
+  readonly ended: () => boolean;
+  readonly terminalOutcomes: () => number;
+  readonly stallTimeoutMs: number;
+}): Promise<boolean> => {
+  let lastAccounted = -1;
+  let lastMoveAt = Date.now();
+  let drained = false;
+  while (!drained && Date.now() - lastMoveAt < watch.stallTimeoutMs) {
+    const snapshot = watch.tick();
+    const accounted = snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0) + watch.terminalOutcomes();
+    drained = watch.ended();
+    if (accounted !== lastAccounted) {
+      lastAccounted = accounted;
+      lastMoveAt = Date.now();
     }
-    for (const message of Messages) {
-      const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
-      // A message moved by redrive carries no envelope: it used up maxReceiveCount. A marked one
-      // must hold a readable envelope whose reason matches its attribute, or it says nothing (I6).
-      const envelope = marked === undefined ? undefined : readEnvelope(message.Body ?? '');
-      const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
-      const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
-      const parsed = parseChangeEvent(body);
-      const earlier = letters.get(sourceMessageId)?.invocationIds ?? [];
-      letters.set(sourceMessageId, {
-        destination,
-        invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
-        reason: marked === undefined ? REDRIVEN : envelope?.reason === marked ? marked : '',
-        messageId: sourceMessageId,
-        ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
-      });
-    }
+    if (!drained) await sleep(100);
   }
-  return [...letters.values()];
+  return drained;
+};
+
+/** Purges a reused endpoint's queues: they may hold messages from an earlier run. */
+const purgeQueues = async (sqs: SQSClient, resources: LocalResources): Promise<void> => {
+  for (const queues of Object.values(resources.destinations)) {
+    for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
+  }
+};
+
+/** What the report is built from, once the run has drained. */
+interface ReportInput {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly endpoint: string;
+  readonly config: PipelineConfig;
+  readonly workload: Workload;
+  readonly accounting: ReturnType<typeof settleAccounting>;
+  readonly deadLetters: readonly DeadLetter[];
+  readonly drained: boolean;
+  readonly consumers: RunningConsumers;
+  readonly faults: CallFaults;
+  readonly output: ConsumerOutput;
+  readonly fakeApi: FakeApi;
+  readonly emf: EmfStore;
+}
+
+/** Checks the invariants against the fake API's log and state, and assembles the run's report. */
+const assembleReport = (input: ReportInput): LocalRunReport => {
+  const { config, workload, accounting, deadLetters, drained, faults, output, fakeApi, emf, startedAt, runId } = input;
+  const running = input.consumers;
+  const namespace = config.metricsNamespace;
+  const writeLog = fakeApi.writeLog();
+  const invariants = checkInvariants({
+    accounting,
+    routed: workload.routed,
+    writeLog,
+    finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
+    deadLetters,
+    destinationReads: fakeApi.stats().reads,
+    deleteMisses: fakeApi.deleteMisses(),
+    appliedRecords: output.appliedRecords,
+    lostAnswers: faults.lostAnswers,
+  });
+  const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
+  const apiStats = fakeApi.stats();
+  const description = describeStream(workload.events);
+  return {
+    runId,
+    endpoint: input.endpoint,
+    durationMs: Date.now() - startedAt,
+    stream: {
+      changes: workload.events.length,
+      malformed: workload.malformed,
+      duplicates: description.duplicates,
+      twins: description.twins,
+      outOfOrder: description.outOfOrder,
+      records: description.records,
+    },
+    destinations: buildDestinationReports({
+      accounting: accounting.map(({ unterminated: _unterminated, ...row }) => row),
+      emf,
+      namespace,
+      deadLetters,
+      writeLog,
+      apiStats,
+      copiesDelivered: (destination) => running.copiesOf.get(destination)?.delivered() ?? 0,
+      lostRequests: running.lostRequests,
+    }),
+    invariants,
+    drained,
+    faults: {
+      injected: apiStats.injected,
+      replays: apiStats.replays,
+      conflictsInFlight: apiStats.conflicts,
+      crashedInvocations: running.lostRequests.size,
+      answersLostToCrashes: [...faults.lostAnswers.values()].reduce((sum, n) => sum + n, 0),
+      copiesDelivered: [...running.copiesOf.values()].reduce((sum, copies) => sum + copies.delivered(), 0),
+      lateWritesAfterLease: faults.lateWritesAfterLease(writeLog, (destination) => leaseOf.get(destination)),
+      environments: [...running.environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
+    },
+    timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
+  };
 };
 
 /**
@@ -240,370 +310,84 @@ const drainDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: s
 export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalRunReport> => {
   const startedAt = Date.now();
   const runId = randomUUID().slice(0, 8);
-  const logFile = options.logFile ?? 'reports/local-run.log';
-  mkdirSync(dirname(logFile), { recursive: true });
-  writeFileSync(logFile, '');
-
-  let emulators: Emulators | undefined;
-  const endpoints = options.endpoint === undefined ? undefined : { sqs: options.endpoint, dynamodb: options.endpoint };
-  if (endpoints === undefined) emulators = await startEmulators();
-  const sqsEndpoint = endpoints?.sqs ?? emulators!.sqsEndpoint;
-  const dynamodbEndpoint = endpoints?.dynamodb ?? emulators!.dynamodbEndpoint;
-  const sqs = new SQSClient(awsClientConfig(sqsEndpoint));
-  const dynamodb = new DynamoDBClient(awsClientConfig(dynamodbEndpoint));
+  const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
+  const { sqs, dynamodb } = aws;
   const fakeApi = await startFakeApi({ seed: options.seed ?? 1, ...options.fakeApi });
   const emf = new EmfStore();
-  const pollers: EventSourcePoller[] = [];
-  const pendingLog: string[] = [];
-  // Applied records by request id, from the consumers' log lines: an invocation that dies never
-  // publishes its metrics, but its log lines (like CloudWatch Logs) survive.
-  const appliedRecords: Array<AppliedRecord & { readonly requestId: string }> = [];
-  const lostRequests = new Set<string>();
-  const capture = captureJsonOutput((line) => {
-    if (emf.ingestLine(line)) return;
-    pendingLog.push(line);
-    if (!line.includes('"record applied"')) return;
-    const entry = JSON.parse(line) as Partial<AppliedRecord> & { function_request_id?: string };
-    if (entry.destination === undefined || entry.resourceType === undefined || entry.id === undefined || entry.version === undefined) return;
-    appliedRecords.push({
-      destination: entry.destination,
-      resourceType: entry.resourceType,
-      id: entry.id,
-      version: entry.version,
-      requestId: entry.function_request_id ?? '',
-    });
+  const output = captureConsumerOutput({ emf, logFile: options.logFile ?? 'reports/local-run.log' });
+  const faults = createCallFaults({
+    seed: (options.seed ?? 1) + 1,
+    ...(options.crashRate === undefined ? {} : { crashRate: options.crashRate }),
+    ...(options.decorateDestination === undefined ? {} : { decorate: options.decorateDestination }),
   });
-  const crashRandom = createRandom((options.seed ?? 1) + 1);
-  const hangForever = new Promise<never>(() => undefined);
-  // Both maps are keyed by the idempotency key as the fake API logs it: the HTTP adapter's header
-  // value, which percent-encodes what is not visible ASCII (ids such as `müller-客户`).
-  /** Per idempotency key, the answered calls a crash swallowed (their repeat is excused, I4). */
-  const lostAnswers = new Map<string, number>();
-  /** Per idempotency key, when each destination call started (to time late writes). */
-  const callStarts = new Map<string, number[]>();
-  const crashRate = options.crashRate ?? 0;
-  const instrument = (destination: Destination): Destination => {
-    const inner = options.decorateDestination?.(destination) ?? destination;
-    return {
-      apply: async (write) => {
-        const wireKey = toHeaderValue(write.idempotencyKey);
-        callStarts.set(wireKey, [...(callStarts.get(wireKey) ?? []), Date.now()]);
-        const result = await inner.apply(write);
-        if (crashRate > 0 && crashRandom.next() < crashRate) {
-          // The answer arrived and dies with the invocation: nothing commits it.
-          lostAnswers.set(wireKey, (lostAnswers.get(wireKey) ?? 0) + 1);
-          await hangForever;
-        }
-        return result;
-      },
-    };
-  };
-  const flushLog = () => {
-    if (pendingLog.length > 0) appendFileSync(logFile, `${pendingLog.splice(0).join('\n')}\n`);
-  };
+  let consumers: RunningConsumers | undefined;
 
   try {
-    // The same config, with every destination pointed at the fake API.
+    // The same config, with every HTTP destination pointed at the fake API (its path names the destination).
     const config: PipelineConfig = {
       ...options.config,
-      destinations: options.config.destinations.map((destination) => ({ ...destination, baseUrl: fakeApi.baseUrl(destination.name) })),
+      destinations: options.config.destinations.map((d) => (d.kind === 'http' ? { ...d, baseUrl: fakeApi.baseUrl(d.name) } : d)),
     };
     const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5 });
-    const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
-    if (endpoints !== undefined) {
-      // A reused endpoint may hold messages from an earlier run; start from empty queues.
-      for (const queues of Object.values(resources.destinations)) {
-        for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
-      }
-    }
+    if (options.endpoint !== undefined) await purgeQueues(sqs, resources);
+    consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output });
+    const running = consumers;
 
-    const environmentsOf = new Map<string, ExecutionEnvironments>();
-    const copiesOf = new Map<string, ConcurrentCopies>();
-    /** Per destination and message id, the deliveries that ended (resolved, not listed as failed). */
-    const terminalOf = new Map<string, Map<string, number>>(config.destinations.map((d) => [d.name, new Map()]));
-    const recordTerminal = (destination: string, summary: InvocationSummary): void => {
-      if (summary.outcome !== 'success' && summary.outcome !== 'partial') return;
-      const failed = new Set(summary.failedMessageIds);
-      const terminal = terminalOf.get(destination)!;
-      for (const messageId of summary.messageIds) if (!failed.has(messageId)) terminal.set(messageId, (terminal.get(messageId) ?? 0) + 1);
+    const workload = buildWorkload(config, options, runId);
+    const published: Published = {
+      counts: new Map(config.destinations.map((d) => [d.name, 0])),
+      messageIds: new Map(config.destinations.map((d) => [d.name, []])),
     };
-    for (const [index, destination] of config.destinations.entries()) {
-      const queues = resources.destinations[destination.name]!;
-      const destinationLedger = options.wrapLedger?.(ledger);
-      // Each invocation runs in an execution environment of its own, as in Lambda: module state
-      // (logger context, metrics buffer) is never shared by two invocations at once, and a
-      // concurrent copy finds another environment (or a new one) beside the original's.
-      const environments = createExecutionEnvironments(() =>
-        wireConsumerHandler({
-          destination,
-          tableName: resources.tableName,
-          queueUrl: queues.queueUrl,
-          deadLetterQueueUrl: queues.deadLetterQueueUrl,
-          metricsNamespace: config.metricsNamespace,
-          serviceName: consumerServiceName(config, destination),
-          logLevel: config.logLevel,
-          dynamodb,
-          sqs,
-          decorateDestination: instrument,
-          ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
-        }),
-      );
-      environmentsOf.set(destination.name, environments);
-      const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? 1) * 31 + index });
-      copiesOf.set(destination.name, copies);
-      const concurrentPollers = options.pollers ?? Math.min(destination.maxConcurrency, 4);
-      for (let poller = 0; poller < concurrentPollers; poller += 1) {
-        pollers.push(
-          startEventSourcePoller({
-            sqs,
-            queueUrl: queues.queueUrl,
-            queueArn: queues.queueArn,
-            handler: environments.handler,
-            functionName: `${config.name}-${destination.name}-consumer`,
-            batchSize: Math.min(destination.batchSize, 10),
-            pollers: 1,
-            functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
-            waitTimeSeconds: 1,
-            copies,
-            onInvocation: (summary) => {
-              recordTerminal(destination.name, summary);
-              if (summary.outcome === 'timeout') lostRequests.add(summary.awsRequestId);
-              if (summary.outcome === 'error' || summary.outcome === 'timeout' || summary.outcome === 'invalid-response') {
-                pendingLog.push(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
-              }
-            },
-          }),
-        );
-      }
-    }
-
-    // Record ids carry the run id, so a rerun against a persistent endpoint starts from fresh records.
-    const resourceTypes = [...new Set(config.destinations.flatMap((d) => d.resourceTypes))];
-    const events = (
-      options.events ??
-      generateDemoStream({
-        changes: options.changes,
-        ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
-        resourceTypes,
-        seed: options.seed ?? 1,
-        ...(options.twinRate === undefined ? {} : { twinRate: options.twinRate }),
-      })
-    ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
-    const malformedCount = options.malformed ?? 3;
-    const messages: Array<ChangeEvent | string> = [...events];
-    for (let i = 0; i < malformedCount; i += 1) {
-      messages.splice(Math.floor(((i + 1) * messages.length) / (malformedCount + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
-    }
-
-    // Route every message exactly as the EventBridge rules do; malformed input cannot be routed by
-    // type, so the demo sends it to the first destination.
-    const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
-    const plan = messages.map((message) => {
-      const targets =
-        typeof message === 'string' ? [config.destinations[0]!.name] : destinationsFor(config, message.resourceType).map((d) => d.name);
-      if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
-      return { message, targets };
-    });
-    // A change happens when it is first published, so lag measures the pipeline, not the pacing of
-    // the demo; a duplicate or late re-send carries the time of its original.
-    const occurredAt = new Map<string, string>();
-    const bodyOf = (message: ChangeEvent | string): string => {
-      if (typeof message === 'string') return message;
-      const key = `${message.resourceType}\u0000${message.id}\u0000${message.version}`;
-      const stamp = occurredAt.get(key) ?? new Date().toISOString();
-      occurredAt.set(key, stamp);
-      return serializeChangeEvent({ ...message, occurredAt: stamp });
-    };
-    const plannedTotal = plan.reduce((sum, step) => sum + step.targets.length, 0);
-    const published = new Map<string, number>(config.destinations.map((d) => [d.name, 0]));
-    /** Per destination, the SQS message ids of everything published to its queue. */
-    const publishedIds = new Map<string, string[]>(config.destinations.map((d) => [d.name, []]));
     const namespace = config.metricsNamespace;
     const count = (name: string, destination: string) => emf.sum(namespace, name, { [MetricDimension.DESTINATION]: destination });
     const progress = (): LocalRunProgress => ({
       elapsedMs: Date.now() - startedAt,
-      publishedTotal: [...published.values()].reduce((a, b) => a + b, 0),
-      plannedTotal,
+      publishedTotal: [...published.counts.values()].reduce((a, b) => a + b, 0),
+      plannedTotal: workload.plannedTotal,
       destinations: config.destinations.map((d) => ({
         destination: d.name,
-        published: published.get(d.name) ?? 0,
+        published: published.counts.get(d.name) ?? 0,
         applied: count(MetricName.RECORDS_APPLIED, d.name),
         skipped: count(MetricName.RECORDS_SKIPPED, d.name),
         deadLettered: count(MetricName.RECORDS_DEAD_LETTERED, d.name),
         retried: count(MetricName.RECORDS_RETRIED, d.name),
       })),
     });
-
-    // Publish, paced to the rate, routing each change exactly as the EventBridge rules do.
-    const outbox = new Map<string, string[]>(config.destinations.map((d) => [d.name, []]));
-    const flushOutbox = async (destination: string, force: boolean) => {
-      const pending = outbox.get(destination)!;
-      while (pending.length >= 10 || (force && pending.length > 0)) {
-        const batch = pending.splice(0, 10);
-        const result = await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: resources.destinations[destination]!.queueUrl,
-            Entries: batch.map((body, index) => ({ Id: String(index), MessageBody: body })),
-          }),
-        );
-        if ((result.Failed ?? []).length > 0) {
-          const failed = result.Failed!.map((entry) => `${entry.Code}: ${entry.Message}`).join('; ');
-          throw new Error(`SQS refused ${result.Failed!.length} of ${batch.length} messages for ${destination}: ${failed}`);
-        }
-        published.set(destination, (published.get(destination) ?? 0) + batch.length);
-        publishedIds.get(destination)!.push(...(result.Successful ?? []).map((entry) => entry.MessageId ?? ''));
-      }
+    const tick = (): LocalRunProgress => {
+      const snapshot = progress();
+      options.onProgress?.(snapshot);
+      output.flush();
+      return snapshot;
     };
-    let lastProgressAt = 0;
-    for (const [index, { message, targets }] of plan.entries()) {
-      const body = bodyOf(message);
-      for (const target of targets) {
-        outbox.get(target)!.push(body);
-        await flushOutbox(target, false);
-      }
-      if (options.rate > 0) {
-        const dueAt = startedAt + ((index + 1) / options.rate) * 1000;
-        const wait = dueAt - Date.now();
-        if (wait > 0) await sleep(wait);
-      }
-      if (Date.now() - lastProgressAt > 250) {
-        lastProgressAt = Date.now();
-        options.onProgress?.(progress());
-        flushLog();
-      }
-    }
-    for (const destination of outbox.keys()) await flushOutbox(destination, true);
+
+    await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt }, workload, published, tick);
 
     // Wait until every published message has ended at least once (a copy's outcome counts too, so
     // the metrics alone could reach the published count early), or nothing moves for too long.
     const unterminated = (destination: string): string[] => {
-      const terminal = terminalOf.get(destination)!;
-      return publishedIds.get(destination)!.filter((id) => (terminal.get(id) ?? 0) === 0);
+      const terminal = running.terminalOf.get(destination)!;
+      return published.messageIds.get(destination)!.filter((id) => (terminal.get(id) ?? 0) === 0);
     };
-    const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-    let lastAccounted = -1;
-    let lastMoveAt = Date.now();
-    let drained = false;
-    while (!drained && Date.now() - lastMoveAt < stallTimeoutMs) {
-      const snapshot = progress();
-      options.onProgress?.(snapshot);
-      flushLog();
-      const accounted =
-        snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0) +
-        [...terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0);
-      drained = config.destinations.every((d) => unterminated(d.name).length === 0);
-      if (accounted !== lastAccounted) {
-        lastAccounted = accounted;
-        lastMoveAt = Date.now();
-      }
-      if (!drained) await sleep(100);
-    }
+    let drained = await waitUntilDrained({
+      tick,
+      ended: () => config.destinations.every((d) => unterminated(d.name).length === 0),
+      terminalOutcomes: () => [...running.terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0),
+      stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+    });
     // Also waits for the copies still in flight: their outcomes count below.
-    await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+    await Promise.all(running.pollers.splice(0).map((poller) => poller.stop()));
 
     const deadLetters: DeadLetter[] = [];
     for (const destination of config.destinations) {
-      deadLetters.push(...(await drainDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
+      deadLetters.push(...(await readDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
     }
-    // Messages that exhausted their retries were moved by SQS, not by the consumer: add them.
-    const final = progress();
-    const appliedUnreported = (destination: string): number =>
-      appliedRecords.filter((r) => r.destination === destination && lostRequests.has(r.requestId)).length;
-    const accounting: Array<DestinationProgress & Required<Pick<DestinationAccounting, 'extraTerminalOutcomes' | 'unterminated'>>> = final.destinations.map((row) => {
-      // Only SQS redrive puts a message in the DLQ without the consumer counting it: one terminal
-      // outcome each, not seen by the pollers.
-      const redriven = new Set(deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN && l.messageId !== undefined ? [l.messageId] : [])));
-      const neverEnded = unterminated(row.destination).filter((id) => !redriven.has(id));
-      const terminalOutcomes = [...terminalOf.get(row.destination)!.values()].reduce((sum, n) => sum + n, 0) + redriven.size;
-      return {
-        ...row,
-        deadLettered: row.deadLettered + redriven.size,
-        appliedUnreported: appliedUnreported(row.destination),
-        extraTerminalOutcomes: terminalOutcomes - (row.published - neverEnded.length),
-        unterminated: neverEnded,
-      };
-    });
+    const accounting = settleAccounting(progress(), running, deadLetters, unterminated, output);
     drained ||= accounting.every((row) => row.unterminated.length === 0);
-    const writeLog = fakeApi.writeLog();
-    const invariants = checkInvariants({
-      accounting,
-      routed,
-      writeLog,
-      finalRecord: (destination, resourceType, id) => fakeApi.record(destination, resourceType, id),
-      deadLetters,
-      destinationReads: fakeApi.stats().reads,
-      deleteMisses: fakeApi.deleteMisses(),
-      appliedRecords,
-      lostAnswers,
-    });
-    // A write whose answer never reached a waiting client, landing more than one lease after its
-    // call started: the lease was over before it landed (it is taken before the call).
-    const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
-    const lateWritesAfterLease = writeLog.filter((entry) => {
-      if (entry.answered) return false;
-      const started = (callStarts.get(entry.idempotencyKey) ?? []).filter((at) => at <= entry.at).at(-1);
-      return started !== undefined && entry.at - started > (leaseOf.get(entry.destination) ?? Number.POSITIVE_INFINITY);
-    }).length;
-    const apiStats = fakeApi.stats();
-    const description = describeStream(events);
-    return {
-      runId,
-      endpoint: options.endpoint ?? 'embedded',
-      durationMs: Date.now() - startedAt,
-      stream: {
-        changes: events.length,
-        malformed: malformedCount,
-        duplicates: description.duplicates,
-        twins: description.twins,
-        outOfOrder: description.outOfOrder,
-        records: description.records,
-      },
-      destinations: accounting.map(({ unterminated: _unterminated, ...row }) => {
-        const lag = emf.values(namespace, MetricName.END_TO_END_LAG, { [MetricDimension.DESTINATION]: row.destination });
-        const byReason = (name: string) =>
-          Object.fromEntries(emf.dimensionValues(namespace, name, MetricDimension.REASON, { [MetricDimension.DESTINATION]: row.destination }));
-        return {
-          ...row,
-          skippedByReason: byReason(MetricName.RECORDS_SKIPPED),
-          retriedByReason: byReason(MetricName.RECORDS_RETRIED),
-          deadLetteredByReason: Object.fromEntries(
-            deadLetters
-              .filter((l) => l.destination === row.destination)
-              .reduce((m, l) => m.set(l.reason, (m.get(l.reason) ?? 0) + 1), new Map<string, number>()),
-          ),
-          lagMs: { p50: percentile(lag, 50) ?? null, p99: percentile(lag, 99) ?? null },
-          destinationWrites: writeLog.filter((entry) => entry.destination === row.destination).length,
-          replays: apiStats.byDestination[row.destination]?.replays ?? 0,
-          copiesDelivered: copiesOf.get(row.destination)?.delivered() ?? 0,
-          deadLettersFromLostInvocations: deadLetters.filter(
-            (l) => l.destination === row.destination && (l.invocationIds ?? []).length > 0 && l.invocationIds!.every((id) => lostRequests.has(id)),
-          ).length,
-          deadLettersRepeated: deadLetters
-            .filter((l) => l.destination === row.destination)
-            .reduce((sum, l) => sum + Math.max(0, (l.invocationIds ?? []).filter((id) => !lostRequests.has(id)).length - 1), 0),
-        };
-      }),
-      invariants,
-      drained,
-      faults: {
-        injected: apiStats.injected,
-        replays: apiStats.replays,
-        conflictsInFlight: apiStats.conflicts,
-        crashedInvocations: lostRequests.size,
-        answersLostToCrashes: [...lostAnswers.values()].reduce((sum, n) => sum + n, 0),
-        copiesDelivered: [...copiesOf.values()].reduce((sum, copies) => sum + copies.delivered(), 0),
-        lateWritesAfterLease,
-        environments: [...environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
-      },
-      timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
-    };
+    return assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload, accounting, deadLetters, drained, consumers: running, faults, output, fakeApi, emf });
   } finally {
-    await Promise.all(pollers.map((poller) => poller.stop()));
-    capture.restore();
-    flushLog();
+    await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
+    output.restore();
     await fakeApi.stop();
-    sqs.destroy();
-    dynamodb.destroy();
-    await emulators?.stop();
+    await aws.stop();
   }
 };

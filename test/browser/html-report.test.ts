@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { escapeHtml, renderHtmlReport, type HtmlReportInput } from '../../lib/local/html-report.ts';
-import { buildTimeline, type Timeline } from '../../lib/local/timeline.ts';
-import { EmfStore } from '../../lib/observability/emf.ts';
-import { MetricDimension, MetricName } from '../../lib/observability/metrics.ts';
+import { escapeHtml, renderHtmlReport, type HtmlReportInput } from '../../lib/local/report/html-report.ts';
+import { buildTimeline, type Timeline } from '../../lib/local/report/timeline.ts';
+import { EmfStore } from '../../lib/local/sim/emf.ts';
+import { MetricDimension, MetricName } from '../../lib/core/metrics.ts';
 
 /** Debian's Chromium; CI installs it with `apt-get install -y chromium`. */
 const CHROMIUM = '/usr/bin/chromium';

@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Destination, DestinationWrite, WriteResult } from '../../lib/adapters/destination.ts';
-import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/destination.ts';
+import type { RecordQueue } from '../../lib/core/record-queue.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
-import type { DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
-import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
+import type { Sleep } from '../../lib/core/sleep.ts';
 
 /** A destination that records every call and answers with what `respond` decides. */
 export class RecordingDestination implements Destination {
@@ -34,7 +36,9 @@ export class RecordingQueue implements RecordQueue {
 
 /**
  * A consumer handler over in-memory ports. Its Powertools output (JSON logs and EMF) is captured into
- * `output` instead of cluttering the test run, so tests can assert on it.
+ * `output` instead of cluttering the test run, so tests can assert on it. Its pauses (quick retries,
+ * busy waits) take no real time unless `sleep` says otherwise: each is recorded in `pauses` and
+ * yields one turn of the event loop.
  */
 export const inMemoryConsumer = (
   options: {
@@ -44,7 +48,7 @@ export const inMemoryConsumer = (
     maxReceiveCount?: number;
     settleMs?: number;
     now?: () => number;
-    sleep?: (ms: number) => Promise<void>;
+    sleep?: Sleep;
     idNormalization?: 'none' | 'NFC';
     /** Capture output per call; false when the test runs several handlers at once under one capture. @default true */
     capture?: boolean;
@@ -54,6 +58,11 @@ export const inMemoryConsumer = (
   const destination = new RecordingDestination();
   const queue = new RecordingQueue();
   const output: string[] = [];
+  const pauses: number[] = [];
+  const virtualSleep: Sleep = (ms) => {
+    pauses.push(ms);
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  };
   const inner = createConsumerHandler({
     destinationName: 'crm',
     resourceTypes: new Set(['contact']),
@@ -63,7 +72,7 @@ export const inMemoryConsumer = (
     requestTimeoutMs: 5_000,
     settleMs: options.settleMs ?? 120_000,
     ...(options.now === undefined ? {} : { now: options.now }),
-    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    sleep: options.sleep ?? virtualSleep,
     ledger,
     destination,
     queue,
@@ -80,5 +89,5 @@ export const inMemoryConsumer = (
       capture.restore();
     }
   };
-  return { handler, ledger, destination, queue, output };
+  return { handler, ledger, destination, queue, output, pauses };
 };

@@ -1,12 +1,11 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
-import { awsClientConfig, startEmulators } from '../../lib/local/emulators.ts';
-import { startFakeApi, type FakeApi, type FakeApiOptions } from '../../lib/local/fake-api.ts';
-import { createLocalResources } from '../../lib/local/local-resources.ts';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
+import { connectAws } from '../../lib/local/sim/emulators.ts';
+import { startFakeApi, type FakeApi, type FakeApiOptions } from '../../lib/local/lab/fake-api.ts';
+import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 
 export interface EmulatedConsumer {
   /** The real consumer for destination `crm`, its Powertools output captured (see `onOutput`). */
@@ -38,10 +37,9 @@ export const startEmulatedConsumer = async (
     readonly destination?: Readonly<Record<string, unknown>>;
   } = {},
 ): Promise<EmulatedConsumer> => {
-  const emulators = await startEmulators();
+  const aws = await connectAws();
   const fakeApi = await startFakeApi(options.fakeApi);
-  const dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
-  const sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
+  const { sqs, dynamodb } = aws;
   const config = parsePipelineConfig({
     logLevel: options.logLevel ?? 'INFO',
     destinations: [{ name: 'crm', kind: 'http', baseUrl: fakeApi.baseUrl('crm'), resourceTypes: [...(options.resourceTypes ?? ['contact'])], ...options.destination }],
@@ -86,10 +84,8 @@ export const startEmulatedConsumer = async (
     queueUrl: queues.queueUrl,
     deadLetterQueueUrl: queues.deadLetterQueueUrl,
     stop: async () => {
-      dynamodb.destroy();
-      sqs.destroy();
       await fakeApi.stop();
-      await emulators.stop();
+      await aws.stop();
     },
   };
 };

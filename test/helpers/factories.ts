@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ChangeEvent } from '../../lib/contract/change-event.ts';
+import { DestinationError } from '../../lib/core/errors.ts';
 
 /** A valid change event; override any field. */
 export const changeEvent = (overrides: Partial<ChangeEvent> = {}): ChangeEvent =>
@@ -54,4 +55,15 @@ export const lambdaContext = (timeoutMs = 30_000): Context => {
     fail: () => undefined,
     succeed: () => undefined,
   };
+};
+
+/** The DestinationError a call rejects with; fails the test when it resolves or throws anything else. */
+export const failureOf = async (promise: Promise<unknown>): Promise<DestinationError> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DestinationError) return error;
+    throw error;
+  }
+  throw new Error('expected a DestinationError');
 };

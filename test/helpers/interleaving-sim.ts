@@ -1,20 +1,21 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import fc from 'fast-check';
 import type { Context, SQSRecord } from 'aws-lambda';
-import type { Destination, DestinationWrite, WriteResult } from '../../lib/adapters/destination.ts';
-import type { RecordQueue } from '../../lib/adapters/sqs-record-queue.ts';
-import { processRecord, type RecordOutcome } from '../../lib/consumer/process-record.ts';
+import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/destination.ts';
+import type { RecordQueue } from '../../lib/core/record-queue.ts';
+import type { RecordOutcome } from '../../lib/core/outcome.ts';
+import { processRecord } from '../../lib/consumer/process-record.ts';
 import { parseChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { createRandom } from '../../lib/local/random.ts';
-import type { DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { createRandom } from '../../lib/core/random.ts';
+import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
 import {
   classifyHttpStatus,
   classifyTransportError,
   DestinationError,
   isStatusOutcomeUnknown,
   isTransportOutcomeUnknown,
-} from '../../lib/sync/errors.ts';
-import type { LedgerStore } from '../../lib/sync/ledger.ts';
+} from '../../lib/core/errors.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
 
 /**
  * A discrete-event simulation of several consumer attempts racing on one record, driving the REAL

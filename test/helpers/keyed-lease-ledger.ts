@@ -1,5 +1,5 @@
 import type { ChangeOp } from '../../lib/contract/change-event.ts';
-import { ledgerKey, type Lease, type LeaseDecision, type LeaseEnd, type LedgerEntry, type LedgerStore } from '../../lib/sync/ledger.ts';
+import { ledgerKey, type Lease, type LeaseDecision, type LeaseEnd, type LedgerEntry, type LedgerStore } from '../../lib/core/ledger.ts';
 
 /**
  * The lease as it was before it belonged to one attempt: identified by the change's idempotency key,

@@ -1,6 +1,6 @@
 import type { ChangeOp } from '../../lib/contract/change-event.ts';
-import type { Lease, LeaseDecision, LeaseEnd, LedgerEntry, LedgerRecordKey, LedgerStore } from '../../lib/sync/ledger.ts';
-import { ledgerKey } from '../../lib/sync/ledger.ts';
+import type { Lease, LeaseDecision, LeaseEnd, LedgerEntry, LedgerRecordKey, LedgerStore } from '../../lib/core/ledger.ts';
+import { ledgerKey } from '../../lib/core/ledger.ts';
 
 /**
  * The version check WITHOUT the lease, as in the seed post (read, compare, write): every attempt

@@ -1,50 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseDestinationConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { ConsumerEnv } from '../../lib/consumer/environment.ts';
-import { applyNagChecks, SyncPipelineStack } from '../../lib/infra/index.ts';
+import { parseDestinationConfig } from '../../lib/config/pipeline-config.ts';
+import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
+import { SyncPipelineStack } from '../../lib/infra/index.ts';
+import { newApp, pipelineTestConfig } from '../helpers/infra.ts';
 
-// The feature flags of cdk.json, so the template under test is the one `cdk synth` produces;
-// bundling is skipped (no esbuild run) to keep a synth at a few hundred milliseconds.
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
-const newApp = (): App => new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
 
-// Two destinations whose every number differs, so a value wired to the wrong destination shows.
-const config = parsePipelineConfig({
-  name: 'test-sync',
-  metricsNamespace: 'TestSync',
-  logLevel: 'DEBUG',
-  destinations: [
-    {
-      name: 'crm',
-      kind: 'http',
-      baseUrl: 'https://crm.example.com/api',
-      resourceTypes: ['contact', 'company'],
-      batchSize: 10,
-      maxConcurrency: 5,
-      requestTimeoutMs: 5_000,
-      functionTimeoutSeconds: 30,
-      retry: { maxReceiveCount: 4 },
-    },
-    {
-      name: 'erp',
-      kind: 'http',
-      baseUrl: 'https://erp.example.com/v2',
-      resourceTypes: ['order'],
-      batchSize: 50,
-      maxBatchingWindowSeconds: 5,
-      maxConcurrency: 12,
-      requestTimeoutMs: 10_000,
-      functionTimeoutSeconds: 60,
-      retry: { maxReceiveCount: 9 },
-    },
-  ],
-});
+const config = pipelineTestConfig;
 
 // Expected values are written out, not derived with the code under test.
 const destinations = [
@@ -379,33 +341,5 @@ describe('Construct: SyncPipeline', () => {
       template.hasOutput(`${d.outputKey}QueueUrl`, { Value: { Ref: ids.queue.get(d.name) } });
       template.hasOutput(`${d.outputKey}DeadLetterQueueUrl`, { Value: { Ref: ids.deadLetterQueue.get(d.name) } });
     }
-  });
-});
-
-describe('Function: applyNagChecks', () => {
-  it('finds nothing unacknowledged in the stack', () => {
-    // Prepare
-    const app = newApp();
-    new SyncPipelineStack(app, 'TestSync', { config });
-
-    // Act
-    const checks = applyNagChecks(app);
-
-    // Assess: the list first, for a readable failure; then synth, which runs the plugin for real.
-    expect(checks.validateScope(app).violations.map((violation) => violation.ruleName)).toEqual([]);
-    expect(() => app.synth()).not.toThrow();
-  });
-
-  it('fails synth on a finding nobody acknowledged', () => {
-    // Prepare
-    const app = newApp();
-    const stack = new SyncPipelineStack(app, 'TestSync', { config });
-    new Queue(stack, 'QueueWithoutDeadLetterQueue', { enforceSSL: true });
-
-    // Act
-    applyNagChecks(app);
-
-    // Assess
-    expect(() => app.synth()).toThrow(/AwsSolutions-SQS3/);
   });
 });

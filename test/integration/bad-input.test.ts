@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { receiveAll } from '../../lib/ops/dead-letters.ts';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { findDuplicateEffects } from '../../lib/local/fake-api.ts';
-import { createRandom } from '../../lib/local/random.ts';
-import { EmfStore } from '../../lib/observability/emf.ts';
-import { MetricName } from '../../lib/observability/metrics.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/sync/dead-letter.ts';
+import { findDuplicateEffects } from '../../lib/local/lab/oracles.ts';
+import { createRandom } from '../../lib/core/random.ts';
+import { EmfStore } from '../../lib/local/sim/emf.ts';
+import { MetricName } from '../../lib/core/metrics.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 import { edgeCaseChanges, hostileMessages, type EdgeCaseChange, type HostileMessage } from '../helpers/hostile-messages.ts';
@@ -50,17 +51,7 @@ const ordinaryChanges = (now: number, count: number): EdgeCaseChange[] => {
   });
 };
 
-const drainQueue = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> => {
-  const messages: Message[] = [];
-  for (let emptyReceives = 0; emptyReceives < 2; ) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600, MessageAttributeNames: ['All'] }),
-    );
-    if (Messages.length === 0) emptyReceives += 1;
-    else messages.push(...Messages);
-  }
-  return messages;
-};
+const drainQueue = (sqs: SQSClient, queueUrl: string): Promise<Message[]> => receiveAll(sqs, queueUrl, { visibilityTimeoutSeconds: 600 });
 
 describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
   let consumer: EmulatedConsumer;

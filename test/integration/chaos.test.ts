@@ -13,8 +13,8 @@ import {
   CHAOS_SIZE,
   CHAOS_TWIN_RATE,
   chaosRunOptions,
-} from '../../lib/local/chaos.ts';
-import { formatReport } from '../../lib/local/format-report.ts';
+} from '../../lib/local/lab/chaos.ts';
+import { formatReport } from '../../lib/local/report/format-report.ts';
 import { runLocalPipeline } from '../../lib/local/run-pipeline.ts';
 
 describe('Chaos (embedded SQS and DynamoDB, every failure injected)', () => {

@@ -1,4 +1,4 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { receiveAll } from '../../lib/ops/dead-letters.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeChangeEvent } from '../../lib/contract/change-event.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
@@ -59,9 +59,7 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
 
     // Act
     const response = await consumer.handler(sqsEvent([bad[0]!, good[0]!, bad[1]!, good[1]!, bad[2]!]), lambdaContext());
-    const { Messages = [] } = await consumer.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: consumer.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
-    );
+    const Messages = await receiveAll(consumer.sqs, consumer.deadLetterQueueUrl);
 
     // Assess
     expect(response.batchItemFailures).toEqual([]);

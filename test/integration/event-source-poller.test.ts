@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
+import { connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
+import { receiveAll } from '../../lib/ops/dead-letters.ts';
+import { sendBodies as publishBodies } from '../../lib/publish/publisher.ts';
 import {
   createConcurrentCopies,
   createExecutionEnvironments,
@@ -14,13 +16,13 @@ import {
   type InvocationSummary,
   type SqsBatchHandler,
   startEventSourcePoller,
-} from '../../lib/local/event-source-poller.ts';
-import { createLocalResources, type LocalDestinationQueues } from '../../lib/local/local-resources.ts';
+} from '../../lib/local/sim/event-source-poller.ts';
+import { createLocalResources, type LocalDestinationQueues } from '../../lib/local/sim/local-resources.ts';
 
 /** Short enough that a failed message is back within a second; every redelivery below waits for it. */
 const VISIBILITY_TIMEOUT_SECONDS = 1;
 
-let emulators: Emulators;
+let aws: AwsClients;
 let sqs: SQSClient;
 let dynamodb: DynamoDBClient;
 let queueCount = 0;
@@ -50,12 +52,9 @@ const createQueues = async (maxReceiveCount = 5): Promise<LocalDestinationQueues
   return queues;
 };
 
+/** Sends through the publisher's batch send, which throws when SQS refuses any entry. */
 const sendBodies = async (queueUrl: string, bodies: readonly string[]): Promise<void> => {
-  for (let start = 0; start < bodies.length; start += 10) {
-    const entries = bodies.slice(start, start + 10).map((body, index) => ({ Id: String(index), MessageBody: body }));
-    const { Failed = [] } = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    expect(Failed).toEqual([]);
-  }
+  await publishBodies(sqs, queueUrl, bodies);
 };
 
 /**
@@ -78,9 +77,8 @@ const startPoller = (queues: LocalDestinationQueues, options: Partial<EventSourc
 };
 
 beforeAll(async () => {
-  emulators = await startEmulators();
-  sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
-  dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+  aws = await connectAws();
+  ({ sqs, dynamodb } = aws);
 });
 
 afterEach(async () => {
@@ -88,9 +86,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  sqs.destroy();
-  dynamodb.destroy();
-  await emulators.stop();
+  await aws.stop();
 });
 
 describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
@@ -212,7 +208,7 @@ describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
     await waitFor(
       'the message to reach the DLQ',
       async () => {
-        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, WaitTimeSeconds: 1 }));
+        const Messages = await receiveAll(sqs, queues.deadLetterQueueUrl);
         deadLettered.push(...Messages.map((message) => message.Body ?? ''));
         return deadLettered.length > 0;
       },
@@ -379,7 +375,7 @@ describe('Function: startEventSourcePoller', { timeout: 15_000 }, () => {
     const start = (): EventSourcePoller => startEventSourcePoller({ ...options, batchSize: 50, handler: async () => undefined });
 
     // Assess
-    expect(start).toThrow('maxBatchingWindowMs: expected more than 0 when batchSize is above 10, got 0');
+    expect(start).toThrow('batchSize: expected at most 10 unless maxBatchingWindowMs is at least 1 (an SQS event source rule), got 50');
   });
 
   it('gathers several receives into one batch of up to batchSize within the batching window', async () => {

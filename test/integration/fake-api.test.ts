@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { findDuplicateEffects, findRegressions } from '../../lib/local/lab/oracles.ts';
 import {
-  findDuplicateEffects,
-  findRegressions,
   startFakeApi,
   type FailureRates,
   type FakeApi,
   type FakeApiOptions,
   type WriteLogEntry,
-} from '../../lib/local/fake-api.ts';
+} from '../../lib/local/lab/fake-api.ts';
 
 const OCCURRED_AT = '2026-11-27T10:00:00.000Z';
 

@@ -2,9 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbLedgerStore } from '../../lib/adapters/dynamodb-ledger.ts';
-import { awsClientConfig, startEmulators, type Emulators } from '../../lib/local/emulators.ts';
-import { ensureLedgerTable } from '../../lib/local/local-resources.ts';
-import type { LedgerStore } from '../../lib/sync/ledger.ts';
+import { awsClientConfig, startEmulators, type Emulators } from '../../lib/local/sim/emulators.ts';
+import { ensureLedgerTable } from '../../lib/local/sim/local-resources.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
 import { scheduleArbitrary, simulate, violations } from '../helpers/interleaving-sim.ts';
 
 /**

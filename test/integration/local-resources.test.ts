@@ -3,11 +3,11 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../lib/config/resources.ts';
-import { ValidationError } from '../../lib/config/validation.ts';
-import { awsClientConfig, type Emulators, startEmulators } from '../../lib/local/emulators.ts';
-import { createLocalResources } from '../../lib/local/local-resources.ts';
+import { ValidationError } from '../../lib/contract/validation.ts';
+import { connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
+import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
 
-let emulators: Emulators;
+let aws: AwsClients;
 let sqs: SQSClient;
 let dynamodb: DynamoDBClient;
 
@@ -27,15 +27,12 @@ const queueAttributes = async (queueUrl: string): Promise<Record<string, string>
 };
 
 beforeAll(async () => {
-  emulators = await startEmulators();
-  sqs = new SQSClient(awsClientConfig(emulators.sqsEndpoint));
-  dynamodb = new DynamoDBClient(awsClientConfig(emulators.dynamodbEndpoint));
+  aws = await connectAws();
+  ({ sqs, dynamodb } = aws);
 });
 
 afterAll(async () => {
-  sqs.destroy();
-  dynamodb.destroy();
-  await emulators.stop();
+  await aws.stop();
 });
 
 describe('Function: createLocalResources', () => {

@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Destination } from '../../lib/adapters/destination.ts';
+import type { Destination } from '../../lib/core/destination.ts';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { generateDemoStream } from '../../lib/local/demo-stream.ts';
-import { createRandom } from '../../lib/local/random.ts';
+import { generateDemoStream } from '../../lib/local/lab/demo-stream.ts';
+import { createRandom } from '../../lib/core/random.ts';
 import { runLocalPipeline, type LocalRunOptions } from '../../lib/local/run-pipeline.ts';
 import { withoutLease } from '../helpers/no-lease-ledger.ts';
 

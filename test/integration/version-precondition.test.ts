@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serializeChangeEvent } from '../../lib/contract/change-event.ts';
-import { findRegressions } from '../../lib/local/fake-api.ts';
+import { findRegressions } from '../../lib/local/lab/oracles.ts';
 import { startEmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 

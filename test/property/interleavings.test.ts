@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { InMemoryLedgerStore } from '../../lib/sync/ledger.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
 import { scheduleArbitrary, simulate, violations, type CallPlan, type MessagePlan, type Schedule, type SimOptions } from '../helpers/interleaving-sim.ts';
 import { keyedLeaseLedger } from '../helpers/keyed-lease-ledger.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_VISIBILITY_TIMEOUT_SECONDS, parseRetryAfter, retryDelaySeconds } from '../../lib/sync/backoff.ts';
+import { MAX_VISIBILITY_TIMEOUT_SECONDS, parseRetryAfter, retryDelaySeconds } from '../../lib/core/backoff.ts';
 
 const retry = { baseDelaySeconds: 2, maxDelaySeconds: 900 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { safeParseWithIssues } from '../../lib/config/validation.ts';
+import { safeParseWithIssues } from '../../lib/contract/validation.ts';
 import {
   ChangeEventSchema,
   MAX_CHANGE_EVENT_BYTES,
@@ -11,7 +11,7 @@ import {
   serializeChangeEvent,
   type ChangeEvent,
 } from '../../lib/contract/change-event.ts';
-import { createRandom } from '../../lib/local/random.ts';
+import { createRandom } from '../../lib/core/random.ts';
 import { edgeCaseChanges, HostileCategory, hostileMessages } from '../helpers/hostile-messages.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');

@@ -1,8 +1,10 @@
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { captureJsonOutput } from '../../lib/observability/output-capture.ts';
-import { DestinationError } from '../../lib/sync/errors.ts';
-import { InMemoryLedgerStore, type LedgerStore } from '../../lib/sync/ledger.ts';
+import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
+import { MAX_BUSY_WAITS } from '../../lib/core/attempt.ts';
+import { DestinationError } from '../../lib/core/errors.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
+import type { LedgerStore } from '../../lib/core/ledger.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 
@@ -12,12 +14,25 @@ const recordOf = (overrides: Parameters<typeof changeEvent>[0] = {}, receiveCoun
 const failedIds = (response: { batchItemFailures: Array<{ itemIdentifier: string }> }) =>
   response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
-/** Two execution environments on one ledger, whose calls take 100 ms, run at once under one output capture. */
+/**
+ * Two execution environments on one ledger, run at once under one output capture. A destination call
+ * stays in flight until the other environment pauses (it found the record busy) or 100 ms pass: the
+ * latency that lets the second find the first's lease, without waiting for it in real time.
+ */
 const twoEnvironments = () => {
   const ledger = new InMemoryLedgerStore();
-  const first = inMemoryConsumer({ ledger, capture: false });
-  const second = inMemoryConsumer({ ledger, capture: false });
-  const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 100));
+  const inFlight: Array<() => void> = [];
+  const sleep = async (): Promise<void> => {
+    for (const finish of inFlight.splice(0)) finish();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  const first = inMemoryConsumer({ ledger, capture: false, sleep });
+  const second = inMemoryConsumer({ ledger, capture: false, sleep });
+  const slow = async () =>
+    new Promise<void>((resolve) => {
+      inFlight.push(resolve);
+      setTimeout(resolve, 100).unref();
+    });
   first.destination.respond = slow;
   second.destination.respond = slow;
   const output: string[] = [];
@@ -137,7 +152,7 @@ describe('Function: createConsumerHandler', () => {
       Date.now(),
       0,
     );
-    const { handler, destination } = inMemoryConsumer({ ledger });
+    const { handler, destination, pauses } = inMemoryConsumer({ ledger });
     const record = recordOf({ version: 10 });
 
     // Act
@@ -146,6 +161,7 @@ describe('Function: createConsumerHandler', () => {
     // Assess
     expect(failedIds(response)).toEqual([record.messageId]);
     expect(destination.calls).toHaveLength(0);
+    expect(pauses).toHaveLength(MAX_BUSY_WAITS);
   });
 
   it('takes a lease that ends before the invocation does', async () => {

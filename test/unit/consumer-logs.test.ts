@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DestinationError } from '../../lib/sync/errors.ts';
+import { DestinationError } from '../../lib/core/errors.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ChangeEventSchema, type ChangeEvent } from '../../lib/contract/change-event.ts';
-import { describeStream, expectedFinalVersions, generateDemoStream, recordKey } from '../../lib/local/demo-stream.ts';
+import { recordKey } from '../../lib/core/record-key.ts';
+import { describeStream, expectedFinalVersions, generateDemoStream } from '../../lib/local/lab/demo-stream.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
 const base = { changes: 2000, ids: 60, resourceTypes: ['contact', 'invoice', 'order'], seed: 42, now: () => NOW } as const;
+
+/** The stream of `base`, generated once for the file: it is deterministic, and no test mutates it. */
+let cachedBaseStream: ChangeEvent[] | undefined;
+const baseStream = (): ChangeEvent[] => (cachedBaseStream ??= generateDemoStream(base));
 
 /** Counts duplicates and out-of-order events the plain way, without the module's own helper. */
 const measure = (events: readonly ChangeEvent[]): { duplicates: number; outOfOrder: number } => {
@@ -39,7 +44,7 @@ describe('Function: generateDemoStream', () => {
 
   it('produces only events that satisfy ChangeEventSchema', () => {
     // Act
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Assess
     const invalid = events.filter((event) => !ChangeEventSchema.safeParse(event).success);
@@ -76,13 +81,13 @@ describe('Function: generateDemoStream', () => {
 
   it('makes every duplicate an exact copy of an event published before it', () => {
     // Act
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Assess
     const firstSent = new Map<string, ChangeEvent>();
     let copies = 0;
     for (const event of events) {
-      const key = `${recordKey(event.resourceType, event.id)}\u0000${event.version}`;
+      const key = recordKey(event.resourceType, event.id, event.version);
       const first = firstSent.get(key);
       if (first === undefined) {
         firstSent.set(key, event);
@@ -103,7 +108,7 @@ describe('Function: generateDemoStream', () => {
     const firstSent = new Map<string, ChangeEvent>();
     const twins: ChangeEvent[] = [];
     for (const event of events) {
-      const key = `${recordKey(event.resourceType, event.id)}\u0000${event.version}`;
+      const key = recordKey(event.resourceType, event.id, event.version);
       const first = firstSent.get(key);
       if (first === undefined) firstSent.set(key, event);
       else if (JSON.stringify(event) !== JSON.stringify(first)) twins.push(event);
@@ -115,7 +120,7 @@ describe('Function: generateDemoStream', () => {
 
   it('keeps the rest of the stream as it is without twins', () => {
     // Act
-    const plain = generateDemoStream(base);
+    const plain = baseStream();
     const withTwins = generateDemoStream({ ...base, twinRate: 0.05 });
 
     // Assess: the same changes in the same order; only some re-sends' payloads differ
@@ -127,7 +132,7 @@ describe('Function: generateDemoStream', () => {
 
   it('gives every record the versions 1..n, each at least once', () => {
     // Act
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Assess
     const versions = versionsByRecord(events);
@@ -140,14 +145,14 @@ describe('Function: generateDemoStream', () => {
 
   it('spreads records over the resource types and dates later versions later', () => {
     // Act
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Assess
     expect(new Set(events.map((event) => event.resourceType))).toEqual(new Set(base.resourceTypes));
     const occurredAt = new Map<string, number>();
-    for (const event of events) occurredAt.set(`${recordKey(event.resourceType, event.id)}\u0000${event.version}`, Date.parse(event.occurredAt));
+    for (const event of events) occurredAt.set(recordKey(event.resourceType, event.id, event.version), Date.parse(event.occurredAt));
     for (const event of events) {
-      const previous = occurredAt.get(`${recordKey(event.resourceType, event.id)}\u0000${event.version - 1}`);
+      const previous = occurredAt.get(recordKey(event.resourceType, event.id, event.version - 1));
       if (previous !== undefined) expect(Date.parse(event.occurredAt)).toBeGreaterThan(previous);
       expect(Date.parse(event.occurredAt)).toBeLessThanOrEqual(NOW);
     }
@@ -155,7 +160,7 @@ describe('Function: generateDemoStream', () => {
 
   it('includes ids that need URL encoding', () => {
     // Act
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Assess
     const ids = new Set(events.map((event) => event.id));
@@ -175,7 +180,7 @@ describe('Function: generateDemoStream', () => {
 
   it('returns a different stream for a different seed', () => {
     // Act
-    const first = generateDemoStream(base);
+    const first = baseStream();
     const other = generateDemoStream({ ...base, seed: 43 });
 
     // Assess
@@ -229,7 +234,7 @@ describe('Function: expectedFinalVersions', () => {
 
   it('agrees with the per-record maximum of a generated stream', () => {
     // Prepare
-    const events = generateDemoStream(base);
+    const events = baseStream();
 
     // Act
     const finals = expectedFinalVersions(events);

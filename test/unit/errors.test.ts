@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyHttpStatus, classifyTransportError, DestinationError } from '../../lib/sync/errors.ts';
+import { classifyHttpStatus, classifyTransportError, DestinationError } from '../../lib/core/errors.ts';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 

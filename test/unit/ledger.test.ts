@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideLease, InMemoryLedgerStore, type LedgerEntry } from '../../lib/sync/ledger.ts';
+import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
+import { decideLease, type LedgerEntry } from '../../lib/core/ledger.ts';
 
 const NOW = 1_000_000;
 const SETTLE_MS = 60_000;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { destinationResources, leaseDurationMsFor } from '../../lib/config/resources.ts';
+import { createDestination } from '../../lib/adapters/destination-factory.ts';
+import { HttpDestination } from '../../lib/adapters/http-destination.ts';
 
 const destination = (overrides: Record<string, unknown> = {}) => ({
   name: 'crm',
@@ -66,6 +68,8 @@ describe('Function: parsePipelineConfig', () => {
     ['maxConcurrency below 2', { destinations: [destination(), destination({ name: 'erp', maxConcurrency: 1 })] }, 'destinations[1].maxConcurrency: expected an integer from 2 to 1000, got 1'],
     ['a fractional batch size', { destinations: [destination({ batchSize: 2.5 })] }, 'destinations[0].batchSize: expected an integer from 1 to 10000, got 2.5'],
     ['an unknown kind', { destinations: [destination({ kind: 'ftp' })] }, 'destinations[0].kind: expected "http", got "ftp"'],
+    ['no kind', { destinations: [destination({ kind: undefined })] }, 'destinations[0].kind: expected "http", got nothing'],
+    ['a field no kind has', { destinations: [destination({ queueUrl: 'x' })] }, 'destinations[0]: unknown field(s) "queueUrl"'],
     ['a non-http URL', { destinations: [destination({ baseUrl: 'ftp://x' })] }, 'destinations[0].baseUrl: expected an http(s) URL without query or fragment, got "ftp://x"'],
     ['a missing name', { destinations: [destination({ name: undefined })] }, 'destinations[0].name: expected a name of lowercase letters, digits and dashes, got nothing'],
     ['duplicate names', { destinations: [destination(), destination()] }, 'destinations[1].name: expected a unique name (destinations[0] has it already), got "crm"'],
@@ -113,6 +117,19 @@ describe('Function: loadPipelineConfig', () => {
 
     // Assess
     expect(config.destinations.map((d) => d.name)).toEqual(['crm', 'erp']);
+  });
+});
+
+describe('Function: createDestination', () => {
+  it('builds the adapter of the destination kind from its config', () => {
+    // Prepare
+    const config = parsePipelineConfig({ destinations: [destination({ versionPrecondition: {} })] });
+
+    // Act
+    const adapter = createDestination(config.destinations[0]!);
+
+    // Assess
+    expect(adapter).toBeInstanceOf(HttpDestination);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EmfStore } from '../../lib/observability/emf.ts';
-import { MetricDimension, MetricName } from '../../lib/observability/metrics.ts';
-import { buildTimeline } from '../../lib/local/timeline.ts';
+import { EmfStore } from '../../lib/local/sim/emf.ts';
+import { MetricDimension, MetricName } from '../../lib/core/metrics.ts';
+import { buildTimeline } from '../../lib/local/report/timeline.ts';
 
 const NAMESPACE = 'SyncPipeline';
 const STARTED_AT = Date.UTC(2026, 10, 27, 10, 0, 0);

@@ -1,7 +1,8 @@
-import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { retrySchedule } from '../sync/backoff.ts';
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import { retrySchedule } from '../../core/backoff.ts';
 import { renderHtmlReport } from './html-report.ts';
-import type { LocalRunProgress, LocalRunReport } from './run-pipeline.ts';
+import type { LocalRunProgress } from '../lab/run-options.ts';
+import type { LocalRunReport } from './run-report.ts';
 
 const pad = (value: string | number, width: number): string => String(value).padStart(width);
 const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);

@@ -13,9 +13,10 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../config/resources.ts';
-import { intInRange, parseOrThrow } from '../config/validation.ts';
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../config/resources.ts';
+import { intInRange, parseOrThrow } from '../../contract/validation.ts';
+import { SqsLimits } from '../../core/sqs-limits.ts';
 
 /**
  * The queues of one destination, as created on the emulator (or LocalStack).
@@ -60,7 +61,7 @@ export interface CreateLocalResourcesOptions {
 }
 
 /** SQS's own bounds for VisibilityTimeout. */
-const visibilityTimeoutSchema = intInRange(0, 43_200).optional();
+const visibilityTimeoutSchema = intInRange(0, SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS).optional();
 
 /** How long to wait for the ledger table to become ACTIVE (instant on dynalite, seconds on LocalStack). */
 const TABLE_ACTIVE_MAX_WAIT_SECONDS = 60;

@@ -1,5 +1,6 @@
-import { ChangeEventSchema, ChangeOp, type ChangeEvent } from '../contract/change-event.ts';
-import { createRandom, type Random } from './random.ts';
+import { ChangeEventSchema, ChangeOp, type ChangeEvent } from '../../contract/change-event.ts';
+import { createRandom, type Random } from '../../core/random.ts';
+import { recordKey } from '../../core/record-key.ts';
 
 /**
  * @example
@@ -66,14 +67,6 @@ export interface FinalVersion {
   readonly op: ChangeOp;
 }
 
-/**
- * The key of one record in {@link expectedFinalVersions}: resourceType and id joined by U+0000,
- * which neither a resource type nor a real id contains.
- *
- * @example
- * expectedFinalVersions(events).get(recordKey('contact', 'c-1'));
- */
-export const recordKey = (resourceType: string, id: string): string => `${resourceType}\u0000${id}`;
 
 interface DemoRecord {
   readonly index: number;
@@ -395,8 +388,8 @@ export const describeStream = (events: readonly ChangeEvent[]): StreamDescriptio
   for (const event of events) {
     const key = recordKey(event.resourceType, event.id);
     const content = JSON.stringify([event.op, event.op === ChangeOp.UPSERT ? event.payload : null]);
-    const first = seen.get(`${key}\u0000${event.version}`);
-    if (first === undefined) seen.set(`${key}\u0000${event.version}`, content);
+    const first = seen.get(recordKey(event.resourceType, event.id, event.version));
+    if (first === undefined) seen.set(recordKey(event.resourceType, event.id, event.version), content);
     else if (first !== content) twins += 1;
     const top = highest.get(key);
     if (top !== undefined && top > event.version) outOfOrder += 1;

@@ -1,8 +1,8 @@
-import type { PipelineConfig } from '../config/pipeline-config.ts';
-import { leaseDurationMsFor } from '../config/resources.ts';
-import { expectedRetrySeconds } from '../sync/backoff.ts';
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import { leaseDurationMsFor } from '../../config/resources.ts';
+import { expectedRetrySeconds } from '../../core/backoff.ts';
 import type { FailureRates } from './fake-api.ts';
-import type { LocalRunOptions } from './run-pipeline.ts';
+import type { LocalRunOptions } from './run-options.ts';
 
 /** The destination call timeout of a chaos run; the lease is `2 x this + 1 s` = 1,800 ms. */
 export const CHAOS_REQUEST_TIMEOUT_MS = 400;

@@ -1,5 +1,5 @@
-import { dimensionNames, percentile, type EmfStore, type MetricDatapoint } from '../observability/emf.ts';
-import { MetricDimension, MetricName } from '../observability/metrics.ts';
+import { dimensionNames, percentile, type EmfStore, type MetricDatapoint } from '../sim/emf.ts';
+import { MetricDimension, MetricName } from '../../core/metrics.ts';
 
 export interface TimelineOptions {
   /** The CloudWatch namespace the consumers emit to (`metricsNamespace` of the config). */

@@ -46,7 +46,13 @@ export type RedactPath = (path: ReadonlyArray<PropertyKey>) => boolean;
 
 const describeIssue = (issue: z.core.$ZodIssue, redact?: RedactPath): string => {
   const where = formatPath(issue.path) || '(root)';
-  const input = 'input' in issue ? issue.input : undefined;
+  // A discriminated union without a matching member reports the whole object; show the discriminator.
+  const input =
+    issue.code === 'invalid_union' && 'discriminator' in issue && typeof issue.discriminator === 'string' && typeof issue.input === 'object' && issue.input !== null
+      ? (issue.input as Record<string, unknown>)[issue.discriminator]
+      : 'input' in issue
+        ? issue.input
+        : undefined;
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   }

@@ -1,6 +1,9 @@
-import type { ChangeEvent } from '../contract/change-event.ts';
-import { expectedFinalVersions, recordKey } from './demo-stream.ts';
-import { findDuplicateEffects, findRegressions, type DeleteMiss, type StoredRecord, type WriteLogEntry } from './fake-api.ts';
+import type { DeadLetter } from '../../ops/dead-letters.ts';
+import type { ChangeEvent } from '../../contract/change-event.ts';
+import { recordKey, splitRecordKey } from '../../core/record-key.ts';
+import { expectedFinalVersions } from './demo-stream.ts';
+import type { DeleteMiss, StoredRecord, WriteLogEntry } from './fake-api.ts';
+import { findDuplicateEffects, findRegressions } from './oracles.ts';
 
 /** A record version a consumer reported applied at a destination. */
 export interface AppliedRecord {
@@ -8,19 +11,6 @@ export interface AppliedRecord {
   readonly resourceType: string;
   readonly id: string;
   readonly version: number;
-}
-
-/** A message found in a destination's DLQ, with the reason it is there. */
-export interface DeadLetter {
-  readonly destination: string;
-  /** The consumer's reason, or `redriven-after-max-receives` for a message SQS moved by redrive. */
-  readonly reason: string;
-  /** Request ids of the invocations that wrote an envelope for this message (none after redrive). */
-  readonly invocationIds?: readonly string[];
-  /** The change it carried, when its body was a readable change event. */
-  readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
-  /** The source queue's message id (from the envelope, or the message SQS moved by redrive). */
-  readonly messageId?: string;
 }
 
 /** Per destination, what was sent and how the consumer accounted for it. */
@@ -114,11 +104,11 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
     const deadLettered = new Set(
       input.deadLetters
         .filter((letter) => letter.destination === destination && letter.change !== undefined)
-        .map((letter) => `${recordKey(letter.change!.resourceType, letter.change!.id)}\u0000${letter.change!.version}`),
+        .map((letter) => recordKey(letter.change!.resourceType, letter.change!.id, letter.change!.version)),
     );
     for (const [key, final] of highest) {
-      if (deadLettered.has(`${key}\u0000${final.version}`)) continue;
-      const [resourceType = '', id = ''] = key.split('\u0000');
+      if (deadLettered.has(recordKey(key, final.version))) continue;
+      const [resourceType = '', id = ''] = splitRecordKey(key);
       const record = input.finalRecord(destination, resourceType, id);
       const holds =
         final.op === 'delete'
@@ -138,7 +128,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   // ended in the DLQ (a retry was refused) and so is in front of an operator.
   const unbalanced: string[] = [];
   const notes: string[] = [];
-  const versionKey = (r: { resourceType: string; id: string; version: number }) => `${recordKey(r.resourceType, r.id)}\u0000${r.version}`;
+  const versionKey = (r: { resourceType: string; id: string; version: number }) => recordKey(r.resourceType, r.id, r.version);
   for (const row of input.accounting) {
     const accounted = row.applied + row.skipped + row.deadLettered;
     const extra = row.extraTerminalOutcomes ?? 0;
@@ -195,7 +185,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   let repeats = 0;
   let repeatsAfterAnswer = 0;
   for (const entry of [...input.writeLog].sort((a, b) => a.seq - b.seq)) {
-    const key = `${entry.destination}\u0000${versionKey(entry)}`;
+    const key = recordKey(entry.destination, entry.resourceType, entry.id, entry.version);
     const answered = answeredBefore.get(key);
     if (answered !== undefined) {
       repeats += 1;

@@ -1,3 +1,5 @@
+import { LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from './sqs-limits.ts';
+
 /** The backoff settings of one destination. */
 export interface BackoffSettings {
   readonly baseDelaySeconds: number;
@@ -8,7 +10,7 @@ export interface BackoffSettings {
  * SQS refuses a visibility timeout that ends more than 12 hours after the message was received;
  * the longest Lambda invocation (15 minutes) is kept in reserve, so the clamp is always accepted.
  */
-export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200 - 900;
+export const MAX_VISIBILITY_TIMEOUT_SECONDS = SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS - LAMBDA_MAX_TIMEOUT_SECONDS;
 
 /**
  * Parses a `Retry-After` header: delta-seconds or an HTTP date. Returns milliseconds to wait, or

@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { intInRange, parseOrThrow } from '../config/validation.ts';
-import { createRandom } from './random.ts';
+import { intInRange, parseOrThrow } from '../../contract/validation.ts';
+import { createRandom } from '../../core/random.ts';
+import { batchingWindowIssue, chunk, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../../core/sqs-limits.ts';
 
 /**
  * A Lambda handler for an SQS event source, as the consumer function exports it.
@@ -311,37 +312,23 @@ const optionsSchema = z
   .object({
     queueArn: z.string().regex(/^arn:[^:]+:sqs:[^:]+:[^:]+:[^:]+$/, { error: 'expected an SQS queue ARN' }),
     functionName: z.string().min(1, { error: 'expected a function name' }),
-    batchSize: intInRange(1, 10_000),
-    maxBatchingWindowMs: intInRange(0, 300_000).default(0),
+    batchSize: intInRange(1, EventSourceLimits.MAX_BATCH_SIZE),
+    maxBatchingWindowMs: intInRange(0, EventSourceLimits.MAX_BATCHING_WINDOW_SECONDS * 1000).default(0),
     pollers: intInRange(1, 1000).default(2),
-    functionTimeoutMs: intInRange(1, 900_000).default(30_000),
+    functionTimeoutMs: intInRange(1, LAMBDA_MAX_TIMEOUT_SECONDS * 1000).default(30_000),
     memoryLimitInMB: intInRange(128, 10_240).default(1024),
-    waitTimeSeconds: intInRange(0, 20).default(1),
-    visibilityTimeoutSeconds: intInRange(0, 43_200).optional(),
+    waitTimeSeconds: intInRange(0, SqsLimits.MAX_WAIT_TIME_SECONDS).default(1),
+    visibilityTimeoutSeconds: intInRange(0, SqsLimits.MAX_VISIBILITY_TIMEOUT_SECONDS).optional(),
   })
   .superRefine((options, ctx) => {
-    // SQS returns at most 10 messages per receive; a bigger batch needs time to gather (Lambda requires >= 1 s).
-    if (options.batchSize > 10 && options.maxBatchingWindowMs === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['maxBatchingWindowMs'],
-        input: options.maxBatchingWindowMs,
-        message: 'expected more than 0 when batchSize is above 10',
-      });
-    }
+    const issue = batchingWindowIssue({ batchSize: options.batchSize, hasWindow: options.maxBatchingWindowMs > 0, windowField: 'maxBatchingWindowMs' });
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: options.batchSize, message: issue });
   });
 
-/** SQS limits for one ReceiveMessage and one DeleteMessageBatch. */
-const SQS_MAX_BATCH = 10;
 /** Pause after an empty receive that did not long-poll, so a zero wait does not spin. */
 const EMPTY_RECEIVE_PAUSE_MS = 50;
 const POLL_ERROR_BACKOFF_MS = { first: 100, max: 5_000 } as const;
 
-const chunk = <T>(items: readonly T[], size: number): T[][] => {
-  const chunks: T[][] = [];
-  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size));
-  return chunks;
-};
 
 /** Lambda's record shape: list values are always present (and always empty), binary is base64. */
 const toLambdaMessageAttributes = (attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes =>
@@ -524,7 +511,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
         if (remainingMs <= 0) return;
         // Long-poll only in whole seconds that fit in the window, so the window is never overrun.
         const waitSeconds = Math.min(20, Math.floor(remainingMs / 1000));
-        const more = await receive(Math.min(settings.batchSize - batch.length, SQS_MAX_BATCH), waitSeconds);
+        const more = await receive(Math.min(settings.batchSize - batch.length, SqsLimits.MAX_BATCH_ENTRIES), waitSeconds);
         batch.push(...more);
         if (more.length === 0 && waitSeconds === 0) await sleep(Math.min(remainingMs, EMPTY_RECEIVE_PAUSE_MS), undefined, { signal });
       }
@@ -535,7 +522,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
 
   /** Long-polls until something arrives, then gathers up to `batchSize` within the batching window. */
   const receiveBatch = async (): Promise<Message[]> => {
-    const batch = await receive(Math.min(settings.batchSize, SQS_MAX_BATCH), settings.waitTimeSeconds);
+    const batch = await receive(Math.min(settings.batchSize, SqsLimits.MAX_BATCH_ENTRIES), settings.waitTimeSeconds);
     if (batch.length === 0) {
       if (settings.waitTimeSeconds === 0) await sleep(EMPTY_RECEIVE_PAUSE_MS, undefined, { signal });
     } else if (settings.maxBatchingWindowMs > 0) {
@@ -546,7 +533,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
 
   const deleteMessages = async (messages: readonly Message[]): Promise<number> => {
     let deleted = 0;
-    for (const entries of chunk(messages, SQS_MAX_BATCH)) {
+    for (const entries of chunk(messages, SqsLimits.MAX_BATCH_ENTRIES)) {
       try {
         const { Successful = [], Failed = [] } = await sqs.send(
           new DeleteMessageBatchCommand({

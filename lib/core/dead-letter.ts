@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { escapeForSqs } from '../contract/change-event.ts';
+import { escapeForSqs, RejectionReason } from '../contract/change-event.ts';
 
 /** Why a message is in a DLQ. Every dead letter the consumer writes carries one. */
 export const DeadLetterReason = {
-  INVALID_JSON: 'invalid-json',
-  INVALID_SCHEMA: 'invalid-schema',
-  TOO_LARGE: 'too-large',
+  /** Bad input, with the contract's own reason (`invalid-json`, `invalid-schema`, `too-large`). */
+  ...RejectionReason,
   /** The change's resourceType is not routed to this destination (a publisher wrote to the wrong queue). */
   NOT_ROUTED: 'not-routed',
   /** The destination refused the change (4xx other than 408/409/429). */

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 
 /** The part of dynalite's options this module sets; dynalite ships no type declarations. */
@@ -122,5 +124,44 @@ export const awsClientConfig = (endpoint?: string): AwsClientConfig => {
     endpoint,
     region: process.env.AWS_REGION ?? 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
+};
+
+/** SDK clients for SQS and DynamoDB, and how to let go of them. */
+export interface AwsClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  /** The endpoint the clients talk to, or 'embedded' for the emulators started here. */
+  readonly endpoint: string;
+  /** Destroys the clients and stops the emulators, if they were started here. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * SQS and DynamoDB clients on `endpoint` (LocalStack or any emulator), or on embedded emulators
+ * started for them when none is given: the one setup the local run and the tests share.
+ *
+ * @example
+ * const aws = await connectAws();
+ * await aws.sqs.send(new ListQueuesCommand({}));
+ * await aws.stop();
+ */
+export const connectAws = async (options: { readonly endpoint?: string } = {}): Promise<AwsClients> => {
+  const emulators = options.endpoint === undefined ? await startEmulators() : undefined;
+  const sqs = new SQSClient(awsClientConfig(options.endpoint ?? emulators!.sqsEndpoint));
+  const dynamodb = new DynamoDBClient(awsClientConfig(options.endpoint ?? emulators!.dynamodbEndpoint));
+  let stopped: Promise<void> | undefined;
+  return {
+    sqs,
+    dynamodb,
+    endpoint: options.endpoint ?? 'embedded',
+    stop: () => {
+      stopped ??= (async () => {
+        sqs.destroy();
+        dynamodb.destroy();
+        await emulators?.stop();
+      })();
+      return stopped;
+    },
   };
 };

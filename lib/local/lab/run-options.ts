@@ -1,0 +1,75 @@
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import type { ChangeEvent } from '../../contract/change-event.ts';
+import type { Destination } from '../../core/destination.ts';
+import type { LedgerStore } from '../../core/ledger.ts';
+import type { FakeApiOptions } from './fake-api.ts';
+import type { DestinationAccounting } from './invariants.ts';
+
+/** What a local run does: the workload, the faults to inject and the stand-ins to use. */
+export interface LocalRunOptions {
+  readonly config: PipelineConfig;
+  /** How many changes the demo publisher sends (before routing). */
+  readonly changes: number;
+  /** Changes per second; 0 means as fast as SQS takes them. */
+  readonly rate: number;
+  /** Distinct records the changes spread over. @default max(10, changes / 5) */
+  readonly ids?: number;
+  /** Malformed messages mixed into the stream, to show the dead-letter path. @default 3 */
+  readonly malformed?: number;
+  readonly seed?: number;
+  /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
+  readonly endpoint?: string;
+  /** The fake external API: latency and failure injection. @default no latency, no failures */
+  readonly fakeApi?: FakeApiOptions;
+  /** Publish exactly these changes instead of a generated demo stream. */
+  readonly events?: readonly ChangeEvent[];
+  /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */
+  readonly pollers?: number;
+  /** Source queue visibility timeout for the run. @default 5 */
+  readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Share of successful destination calls after which the invocation "dies": it stops right after
+   * the write, before the commit and the deletes, and never reports back (its EMF is lost, as in
+   * Lambda). The poller times it out; its messages come back after the visibility timeout.
+   * @default 0
+   */
+  readonly crashRate?: number;
+  /**
+   * Chance, from 0 to 1, that SQS hands a received message at the same time to a second consumer
+   * (another poller, so another execution environment) as an invocation of its own, as its
+   * at-least-once delivery may; see `createConcurrentCopies` for what this leaves out of real SQS.
+   * @default 0
+   */
+  readonly concurrentCopyRate?: number;
+  /**
+   * Share of the generated changes published a second time with the same version and another
+   * payload (a publisher bug); see `DemoStreamOptions.twinRate`. Ignored with `events`. @default 0
+   */
+  readonly twinRate?: number;
+  /**
+   * Replaces each destination's ledger (experiments and tests, e.g. a variant without the lease);
+   * called once per destination, so every execution environment of it shares the result.
+   */
+  readonly wrapLedger?: (ledger: LedgerStore) => LedgerStore;
+  /**
+   * Wraps each destination adapter (experiments and tests, e.g. one that calls twice); the crash
+   * injection wraps the result.
+   */
+  readonly decorateDestination?: (destination: Destination) => Destination;
+  /** Where the consumers' JSON log lines go. @default reports/local-run.log */
+  readonly logFile?: string;
+  /** Gives up when nothing was accounted for this long. @default 60000 */
+  readonly stallTimeoutMs?: number;
+  readonly onProgress?: (progress: LocalRunProgress) => void;
+}
+
+export interface DestinationProgress extends DestinationAccounting {
+  readonly retried: number;
+}
+
+export interface LocalRunProgress {
+  readonly elapsedMs: number;
+  readonly publishedTotal: number;
+  readonly plannedTotal: number;
+  readonly destinations: readonly DestinationProgress[];
+}

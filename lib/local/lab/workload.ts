@@ -1,0 +1,81 @@
+import type { PipelineConfig } from '../../config/pipeline-config.ts';
+import { serializeChangeEvent, type ChangeEvent } from '../../contract/change-event.ts';
+import { recordKey } from '../../core/record-key.ts';
+import { routeChange } from '../../publish/publisher.ts';
+import { generateDemoStream } from './demo-stream.ts';
+import type { LocalRunOptions } from './run-options.ts';
+
+/** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
+const MALFORMED_SAMPLES: readonly string[] = [
+  '{"resourceType":"contact","id":',
+  JSON.stringify({ resourceType: 'contact', version: 1, occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
+  JSON.stringify({ resourceType: 'contact', id: 'bad-version', version: 'seven', occurredAt: new Date(0).toISOString(), op: 'upsert', payload: {} }),
+];
+
+/** What a local run publishes, in order, and where each message goes. */
+export interface Workload {
+  /** The changes (ids prefixed with the run id). */
+  readonly events: readonly ChangeEvent[];
+  readonly malformed: number;
+  /** Every message in publishing order with its destinations. */
+  readonly plan: ReadonlyArray<{ readonly message: ChangeEvent | string; readonly targets: readonly string[] }>;
+  /** Per destination, the changes routed to it (for the convergence check). */
+  readonly routed: ReadonlyMap<string, readonly ChangeEvent[]>;
+  /** Messages to publish, counted once per destination. */
+  readonly plannedTotal: number;
+}
+
+/**
+ * The run's workload: the given events or a generated demo stream, with malformed messages spread
+ * through it, routed exactly as the EventBridge rules do; malformed input cannot be routed by type,
+ * so it goes to the first destination. Record ids carry the run id, so a rerun against a persistent
+ * endpoint starts from fresh records.
+ *
+ * @example
+ * const { plan } = buildWorkload(config, { changes: 100, rate: 0, config }, 'run-1');
+ */
+export const buildWorkload = (config: PipelineConfig, options: Omit<LocalRunOptions, 'config'>, runId: string): Workload => {
+  const resourceTypes = [...new Set(config.destinations.flatMap((d) => d.resourceTypes))];
+  const events = (
+    options.events ??
+    generateDemoStream({
+      changes: options.changes,
+      ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
+      resourceTypes,
+      seed: options.seed ?? 1,
+      ...(options.twinRate === undefined ? {} : { twinRate: options.twinRate }),
+    })
+  ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
+  const malformed = options.malformed ?? 3;
+  const messages: Array<ChangeEvent | string> = [...events];
+  for (let i = 0; i < malformed; i += 1) {
+    messages.splice(Math.floor(((i + 1) * messages.length) / (malformed + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
+  }
+  const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
+  const plan = messages.map((message) => {
+    const targets = typeof message === 'string' ? [config.destinations[0]!.name] : routeChange(config, message);
+    if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
+    return { message, targets };
+  });
+  return { events, malformed, plan, routed, plannedTotal: plan.reduce((sum, step) => sum + step.targets.length, 0) };
+};
+
+/**
+ * The body of each message as it is published. A change happens when it is first published, so lag
+ * measures the pipeline, not the pacing of the demo; a duplicate or late re-send carries the time of
+ * its original.
+ *
+ * @example
+ * const bodyOf = createBodyStamper();
+ * bodyOf(event); // serialized, occurredAt = now (or the first send's time)
+ */
+export const createBodyStamper = (): ((message: ChangeEvent | string) => string) => {
+  const occurredAt = new Map<string, string>();
+  return (message) => {
+    if (typeof message === 'string') return message;
+    const key = recordKey(message.resourceType, message.id, message.version);
+    const stamp = occurredAt.get(key) ?? new Date().toISOString();
+    occurredAt.set(key, stamp);
+    return serializeChangeEvent({ ...message, occurredAt: stamp });
+  };
+};

@@ -1,0 +1,69 @@
+import type { DestinationProgress } from '../lab/run-options.ts';
+import type { InvariantReport } from '../lab/invariants.ts';
+import type { Timeline } from './timeline.ts';
+
+/** What a local run found, per destination and overall; the text and HTML reports render it. */
+export interface DestinationReport extends DestinationProgress {
+  readonly skippedByReason: Readonly<Record<string, number>>;
+  /** RecordsRetried by its `Reason` dimension (busy, fenced, transient, outcome-unknown, …). */
+  readonly retriedByReason: Readonly<Record<string, number>>;
+  readonly deadLetteredByReason: Readonly<Record<string, number>>;
+  readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
+  readonly destinationWrites: number;
+  /**
+   * Requests that reached the destination with an idempotency key it had seen before (the fake
+   * API's `replays`): 0 when the pipeline never repeats a call that landed.
+   */
+  readonly replays: number;
+  /** Messages SQS handed to a second consumer at once (concurrent copies). */
+  readonly copiesDelivered: number;
+  /**
+   * Dead letters written only by invocations that died before deleting their message; the message
+   * was then processed again (and counted there). Harmless to redrive: it is a duplicate by then.
+   */
+  readonly deadLettersFromLostInvocations: number;
+  /**
+   * Dead letters written again for a message already dead-lettered, by invocations that did not die
+   * (a concurrent copy rejected too): each is a dead-lettered outcome in the metrics, but the DLQ is
+   * counted once per source message. So the DLQ's messages by reason add up to `deadLettered +
+   * deadLettersFromLostInvocations - deadLettersRepeated`.
+   */
+  readonly deadLettersRepeated: number;
+}
+
+export interface LocalRunReport {
+  readonly runId: string;
+  readonly endpoint: string;
+  readonly durationMs: number;
+  readonly stream: {
+    readonly changes: number;
+    readonly malformed: number;
+    readonly duplicates: number;
+    /** Duplicates with the same version and another payload (counted in `duplicates`). */
+    readonly twins: number;
+    readonly outOfOrder: number;
+    readonly records: number;
+  };
+  readonly destinations: readonly DestinationReport[];
+  readonly invariants: InvariantReport;
+  readonly drained: boolean;
+  /** What went wrong on purpose: failures the fake API injected and invocations that died. */
+  readonly faults: {
+    readonly injected: Readonly<Record<string, number>>;
+    /** Requests that reached the fake API with an idempotency key it had seen (every destination). */
+    readonly replays: number;
+    /** Writes the fake API answered 409 because a request with the same key was in flight. */
+    readonly conflictsInFlight: number;
+    readonly crashedInvocations: number;
+    /** Answered destination calls whose invocation then died before committing (excused repeats, I4). */
+    readonly answersLostToCrashes: number;
+    /** Messages SQS handed to a second consumer at once (every destination). */
+    readonly copiesDelivered: number;
+    /** Writes whose client had given up that landed later than one lease after their call started. */
+    readonly lateWritesAfterLease: number;
+    /** Execution environments created (cold starts), every destination. */
+    readonly environments: number;
+  };
+  /** Per-second metrics of the run, for the HTML report. */
+  readonly timeline: Timeline;
+}

@@ -1,0 +1,64 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { EmfStore } from './emf.ts';
+import { captureJsonOutput } from './output-capture.ts';
+
+/** A record version the consumer logged as applied, with the invocation that applied it. */
+export interface LoggedApply {
+  readonly destination: string;
+  readonly resourceType: string;
+  readonly id: string;
+  readonly version: number;
+  readonly requestId: string;
+}
+
+/** The consumers' output of a local run, as CloudWatch would keep it. */
+export interface ConsumerOutput {
+  /**
+   * Applied records from the consumers' log lines: an invocation that dies never publishes its
+   * metrics, but its log lines (like CloudWatch Logs) survive.
+   */
+  readonly appliedRecords: readonly LoggedApply[];
+  /** Adds a line of the run's own to the log file. */
+  log(line: string): void;
+  /** Writes the pending log lines to the log file. */
+  flush(): void;
+  /** Stops capturing and writes what is pending. */
+  restore(): void;
+}
+
+/**
+ * Captures the JSON lines the consumers print, as Lambda's runtime and CloudWatch do: EMF lines feed
+ * `emf`, every other line goes to `logFile` (emptied first).
+ *
+ * @example
+ * const output = captureConsumerOutput({ emf, logFile: 'reports/local-run.log' });
+ * // ... run consumers ...
+ * output.restore();
+ */
+export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonly logFile: string }): ConsumerOutput => {
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  writeFileSync(options.logFile, '');
+  const pending: string[] = [];
+  const appliedRecords: LoggedApply[] = [];
+  const capture = captureJsonOutput((line) => {
+    if (options.emf.ingestLine(line)) return;
+    pending.push(line);
+    if (!line.includes('"record applied"')) return;
+    const entry = JSON.parse(line) as Partial<Omit<LoggedApply, 'requestId'>> & { function_request_id?: string };
+    if (entry.destination === undefined || entry.resourceType === undefined || entry.id === undefined || entry.version === undefined) return;
+    appliedRecords.push({ destination: entry.destination, resourceType: entry.resourceType, id: entry.id, version: entry.version, requestId: entry.function_request_id ?? '' });
+  });
+  const flush = () => {
+    if (pending.length > 0) appendFileSync(options.logFile, `${pending.splice(0).join('\n')}\n`);
+  };
+  return {
+    appliedRecords,
+    log: (line) => pending.push(line),
+    flush,
+    restore: () => {
+      capture.restore();
+      flush();
+    },
+  };
+};
