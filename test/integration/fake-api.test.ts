@@ -49,6 +49,14 @@ const del = (api: FakeApi, id: string, version: number, options?: WriteOptions):
 const get = (api: FakeApi, id: string, destination = 'crm'): Promise<Response> =>
   fetch(`${api.baseUrl(destination)}/contact/${encodeURIComponent(id)}`);
 
+/** A PUT of c-1 v1 refused with an injected 503 (nothing reached the store), then the same PUT again. */
+const retryAfterRefusal = async (api: FakeApi): Promise<{ failed: Response; retried: Response }> => {
+  api.setFailures('crm', { unavailable: 1 });
+  const failed = await put(api, 'c-1', 1);
+  api.setFailures('crm', {});
+  return { failed, retried: await put(api, 'c-1', 1) };
+};
+
 /** A PUT of c-1 v4 applied while its answer is lost (the client gives up), then the same PUT again. */
 const retryAfterLostAnswer = async (api: FakeApi): Promise<Response> => {
   api.setFailures('crm', { timeoutAfterWrite: 1 });
@@ -302,13 +310,8 @@ describe('Function: startFakeApi', () => {
     });
 
     it('does not count a retry after a failure before the store as a replay', async () => {
-      // Prepare
-      api.setFailures('crm', { unavailable: 1 });
-      const failed = await put(api, 'c-1', 1);
-      api.setFailures('crm', {});
-
       // Act
-      const retried = await put(api, 'c-1', 1);
+      const { failed, retried } = await retryAfterRefusal(api);
 
       // Assess
       expect(failed.status).toBe(503);
@@ -715,13 +718,8 @@ describe('Function: startFakeApi with deduplicate', () => {
   });
 
   it('does not remember a failed request, so its retry writes', async () => {
-    // Prepare
-    api.setFailures('crm', { unavailable: 1 });
-    const failed = await put(api, 'c-1', 1);
-    api.setFailures('crm', {});
-
     // Act
-    const retried = await put(api, 'c-1', 1);
+    const { failed, retried } = await retryAfterRefusal(api);
 
     // Assess
     expect(failed.status).toBe(503);

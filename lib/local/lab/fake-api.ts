@@ -467,6 +467,13 @@ const send = (
 
 const errorBody = (error: string, message: string): string => JSON.stringify({ error, message });
 
+/** Injected answers that refuse a write outright: nothing is written and the client hears why. */
+const INJECTED_REFUSALS = {
+  [FailureKind.UNAVAILABLE]: { status: 503, error: 'unavailable', message: 'injected: service unavailable' },
+  [FailureKind.BAD_REQUEST]: { status: 400, error: 'injected-bad-request', message: 'injected: request rejected' },
+  [FailureKind.CONFLICT]: { status: 409, error: 'conflict', message: 'injected: conflict' },
+} as const;
+
 /**
  * Starts a fake of many external systems at once on `127.0.0.1` (a free port). The first path
  * segment names the destination, so a destination's `baseUrl` is `fakeApi.baseUrl(name)`; it then
@@ -690,17 +697,13 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
         return;
       }
       case FailureKind.UNAVAILABLE:
-        flight.release();
-        send(response, 503, errorBody('unavailable', 'injected: service unavailable'));
-        return;
       case FailureKind.BAD_REQUEST:
+      case FailureKind.CONFLICT: {
         flight.release();
-        send(response, 400, errorBody('injected-bad-request', 'injected: request rejected'));
+        const { status, error, message } = INJECTED_REFUSALS[failure];
+        send(response, status, errorBody(error, message));
         return;
-      case FailureKind.CONFLICT:
-        flight.release();
-        send(response, 409, errorBody('conflict', 'injected: conflict'));
-        return;
+      }
       case FailureKind.TIMEOUT:
         // Still being processed, as far as anyone can tell, until the client gives up.
         hang(response, flight.release);
