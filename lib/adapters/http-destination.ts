@@ -6,8 +6,8 @@ import {
   classifyTransportError,
   DestinationError,
   DestinationErrorClass,
-  isStatusOutcomeUnknown,
-  isTransportOutcomeUnknown,
+  statusError,
+  transportError,
 } from '../core/errors.ts';
 import { WriteResult, type Destination, type DestinationWrite } from '../core/destination.ts';
 
@@ -133,11 +133,10 @@ export class HttpDestination implements Destination {
     if (this.#precondition !== undefined && response.status === this.#precondition.refusedStatus) return WriteResult.SUPERSEDED;
     const errorClass = this.#classifyStatus(response.status, event.op);
     if (errorClass === ALREADY_DONE) return WriteResult.APPLIED;
-    throw new DestinationError(`${target} answered ${response.status}`, {
+    throw statusError(`${target} answered ${response.status}`, {
       errorClass,
       status: response.status,
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.#now()),
-      outcomeUnknown: isStatusOutcomeUnknown(response.status),
     });
   }
 
@@ -148,11 +147,10 @@ export class HttpDestination implements Destination {
   }
 
   #translateFailure(target: string, error: unknown): DestinationError {
-    const errorClass = classifyTransportError(error);
     const why =
-      errorClass === 'timeout'
+      classifyTransportError(error) === 'timeout'
         ? `timed out after ${this.#timeoutMs} ms`
         : `failed: ${(error instanceof Error && (error.cause as { code?: string } | undefined)?.code) || (error instanceof Error ? error.message : String(error))}`;
-    return new DestinationError(`${target} ${why}`, { errorClass, cause: error, outcomeUnknown: isTransportOutcomeUnknown(error) });
+    return transportError(`${target} ${why}`, error);
   }
 }

@@ -198,3 +198,32 @@ export const isOutcomeUnknown = (errorClass: DestinationErrorClass): boolean => 
 
 /** An unclassifiable failure is retried this many deliveries, then dead-lettered as `unknown-error`. */
 export const MAX_UNKNOWN_ERROR_ATTEMPTS = 3;
+
+/**
+ * The error for an HTTP answer that is not a success: its class (from {@link classifyHttpStatus}, or
+ * an adapter's refinement), status, Retry-After, and whether its outcome is in doubt, decided here
+ * once for every adapter.
+ *
+ * @example
+ * throw statusError('PUT contact/c-1 answered 502', { status: 502, errorClass: 'server' }); // outcomeUnknown: true
+ */
+export const statusError = (
+  message: string,
+  answer: { readonly status: number; readonly errorClass: DestinationErrorClass; readonly retryAfterMs?: number | undefined },
+): DestinationError =>
+  new DestinationError(message, {
+    errorClass: answer.errorClass,
+    status: answer.status,
+    ...(answer.retryAfterMs === undefined ? {} : { retryAfterMs: answer.retryAfterMs }),
+    outcomeUnknown: isStatusOutcomeUnknown(answer.status),
+  });
+
+/**
+ * The error for a transport failure before any answer: classified by {@link classifyTransportError},
+ * in doubt unless the connection was never made ({@link isTransportOutcomeUnknown}).
+ *
+ * @example
+ * throw transportError('PUT contact/c-1 failed: ECONNRESET', error);
+ */
+export const transportError = (message: string, error: unknown): DestinationError =>
+  new DestinationError(message, { errorClass: classifyTransportError(error), cause: error, outcomeUnknown: isTransportOutcomeUnknown(error) });

@@ -8,13 +8,7 @@ import { processRecord } from '../../lib/consumer/process-record.ts';
 import { parseChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
 import { createRandom } from '../../lib/core/random.ts';
 import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
-import {
-  classifyHttpStatus,
-  classifyTransportError,
-  DestinationError,
-  isStatusOutcomeUnknown,
-  isTransportOutcomeUnknown,
-} from '../../lib/core/errors.ts';
+import { classifyHttpStatus, statusError, transportError } from '../../lib/core/errors.ts';
 import type { LedgerStore } from '../../lib/core/ledger.ts';
 
 /**
@@ -349,7 +343,7 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
         await step(answerAt - sentAt);
         if (givesUp) {
           const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-          throw new DestinationError('PUT timed out', { errorClass: classifyTransportError(timeout), outcomeUnknown: isTransportOutcomeUnknown(timeout) });
+          throw transportError('PUT timed out', timeout);
         }
         if (plan.answer === 'ok') {
           if (refused) return 'superseded';
@@ -361,11 +355,11 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
         if (status !== undefined) {
           const errorClass = classifyHttpStatus(status, write.event.op);
           if (errorClass === 'done') return 'applied';
-          throw new DestinationError(`PUT answered ${status}`, { errorClass, status, outcomeUnknown: isStatusOutcomeUnknown(status) });
+          throw statusError(`PUT answered ${status}`, { errorClass, status });
         }
         const code = plan.answer === 'refused' ? 'ECONNREFUSED' : 'ECONNRESET';
         const failure = Object.assign(new Error(`connect ${code}`), { code });
-        throw new DestinationError(`PUT failed: ${code}`, { errorClass: classifyTransportError(failure), outcomeUnknown: isTransportOutcomeUnknown(failure) });
+        throw transportError(`PUT failed: ${code}`, failure);
       },
     };
 
