@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_REASON_ATTRIBUTE, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../core/dead-letter.ts';
+import type { DeadLetterMessage } from '../core/dead-letter.ts';
+import { toSqsMessageAttributes } from './sqs-attributes.ts';
 import type { RecordQueue } from '../core/record-queue.ts';
 
 export interface SqsRecordQueueOptions {
@@ -19,14 +20,12 @@ export class SqsRecordQueue implements RecordQueue {
     this.#options = options;
   }
 
-  public async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
+  public async deadLetter(letter: DeadLetterMessage): Promise<void> {
     await this.#options.client.send(
       new SendMessageCommand({
         QueueUrl: this.#options.deadLetterQueueUrl,
-        MessageBody: serializeDeadLetterEnvelope(envelope),
-        MessageAttributes: {
-          [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: envelope.reason },
-        },
+        MessageBody: letter.body,
+        MessageAttributes: toSqsMessageAttributes(letter.attributes),
       }),
     );
   }

@@ -3,9 +3,10 @@ import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
+import type { ParsedChangeEvent } from '../contract/change-event.ts';
 import { RetryReason } from '../core/attempt.ts';
 import { planRecordTurns } from '../core/batch-plan.ts';
+import { readChangeMessage } from '../core/message-body.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import type { RecordOutcome } from '../core/outcome.ts';
 import { processRecord, type RecordProcessorDeps } from './process-record.ts';
@@ -139,9 +140,9 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     idempotencyConfig.registerLambdaContext(context);
     const outcomes: RecordOutcome[] = [];
     const processor = new BatchProcessor(EventType.SQS);
-    // parseChangeEvent never throws: a bad body becomes a rejection, dead-lettered by its record.
+    // readChangeMessage never throws: a bad body becomes a rejection, dead-lettered by its record.
     const receivedAt = (deps.now ?? Date.now)();
-    const parsed = new Map(event.Records.map((record) => [record, parseChangeEvent(record.body, receivedAt)]));
+    const parsed = new Map(event.Records.map((record) => [record, readChangeMessage(record.body, receivedAt)]));
     const turns = planRecordTurns(parsed);
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
@@ -149,7 +150,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       await turn?.ready;
       let outcome: RecordOutcome;
       try {
-        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? parseChangeEvent(record.body, receivedAt));
+        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? readChangeMessage(record.body, receivedAt));
       } finally {
         turn?.done();
       }

@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, type ChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
 import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure } from '../core/attempt.ts';
-import { buildDeadLetterEnvelope, DeadLetterReason } from '../core/dead-letter.ts';
+import { buildDeadLetter, DeadLetterReason, type MessageAttribute } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
 import type { LeaseDecision, LedgerStore } from '../core/ledger.ts';
@@ -80,12 +80,17 @@ const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotency
   };
 };
 
-const flattenAttributes = (record: SQSRecord): Record<string, string> => {
-  const flat: Record<string, string> = {};
+/** The record's message attributes as the dead letter carries them (no list values: SQS has none in use). */
+const messageAttributesOf = (record: SQSRecord): Record<string, MessageAttribute> => {
+  const attributes: Record<string, MessageAttribute> = {};
   for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
-    if (value.stringValue !== undefined) flat[name] = value.stringValue;
+    attributes[name] = {
+      dataType: value.dataType,
+      ...(value.stringValue === undefined ? {} : { stringValue: value.stringValue }),
+      ...(value.binaryValue === undefined ? {} : { binaryValue: value.binaryValue }),
+    };
   }
-  return flat;
+  return attributes;
 };
 
 /** Writes the dead letter (resolves once the DLQ has it) and returns the outcome that says so. */
@@ -98,7 +103,7 @@ const deadLetter = async (
 ): Promise<RecordOutcome> => {
   const { record, deps, idempotencyConfig } = delivery;
   await deps.queue.deadLetter(
-    buildDeadLetterEnvelope({
+    buildDeadLetter({
       reason,
       message,
       destination: deps.destinationName,
@@ -107,7 +112,7 @@ const deadLetter = async (
       firstAttemptAt: Number(record.attributes.ApproximateFirstReceiveTimestamp) || delivery.receivedAt,
       lastAttemptAt: delivery.now(),
       body: record.body,
-      attributes: flattenAttributes(record),
+      attributes: messageAttributesOf(record),
       ...(details.status === undefined ? {} : { status: details.status }),
       ...(idempotencyConfig.lambdaContext === undefined ? {} : { invocationId: idempotencyConfig.lambdaContext.awsRequestId }),
     }),

@@ -312,8 +312,11 @@ const isNumberPart = (code: number): boolean =>
  * versions) and numbers that do not read as written. Returns the first problem found. The text has
  * already passed `JSON.parse`, so the scan only tracks structure; it is linear and costs about as
  * much as `JSON.parse` itself.
+ *
+ * @example
+ * findJsonTextProblem('{"a":1,"a":2}'); // '(root): expected each key once, got "a" more than once'
  */
-const findJsonTextProblem = (text: string): string | undefined => {
+export const findJsonTextProblem = (text: string): string | undefined => {
   // One frame per open object or array: the member being read (key or index), and an object's keys.
   const frames: Array<{ member: PropertyKey; keys: Set<string> | undefined; expectingKey: boolean }> = [];
   const pathOf = (depth: number): string => formatPath(frames.slice(0, depth).map((frame) => frame.member)) || '(root)';

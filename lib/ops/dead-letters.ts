@@ -1,22 +1,57 @@
 import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { parseChangeEvent, type ChangeEvent } from '../contract/change-event.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
+import type { ChangeEvent } from '../contract/change-event.ts';
+import {
+  DEAD_LETTER_FACTS_ATTRIBUTE,
+  DEAD_LETTER_REASON_ATTRIBUTE,
+  readDeadLetterEnvelope,
+  readDeadLetterFacts,
+  type DeadLetterEnvelope,
+  type DeadLetterFacts,
+} from '../core/dead-letter.ts';
+import { readChangeMessage } from '../core/message-body.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 
-/** The reason of a message SQS moved to the DLQ by redrive (it carries no envelope of ours). */
+/** The reason of a message SQS moved to the DLQ by redrive (it carries no facts of ours). */
 export const REDRIVEN_REASON = 'redriven-after-max-receives';
+/** The reason of an event EventBridge could not deliver to the queue (its target's DLQ). */
+export const EVENTBRIDGE_REASON = 'eventbridge-delivery-failed';
 
-/** One source message in a DLQ and why it is there. */
+/** Attributes EventBridge puts on an event it could not deliver to its target. */
+const EVENTBRIDGE_ERROR_CODE = 'ERROR_CODE';
+const EVENTBRIDGE_ERROR_MESSAGE = 'ERROR_MESSAGE';
+
+/** One source message in a DLQ and why it is there. Never holds the body or payload: reports show it. */
 export interface DeadLetter {
   readonly destination: string;
-  /** The consumer's reason, or {@link REDRIVEN_REASON} for a message SQS moved by redrive; '' when the envelope and its attribute disagree. */
+  /**
+   * The consumer's reason, {@link REDRIVEN_REASON} for a message SQS moved by redrive, or
+   * {@link EVENTBRIDGE_REASON}; '' when the facts and the reason attribute disagree (I6).
+   */
   readonly reason: string;
-  /** Request ids of the invocations that wrote an envelope for this message (none after redrive). */
+  /** Request ids of the invocations that dead-lettered this message (none after redrive). */
   readonly invocationIds?: readonly string[];
-  /** The change it carried, when its body was a readable change event. */
+  /** The change it carried, when its body held a readable change event. */
   readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
-  /** The source queue's message id (from the envelope, or the message SQS moved by redrive). */
+  /** The source queue's message id (from the facts, or the message SQS moved by redrive). */
   readonly messageId?: string;
+  /** What failed and why, as the consumer (or EventBridge) said it. */
+  readonly message?: string;
+  readonly attempts?: number;
+  readonly firstAttemptAt?: string;
+  readonly lastAttemptAt?: string;
+  readonly status?: number;
+}
+
+/** One DLQ message read: what it says, and the body to send again (the original, unwrapped). */
+export interface ReadDeadLetter extends DeadLetter {
+  /** The DLQ's own message id. */
+  readonly dlqMessageId: string;
+  /** The original body: a new-shape dead letter's body, or a legacy envelope's `originalBody`. */
+  readonly originalBody: string;
+  /** True when the original body was cut to fit (legacy envelopes, or the oversized exception): it cannot be sent again. */
+  readonly truncated: boolean;
+  /** The shape it was written in. */
+  readonly shape: 'original-body' | 'legacy-envelope' | 'redriven' | 'eventbridge';
 }
 
 export interface ReceiveAllOptions {
@@ -24,6 +59,8 @@ export interface ReceiveAllOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Long poll of each receive. @default 0 */
   readonly waitTimeSeconds?: number;
+  /** Stop after this many messages. @default no limit */
+  readonly limit?: number;
 }
 
 /**
@@ -35,14 +72,16 @@ export interface ReceiveAllOptions {
  */
 export const receiveAll = async (sqs: SQSClient, queueUrl: string, options: ReceiveAllOptions = {}): Promise<Message[]> => {
   const messages: Message[] = [];
-  for (let emptyReceives = 0; emptyReceives < 2; ) {
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  for (let emptyReceives = 0; emptyReceives < 2 && messages.length < limit; ) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
-        MaxNumberOfMessages: SqsLimits.MAX_BATCH_ENTRIES,
+        MaxNumberOfMessages: Math.min(SqsLimits.MAX_BATCH_ENTRIES, limit - messages.length),
         WaitTimeSeconds: options.waitTimeSeconds ?? 0,
         VisibilityTimeout: options.visibilityTimeoutSeconds ?? 300,
         MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
       }),
     );
     if (Messages.length === 0) emptyReceives += 1;
@@ -51,19 +90,90 @@ export const receiveAll = async (sqs: SQSClient, queueUrl: string, options: Rece
   return messages;
 };
 
-const readEnvelope = (body: string): { reason?: string; originalBody?: string; messageId?: string; invocationId?: string } | undefined => {
-  try {
-    const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null ? value : undefined;
-  } catch {
-    return undefined;
+const fromFacts = (facts: Pick<DeadLetterFacts, 'message' | 'attempts' | 'firstAttemptAt' | 'lastAttemptAt' | 'status'>) => ({
+  ...(typeof facts.message === 'string' ? { message: facts.message } : {}),
+  ...(typeof facts.attempts === 'number' ? { attempts: facts.attempts } : {}),
+  ...(typeof facts.firstAttemptAt === 'string' ? { firstAttemptAt: facts.firstAttemptAt } : {}),
+  ...(typeof facts.lastAttemptAt === 'string' ? { lastAttemptAt: facts.lastAttemptAt } : {}),
+  ...(typeof facts.status === 'number' ? { status: facts.status } : {}),
+});
+
+const changeOf = (body: string): Pick<DeadLetter, 'change'> => {
+  const read = readChangeMessage(body);
+  return read.ok ? { change: { resourceType: read.event.resourceType, id: read.event.id, version: read.event.version } } : {};
+};
+
+/**
+ * Says what one DLQ message is, whichever shape it was written in: the original body with the
+ * consumer's facts as attributes; a legacy envelope (the original inside, the reason as attribute);
+ * an event EventBridge could not deliver (its error as attributes); or a message SQS moved after
+ * maxReceiveCount (nothing of ours). A reason attribute that disagrees with the facts gives '' (I6).
+ *
+ * @example
+ * readDeadLetter(message, 'crm').reason; // 'rejected'
+ */
+export const readDeadLetter = (message: Message, destination: string): ReadDeadLetter => {
+  const attributes = message.MessageAttributes ?? {};
+  const marked = attributes[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
+  const body = message.Body ?? '';
+  const dlqMessageId = message.MessageId ?? '';
+  const facts = readDeadLetterFacts(attributes[DEAD_LETTER_FACTS_ATTRIBUTE]?.StringValue);
+  const envelope: DeadLetterEnvelope | undefined = marked !== undefined && (facts === undefined || facts.bodyIsEnvelope !== undefined) ? readDeadLetterEnvelope(body) : undefined;
+  if (marked !== undefined) {
+    const said = facts ?? envelope;
+    const originalBody = facts?.bodyIsEnvelope !== undefined || facts === undefined ? (envelope?.originalBody ?? '') : body;
+    return {
+      destination,
+      dlqMessageId,
+      reason: said !== undefined && said.reason === marked ? marked : '',
+      invocationIds: said?.invocationId === undefined ? [] : [said.invocationId],
+      messageId: said?.messageId ?? dlqMessageId,
+      ...(said === undefined ? {} : fromFacts(said)),
+      ...changeOf(originalBody),
+      originalBody,
+      truncated: envelope?.originalBodyTruncated ?? false,
+      shape: facts === undefined ? 'legacy-envelope' : 'original-body',
+    };
   }
+  const errorCode = attributes[EVENTBRIDGE_ERROR_CODE]?.StringValue;
+  if (errorCode !== undefined) {
+    const detail = attributes[EVENTBRIDGE_ERROR_MESSAGE]?.StringValue;
+    return {
+      destination,
+      dlqMessageId,
+      reason: EVENTBRIDGE_REASON,
+      invocationIds: [],
+      messageId: dlqMessageId,
+      message: detail === undefined ? errorCode : `${errorCode}: ${detail}`,
+      ...changeOf(body),
+      originalBody: body,
+      truncated: false,
+      shape: 'eventbridge',
+    };
+  }
+  return {
+    destination,
+    dlqMessageId,
+    reason: REDRIVEN_REASON,
+    invocationIds: [],
+    messageId: dlqMessageId,
+    ...changeOf(body),
+    originalBody: body,
+    truncated: false,
+    shape: 'redriven',
+  };
+};
+
+/** A read dead letter without its body: what reports and the invariants may see. */
+export const withoutBody = (letter: ReadDeadLetter): DeadLetter => {
+  const { originalBody: _body, truncated: _truncated, shape: _shape, dlqMessageId: _dlq, ...rest } = letter;
+  return rest;
 };
 
 /**
  * Says why each message of a DLQ is there, once per source message: an invocation that died after
- * dead-lettering a record leaves an envelope, and the redelivery writes another; both fold into one
- * dead letter with both invocation ids.
+ * dead-lettering a record leaves a dead letter, and the redelivery writes another; both fold into
+ * one with both invocation ids.
  *
  * @example
  * const letters = groupDeadLetters(await receiveAll(sqs, deadLetterQueueUrl), 'crm');
@@ -71,21 +181,10 @@ const readEnvelope = (body: string): { reason?: string; originalBody?: string; m
 export const groupDeadLetters = (messages: readonly Message[], destination: string): DeadLetter[] => {
   const letters = new Map<string, DeadLetter>();
   for (const message of messages) {
-    const marked = message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
-    // A message moved by redrive carries no envelope: it used up maxReceiveCount. A marked one
-    // must hold a readable envelope whose reason matches its attribute, or it says nothing (I6).
-    const envelope = marked === undefined ? undefined : readEnvelope(message.Body ?? '');
-    const body = envelope === undefined ? (message.Body ?? '') : (envelope.originalBody ?? '');
-    const sourceMessageId = envelope?.messageId ?? message.MessageId ?? String(letters.size);
-    const parsed = parseChangeEvent(body);
-    const earlier = letters.get(sourceMessageId)?.invocationIds ?? [];
-    letters.set(sourceMessageId, {
-      destination,
-      invocationIds: envelope?.invocationId === undefined ? earlier : [...earlier, envelope.invocationId],
-      reason: marked === undefined ? REDRIVEN_REASON : envelope?.reason === marked ? marked : '',
-      messageId: sourceMessageId,
-      ...(parsed.ok ? { change: { resourceType: parsed.event.resourceType, id: parsed.event.id, version: parsed.event.version } } : {}),
-    });
+    const letter = withoutBody(readDeadLetter(message, destination));
+    const key = letter.messageId ?? String(letters.size);
+    const earlier = letters.get(key)?.invocationIds ?? [];
+    letters.set(key, { ...letter, invocationIds: [...earlier, ...(letter.invocationIds ?? [])] });
   }
   return [...letters.values()];
 };

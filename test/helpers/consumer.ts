@@ -4,7 +4,7 @@ import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/
 import type { RecordQueue } from '../../lib/core/record-queue.ts';
 import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
-import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import type { DeadLetterFacts, DeadLetterMessage, MessageAttribute } from '../../lib/core/dead-letter.ts';
 import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
 import type { LedgerStore } from '../../lib/core/ledger.ts';
 import type { Sleep } from '../../lib/core/sleep.ts';
@@ -22,11 +22,12 @@ export class RecordingDestination implements Destination {
 
 /** A record queue that keeps dead letters and visibility changes in memory. */
 export class RecordingQueue implements RecordQueue {
-  public readonly deadLetters: DeadLetterEnvelope[] = [];
+  /** Each dead letter's facts, with the body it carries as `originalBody` and its attributes. */
+  public readonly deadLetters: Array<DeadLetterFacts & { originalBody: string; attributes: Readonly<Record<string, MessageAttribute>> }> = [];
   public readonly delays: Array<{ receiptHandle: string; delaySeconds: number }> = [];
 
-  public async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
-    this.deadLetters.push(envelope);
+  public async deadLetter(letter: DeadLetterMessage): Promise<void> {
+    this.deadLetters.push({ ...letter.facts, originalBody: letter.body, attributes: letter.attributes });
   }
 
   public async delayRetry(receiptHandle: string, delaySeconds: number): Promise<void> {

@@ -7,7 +7,7 @@ import type { RecordOutcome } from '../../lib/core/outcome.ts';
 import { processRecord } from '../../lib/consumer/process-record.ts';
 import { parseChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
 import { createRandom } from '../../lib/core/random.ts';
-import type { DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import type { DeadLetterMessage } from '../../lib/core/dead-letter.ts';
 import { classifyHttpStatus, statusError, transportError } from '../../lib/core/errors.ts';
 import type { LedgerStore } from '../../lib/core/ledger.ts';
 
@@ -273,7 +273,7 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
   const skipped: Record<string, number> = {};
 
   const queue: RecordQueue = {
-    deadLetter: async (_envelope: DeadLetterEnvelope) => undefined,
+    deadLetter: async (_letter: DeadLetterMessage) => undefined,
     delayRetry: async () => undefined,
   };
 

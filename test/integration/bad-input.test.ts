@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { receiveAll } from '../../lib/ops/dead-letters.ts';
+import { readDeadLetter, receiveAll, type ReadDeadLetter } from '../../lib/ops/dead-letters.ts';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
@@ -8,7 +8,7 @@ import { findDuplicateEffects } from '../../lib/local/lab/oracles.ts';
 import { createRandom } from '../../lib/core/random.ts';
 import { EmfStore } from '../../lib/local/sim/emf.ts';
 import { MetricName } from '../../lib/core/metrics.ts';
-import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_ENVELOPE_BYTES, serializeDeadLetterEnvelope, type DeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import { DEAD_LETTER_REASON_ATTRIBUTE, MAX_MESSAGE_BYTES } from '../../lib/core/dead-letter.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 import { edgeCaseChanges, hostileMessages, type EdgeCaseChange, type HostileMessage } from '../helpers/hostile-messages.ts';
@@ -20,12 +20,15 @@ const ORDINARY_CHANGES = 60;
 
 const sha256 = (body: string): string => createHash('sha256').update(Buffer.from(body, 'utf8')).digest('hex');
 
-/** The DLQ holds the whole body, or a prefix of it (marked truncated) when the envelope would not fit one SQS message. */
-const bodyProblems = (envelope: DeadLetterEnvelope, body: string): string[] => {
-  const serialized = Buffer.byteLength(serializeDeadLetterEnvelope(envelope), 'utf8');
-  if (serialized > MAX_ENVELOPE_BYTES) return [`envelope of ${serialized} bytes`];
-  if (!envelope.originalBodyTruncated) return envelope.originalBody === body ? [] : ['originalBody'];
-  return body.startsWith(envelope.originalBody) && envelope.originalBody.length < body.length ? [] : ['truncated originalBody'];
+/**
+ * The DLQ holds the body byte for byte, or (the one exception) a prefix of it, marked truncated, when
+ * body and facts would not fit one SQS message.
+ */
+const bodyProblems = (letter: ReadDeadLetter, message: Message, body: string): string[] => {
+  const bytes = Buffer.byteLength(message.Body ?? '', 'utf8');
+  if (bytes > MAX_MESSAGE_BYTES) return [`dead letter of ${bytes} bytes`];
+  if (!letter.truncated) return letter.originalBody === body ? [] : ['body not the original'];
+  return body.startsWith(letter.originalBody) && letter.originalBody.length < body.length ? [] : ['truncated body'];
 };
 
 /** Plain changes with seeded payloads, some with `constructor` and `prototype` fields. */
@@ -127,31 +130,27 @@ describe('Bad input against embedded SQS, DynamoDB and the fake API', () => {
     expect(hostile.length).toBeGreaterThanOrEqual(200);
     expect(valid.length).toBeGreaterThanOrEqual(100);
 
-    // Assess: exactly one envelope per hostile message, none for a valid one, each with its reason
-    const envelopes = deadLetters.map((message) => ({
-      envelope: JSON.parse(message.Body ?? '{}') as DeadLetterEnvelope,
+    // Assess: exactly one dead letter per hostile message, none for a valid one, each with its reason
+    const letters = deadLetters.map((message) => ({
+      message,
+      letter: readDeadLetter(message, 'crm'),
       reasonAttribute: message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue,
     }));
-    const lettersById = Map.groupBy(envelopes, ({ envelope }) => envelope.messageId);
+    const lettersById = Map.groupBy(letters, ({ letter }) => letter.messageId ?? '');
     expect([...lettersById.keys()].filter((id) => !hostileById.has(id))).toEqual([]);
     expect([...hostileById.keys()].filter((id) => lettersById.get(id)?.length !== 1).map((id) => hostileById.get(id)?.label)).toEqual([]);
-    const wrong = [...hostileById].flatMap(([messageId, message]) => {
-      const { envelope, reasonAttribute } = lettersById.get(messageId)![0]!;
-      const expected = {
-        reason: message.reason,
-        destination: 'crm',
-        messageId,
-        attempts: 1,
-        originalBodySha256: sha256(message.body),
-      };
+    const wrong = [...hostileById].flatMap(([messageId, hostileMessage]) => {
+      const { letter, message, reasonAttribute } = lettersById.get(messageId)![0]!;
+      const expected = { reason: hostileMessage.reason, destination: 'crm', messageId, attempts: 1 };
+      const detail = letter.message ?? '';
       const problems = [
-        ...Object.entries(expected).flatMap(([field, value]) => (envelope[field as keyof DeadLetterEnvelope] === value ? [] : [field])),
-        ...bodyProblems(envelope, message.body),
-        ...(reasonAttribute === message.reason ? [] : [`reason attribute ${String(reasonAttribute)}`]),
-        ...(envelope.message.startsWith(`${message.field}: `) || envelope.message.includes(`; ${message.field}: `) ? [] : [`message ${envelope.message.slice(0, 120)}`]),
-        ...(Date.parse(envelope.firstAttemptAt) <= Date.parse(envelope.lastAttemptAt) && Date.parse(envelope.lastAttemptAt) >= startedAt ? [] : ['attempt times']),
+        ...Object.entries(expected).flatMap(([field, value]) => (letter[field as keyof ReadDeadLetter] === value ? [] : [field])),
+        ...bodyProblems(letter, message, hostileMessage.body),
+        ...(reasonAttribute === hostileMessage.reason ? [] : [`reason attribute ${String(reasonAttribute)}`]),
+        ...(detail.startsWith(`${hostileMessage.field}: `) || detail.includes(`; ${hostileMessage.field}: `) ? [] : [`message ${detail.slice(0, 120)}`]),
+        ...(Date.parse(letter.firstAttemptAt ?? '') <= Date.parse(letter.lastAttemptAt ?? '') && Date.parse(letter.lastAttemptAt ?? '') >= startedAt ? [] : ['attempt times']),
       ];
-      return problems.length === 0 ? [] : [`${message.category} / ${message.label}: ${problems.join(', ')}`];
+      return problems.length === 0 ? [] : [`${hostileMessage.category} / ${hostileMessage.label}: ${problems.join(', ')}`];
     });
     expect(wrong).toEqual([]);
 

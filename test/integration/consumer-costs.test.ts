@@ -1,4 +1,4 @@
-import { receiveAll } from '../../lib/ops/dead-letters.ts';
+import { readDeadLetter, receiveAll } from '../../lib/ops/dead-letters.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeChangeEvent } from '../../lib/contract/change-event.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
@@ -65,8 +65,8 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(consumer.fakeApi.record('crm', 'contact', 'mixed-1')?.version).toBe(1);
     expect(consumer.fakeApi.record('crm', 'contact', 'mixed-2')?.version).toBe(1);
-    const envelopes = Messages.map((message) => JSON.parse(message.Body ?? '{}') as Record<string, unknown>);
-    expect(envelopes.map((envelope) => [envelope.messageId, envelope.reason]).sort()).toEqual(
+    const letters = Messages.map((message) => readDeadLetter(message, 'crm'));
+    expect(letters.map((letter) => [letter.messageId, letter.reason]).sort()).toEqual(
       [
         [bad[0]!.messageId, 'invalid-json'],
         [bad[1]!.messageId, 'invalid-schema'],
@@ -74,10 +74,8 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
       ].sort(),
     );
     expect(Messages.every((message) => message.MessageAttributes?.['sync-reason']?.StringValue !== undefined)).toBe(true);
-    expect(envelopes.find((envelope) => envelope.messageId === bad[0]!.messageId)).toMatchObject({
-      destination: 'crm',
-      attempts: 1,
-      originalBody: 'not json',
-    });
+    // The body is the original, byte for byte: a plain StartMessageMoveTask hands the consumer what was published.
+    expect(Messages.map((message) => message.Body).sort()).toEqual(bad.map((record) => record.body).sort());
+    expect(letters.find((letter) => letter.messageId === bad[0]!.messageId)).toMatchObject({ destination: 'crm', attempts: 1, originalBody: 'not json' });
   });
 });
