@@ -36,8 +36,12 @@ const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry 
   const leaseToken = item.leaseToken?.S;
   const leaseVersion = number('leaseVersion');
   const leaseExpiresAt = number('leaseExpiresAt');
+  const appliedAt = number('appliedAt');
+  const appliedOp = item.appliedOp?.S as ChangeOp | undefined;
   return {
     ...(appliedVersion === undefined ? {} : { appliedVersion }),
+    ...(appliedOp === undefined ? {} : { appliedOp }),
+    ...(appliedAt === undefined ? {} : { appliedAt }),
     ...(claimedVersion === undefined ? {} : { claimedVersion }),
     ...(fencedUntil === undefined ? {} : { fencedUntil }),
     ...(leaseToken === undefined || leaseVersion === undefined || leaseExpiresAt === undefined
@@ -170,5 +174,41 @@ export class DynamoDbLedgerStore implements LedgerStore {
       new GetItemCommand({ TableName: this.#tableName, Key: key(record), ConsistentRead: true }),
     );
     return toEntry(result.Item);
+  }
+
+  /**
+   * Lets `version`, already applied, be sent once more (an operator's resync of a destination that
+   * drifted): the applied and claimed versions step back to just below it, only while both are
+   * exactly `version` and the record is neither leased nor fenced. Older versions stay refused (the
+   * one just below reads as a duplicate, anything lower as stale), and a newer version that arrives
+   * first wins as usual. False when the condition failed (read the entry to say why).
+   *
+   * @example
+   * await ledger.reopenForResync({ destination: 'crm', resourceType: 'contact', id: 'c-1' }, 7, Date.now());
+   */
+  public async reopenForResync(record: LedgerRecordKey, version: number, now: number): Promise<boolean> {
+    const below = version - 1;
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: key(record),
+          UpdateExpression: below < 0 ? 'REMOVE appliedVersion, claimedVersion, appliedOp, appliedAt' : 'SET appliedVersion = :below, claimedVersion = :below',
+          ConditionExpression:
+            'appliedVersion = :version AND claimedVersion = :version AND ' +
+            '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now) AND ' +
+            '(attribute_not_exists(fencedUntil) OR fencedUntil <= :now)',
+          ExpressionAttributeValues: {
+            ':version': { N: String(version) },
+            ':now': { N: String(now) },
+            ...(below < 0 ? {} : { ':below': { N: String(below) } }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 }

@@ -27,6 +27,9 @@ export interface Lease {
 export interface LedgerEntry {
   /** Highest version the destination is known to hold (after a successful call). */
   readonly appliedVersion?: number;
+  /** What that version did, and when it was committed (epoch ms); for operators. */
+  readonly appliedOp?: ChangeOp;
+  readonly appliedAt?: number;
   /**
    * Highest version ever sent to the destination (set with every lease). A call that timed out or
    * died may still land, so no older version may be sent after it: that would be a regression the

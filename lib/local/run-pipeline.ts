@@ -8,7 +8,8 @@ import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { sleep } from '../core/sleep.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
-import { readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
+import { groupDeadLetters, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
+import { peekMessages, redriveDeadLetters } from '../ops/dlq.ts';
 import { createQueuePublisher } from '../publish/publisher.ts';
 import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
 import { describeStream } from './lab/demo-stream.ts';
@@ -17,7 +18,7 @@ import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts
 import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 import { buildWorkload, createBodyStamper, type Workload } from './lab/workload.ts';
 import { buildDestinationReports } from './report/destination-report.ts';
-import type { LocalRunReport } from './report/run-report.ts';
+import type { LocalRunReport, RedrivePhaseReport } from './report/run-report.ts';
 import { buildTimeline } from './report/timeline.ts';
 import { captureConsumerOutput, type ConsumerOutput } from './sim/consumer-output.ts';
 import { EmfStore } from './sim/emf.ts';
@@ -175,6 +176,7 @@ const settleAccounting = (
   output: ConsumerOutput,
 ): Array<DestinationProgress & Required<Pick<DestinationAccounting, 'extraTerminalOutcomes' | 'unterminated'>>> =>
   final.destinations.map((row) => {
+    // Every DLQ read of the run counts: a redrive phase moves the first read's messages back out.
     const redriven = new Set(
       deadLetters.flatMap((l) => (l.destination === row.destination && l.reason === REDRIVEN_REASON && l.messageId !== undefined ? [l.messageId] : [])),
     );
@@ -220,6 +222,50 @@ const purgeQueues = async (sqs: SQSClient, resources: LocalResources): Promise<v
   for (const queues of Object.values(resources.destinations)) {
     for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
   }
+};
+
+/**
+ * The redrive phase: heals the destination (no injected failures, no crashes; SQS's own concurrent
+ * copies go on), then moves each destination's dead letters back to its queue with the same code as
+ * `sync-pipeline dlq redrive`, counting what it sends as published. Returns the messages SQS had
+ * moved by redrive (their outcome was counted in the first phase) and what each move did.
+ */
+const redrivePhase = async (phase: {
+  readonly config: PipelineConfig;
+  readonly sqs: SQSClient;
+  readonly resources: LocalResources;
+  readonly fakeApi: FakeApi;
+  readonly faults: CallFaults;
+  readonly published: Published;
+  readonly plain: boolean;
+}): Promise<{ movedBySqs: DeadLetter[]; destinations: Array<RedrivePhaseReport['destinations'][number]> }> => {
+  phase.fakeApi.setDefaultFailures({});
+  for (const destination of phase.config.destinations) phase.fakeApi.setFailures(destination.name, {});
+  phase.faults.stopCrashing();
+  const movedBySqs: DeadLetter[] = [];
+  const destinations: Array<RedrivePhaseReport['destinations'][number]> = [];
+  for (const destination of phase.config.destinations) {
+    const local = phase.resources.destinations[destination.name]!;
+    const letters = groupDeadLetters(await peekMessages(phase.sqs, local.deadLetterQueueUrl), destination.name);
+    movedBySqs.push(...letters.filter((letter) => letter.reason === REDRIVEN_REASON));
+    const result = await redriveDeadLetters(
+      phase.sqs,
+      { destination: destination.name, ...local, queueName: '', deadLetterQueueName: '' },
+      phase.plain ? { includeBadInput: true, forceFallback: true } : {},
+    );
+    const ids = result.sentMessageIds ?? [];
+    phase.published.counts.set(destination.name, (phase.published.counts.get(destination.name) ?? 0) + ids.length);
+    phase.published.messageIds.get(destination.name)!.push(...ids);
+    destinations.push({
+      destination: destination.name,
+      before: Object.fromEntries([...Map.groupBy(letters, (letter) => letter.reason)].map(([reason, group]) => [reason, group.length])),
+      moved: result.moved,
+      method: result.method,
+      kept: { ...result.kept, ...(result.truncated > 0 ? { truncated: result.truncated } : {}) },
+      after: 0,
+    });
+  }
+  return { movedBySqs, destinations };
 };
 
 /** What the report is built from, once the run has drained. */
@@ -368,12 +414,23 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       const terminal = running.terminalOf.get(destination)!;
       return published.messageIds.get(destination)!.filter((id) => (terminal.get(id) ?? 0) === 0);
     };
-    let drained = await waitUntilDrained({
-      tick,
-      ended: () => config.destinations.every((d) => unterminated(d.name).length === 0),
-      terminalOutcomes: () => [...running.terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0),
-      stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
-    });
+    const drain = () =>
+      waitUntilDrained({
+        tick,
+        ended: () => config.destinations.every((d) => unterminated(d.name).length === 0),
+        terminalOutcomes: () => [...running.terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0),
+        stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+      });
+    let drained = await drain();
+    // Messages SQS moved to a DLQ after maxReceiveCount, seen by any DLQ read of the run.
+    const movedBySqs: DeadLetter[] = [];
+    let redrive: RedrivePhaseReport | undefined;
+    if (options.redrive !== undefined && drained) {
+      const phase = await redrivePhase({ config, sqs, resources, fakeApi, faults, published, plain: options.redrive.plain === true });
+      movedBySqs.push(...phase.movedBySqs);
+      drained = await drain();
+      redrive = { plain: options.redrive.plain === true, destinations: phase.destinations };
+    }
     // Also waits for the copies still in flight: their outcomes count below.
     await Promise.all(running.pollers.splice(0).map((poller) => poller.stop()));
 
@@ -381,9 +438,14 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     for (const destination of config.destinations) {
       deadLetters.push(...(await readDeadLetters(sqs, resources.destinations[destination.name]!.deadLetterQueueUrl, destination.name)));
     }
-    const accounting = settleAccounting(progress(), running, deadLetters, unterminated, output);
+    if (redrive !== undefined) {
+      const after = Map.groupBy(deadLetters, (letter) => letter.destination);
+      redrive = { ...redrive, destinations: redrive.destinations.map((row) => ({ ...row, after: after.get(row.destination)?.length ?? 0 })) };
+    }
+    const accounting = settleAccounting(progress(), running, [...deadLetters, ...movedBySqs], unterminated, output);
     drained ||= accounting.every((row) => row.unterminated.length === 0);
-    return assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload, accounting, deadLetters, drained, consumers: running, faults, output, fakeApi, emf });
+    const report = assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload, accounting, deadLetters, drained, consumers: running, faults, output, fakeApi, emf });
+    return redrive === undefined ? report : { ...report, redrive };
   } finally {
     await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
     output.restore();

@@ -23,6 +23,8 @@ export interface CallFaults {
    * call started: the lease was over before they landed (it is taken before the call).
    */
   lateWritesAfterLease(writeLog: readonly WriteLogEntry[], leaseMsOf: (destination: string) => number | undefined): number;
+  /** Ends crash injection from the next call on (a healed runtime, for a redrive). */
+  stopCrashing(): void;
 }
 
 /**
@@ -36,13 +38,16 @@ export interface CallFaults {
 export const createCallFaults = (options: CallFaultOptions): CallFaults => {
   const crashRandom = createRandom(options.seed);
   const hangForever = new Promise<never>(() => undefined);
-  const crashRate = options.crashRate ?? 0;
+  let crashRate = options.crashRate ?? 0;
   // Keyed by the HTTP adapter's header value, which percent-encodes what is not visible ASCII
   // (ids such as `müller-客户`), as the fake API logs it.
   const lostAnswers = new Map<string, number>();
   const callStarts = new Map<string, number[]>();
   return {
     lostAnswers,
+    stopCrashing: () => {
+      crashRate = 0;
+    },
     instrument: (destination) => {
       const inner = options.decorate?.(destination) ?? destination;
       return {

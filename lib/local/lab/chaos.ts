@@ -88,3 +88,37 @@ export const chaosRunOptions = (
 
 /** The lease of a chaos destination, for checks that a late write lands after it. */
 export const CHAOS_LEASE_MS = leaseDurationMsFor({ requestTimeoutMs: CHAOS_REQUEST_TIMEOUT_MS });
+
+/**
+ * What a chaos run changes in the user's config and run settings, one line each: the timings it
+ * scales down per destination, and the run settings it replaces. The CLI prints them, so no one
+ * mistakes a chaos run's numbers for their own config's.
+ *
+ * @example
+ * chaosOverrides(config, chaosRunOptions(config, { changes: 2000, ids: 200, seed: 1 }));
+ * // ['crm: requestTimeoutMs 5000 -> 400, settleSeconds 120 -> 3, …', 'run: pollers 4, malformed 20, …']
+ */
+export const chaosOverrides = (config: PipelineConfig, chaos: LocalRunOptions): string[] => {
+  const lines = config.destinations.map((destination) => {
+    const changed = chaos.config.destinations.find((d) => d.name === destination.name)!;
+    const pairs: Array<[string, unknown, unknown]> = [
+      ['requestTimeoutMs', destination.requestTimeoutMs, changed.requestTimeoutMs],
+      ['settleSeconds', destination.settleSeconds, changed.settleSeconds],
+      ['functionTimeoutSeconds', destination.functionTimeoutSeconds, changed.functionTimeoutSeconds],
+      ['maxConcurrency', destination.maxConcurrency, changed.maxConcurrency],
+      ['retry.baseDelaySeconds', destination.retry.baseDelaySeconds, changed.retry.baseDelaySeconds],
+      ['retry.maxDelaySeconds', destination.retry.maxDelaySeconds, changed.retry.maxDelaySeconds],
+      ['retry.maxReceiveCount', destination.retry.maxReceiveCount, changed.retry.maxReceiveCount],
+    ];
+    const diffs = pairs.filter(([, from, to]) => from !== to).map(([name, from, to]) => `${name} ${String(from)} -> ${String(to)}`);
+    return `${destination.name}: ${diffs.length === 0 ? 'no change' : diffs.join(', ')}`;
+  });
+  return [
+    ...lines,
+    `run: pollers ${chaos.pollers}, visibility timeout ${chaos.visibilityTimeoutSeconds} s, malformed ${chaos.malformed}, ` +
+      `crash rate ${chaos.crashRate}, concurrent copy rate ${chaos.concurrentCopyRate}, twin rate ${chaos.twinRate}`,
+    `fake API failure rates: ${Object.entries(CHAOS_FAILURES)
+      .map(([kind, value]) => `${kind} ${value}`)
+      .join(', ')}; 409 while a key is in flight`,
+  ];
+};

@@ -56,6 +56,14 @@ export interface LocalRunOptions {
    * injection wraps the result.
    */
   readonly decorateDestination?: (destination: Destination) => Destination;
+  /**
+   * Once the run has drained, heal the destination (no injected failures, no crashes), move every
+   * destination's dead letters back to its queue and drain again; the invariants are then checked
+   * over both phases. `plain` moves every message's body and attributes untouched, bad input
+   * included, as SQS's StartMessageMoveTask would; otherwise the `sync-pipeline dlq redrive` default
+   * (bad input stays). @default no redrive
+   */
+  readonly redrive?: { readonly plain?: boolean };
   /** Where the consumers' JSON log lines go. @default reports/local-run.log */
   readonly logFile?: string;
   /** Gives up when nothing was accounted for this long. @default 60000 */

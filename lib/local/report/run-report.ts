@@ -31,6 +31,22 @@ export interface DestinationReport extends DestinationProgress {
   readonly deadLettersRepeated: number;
 }
 
+/** What the redrive phase of a run did, per destination. */
+export interface RedrivePhaseReport {
+  readonly plain: boolean;
+  readonly destinations: ReadonlyArray<{
+    readonly destination: string;
+    /** Dead letters by reason before the move. */
+    readonly before: Readonly<Record<string, number>>;
+    readonly moved: number;
+    readonly method: string;
+    /** Left in the DLQ by the move itself (bad input, truncated originals). */
+    readonly kept: Readonly<Record<string, number>>;
+    /** Dead letters once the moved messages had drained. */
+    readonly after: number;
+  }>;
+}
+
 export interface LocalRunReport {
   readonly runId: string;
   readonly endpoint: string;
@@ -64,6 +80,8 @@ export interface LocalRunReport {
     /** Execution environments created (cold starts), every destination. */
     readonly environments: number;
   };
+  /** The redrive phase, when the run had one. */
+  readonly redrive?: RedrivePhaseReport;
   /** Per-second metrics of the run, for the HTML report. */
   readonly timeline: Timeline;
 }
