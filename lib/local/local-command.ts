@@ -102,7 +102,7 @@ export const localCommand: CommandFactory = (context) =>
         io.stderr.write(`${formatRetrySchedule(chaotic?.config ?? config)}\n`);
         return;
       }
-      const endpoint = globals.endpoint ?? io.env.AWS_ENDPOINT_URL;
+      const endpoint = globals.endpoint ?? (io.env.AWS_ENDPOINT_URL || undefined);
       const progress = progressWriter(io.stderr);
       const options: LocalRunOptions = {
         ...(chaotic ?? { config, changes, ids, seed: flags.seed }),

@@ -309,7 +309,8 @@ export const buildCli = (io: CliIo, extra: readonly CommandFactory[] = []): { pr
       }),
     );
 
-  for (const factory of extra) program.addCommand(factory(context));
+  // Commands made elsewhere take the same output, exit and suggestion settings as those made here.
+  for (const factory of extra) program.addCommand(factory(context).copyInheritedSettings(program));
   return { program, context };
 };
 
