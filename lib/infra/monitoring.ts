@@ -66,10 +66,10 @@ export class DestinationAlarms extends Construct {
       alarmName: alarmName('dlq-not-empty'),
       alarmDescription:
         `Messages are waiting in the ${deadLetterQueueName} DLQ: changes ${destination.name} did not receive. ` +
-        `First: inspect them grouped by reason (the consumer's dead letters carry a \`${DEAD_LETTER_REASON_ATTRIBUTE}\` ` +
-        `attribute and an error envelope; a message without one was either redriven by SQS after maxReceiveCount (check the ` +
-        `consumer's logs) or is an event EventBridge could not deliver (ERROR_CODE attribute)), fix the cause, then redrive ` +
-        `them to ${queueName} (StartMessageMoveTask).`,
+        `First: \`sync-pipeline dlq inspect ${destination.name}\` groups them by reason (each keeps its original body; the ` +
+        `consumer's reason is the \`${DEAD_LETTER_REASON_ATTRIBUTE}\` attribute; a message without one was moved by SQS after ` +
+        `maxReceiveCount or is an event EventBridge could not deliver). Fix the cause, then \`sync-pipeline dlq redrive ` +
+        `${destination.name}\`, or StartMessageMoveTask ("Start DLQ redrive" in the console) to ${queueName}.`,
       metric: metrics.deadLetterQueueDepth(),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

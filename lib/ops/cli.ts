@@ -340,6 +340,15 @@ export const runCli = async (argv: readonly string[], io: CliIo, extra: readonly
       io.stderr.write(`error: ${error.message}\n`);
       return ExitCode.USAGE;
     }
+    // The SDK's own words for a missing setting, said in ours.
+    if (error instanceof Error && error.message === 'Region is missing') {
+      io.stderr.write('error: no AWS region: pass --region, set AWS_REGION, or give an emulator with --endpoint\n');
+      return ExitCode.USAGE;
+    }
+    if (error instanceof Error && error.name === 'CredentialsProviderError') {
+      io.stderr.write(`error: no AWS credentials found (${error.message}): configure them, or give an emulator with --endpoint\n`);
+      return ExitCode.UNHEALTHY;
+    }
     io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
     if (io.env.DEBUG !== undefined && error instanceof Error) io.stderr.write(`${error.stack}\n`);
     return ExitCode.UNHEALTHY;

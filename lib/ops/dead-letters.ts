@@ -1,4 +1,4 @@
-import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ChangeEvent } from '../contract/change-event.ts';
 import {
   DEAD_LETTER_FACTS_ATTRIBUTE,
@@ -9,7 +9,7 @@ import {
   type DeadLetterFacts,
 } from '../core/dead-letter.ts';
 import { readChangeMessage } from '../core/message-body.ts';
-import { SqsLimits } from '../core/sqs-limits.ts';
+import { chunk, SqsLimits } from '../core/sqs-limits.ts';
 
 /** The reason of a message SQS moved to the DLQ by redrive (it carries no facts of ours). */
 export const REDRIVEN_REASON = 'redriven-after-max-receives';
@@ -87,6 +87,36 @@ export const receiveAll = async (sqs: SQSClient, queueUrl: string, options: Rece
     if (Messages.length === 0) emptyReceives += 1;
     else messages.push(...Messages);
   }
+  return messages;
+};
+
+/**
+ * Makes received messages visible again at once (a read that consumes nothing).
+ *
+ * @example
+ * await release(sqs, queueUrl, messages.map((m) => m.ReceiptHandle!));
+ */
+export const release = async (sqs: SQSClient, queueUrl: string, receiptHandles: readonly string[]): Promise<void> => {
+  for (const handles of chunk(receiptHandles)) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: handles.map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+};
+
+/**
+ * Every message a queue holds now, read without consuming it: received (so each is seen once) and
+ * made visible again at once.
+ *
+ * @example
+ * const letters = groupDeadLetters(await peekMessages(sqs, deadLetterQueueUrl), 'crm');
+ */
+export const peekMessages = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> => {
+  const messages = await receiveAll(sqs, queueUrl, { visibilityTimeoutSeconds: 120 });
+  await release(sqs, queueUrl, messages.flatMap((m) => (m.ReceiptHandle === undefined ? [] : [m.ReceiptHandle])));
   return messages;
 };
 
@@ -190,10 +220,11 @@ export const groupDeadLetters = (messages: readonly Message[], destination: stri
 };
 
 /**
- * Reads a destination's whole DLQ and says why each source message is there.
+ * Reads a destination's whole DLQ without consuming it (every message is visible again at once, for
+ * the operator's tools) and says why each source message is there.
  *
  * @example
  * const letters = await readDeadLetters(sqs, deadLetterQueueUrl, 'crm'); // [{ destination: 'crm', reason: 'invalid-json', messageId, … }]
  */
-export const readDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string, options: ReceiveAllOptions = {}): Promise<DeadLetter[]> =>
-  groupDeadLetters(await receiveAll(sqs, queueUrl, options), destination);
+export const readDeadLetters = async (sqs: SQSClient, queueUrl: string, destination: string): Promise<DeadLetter[]> =>
+  groupDeadLetters(await peekMessages(sqs, queueUrl), destination);

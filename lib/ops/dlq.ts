@@ -1,5 +1,4 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
@@ -11,8 +10,8 @@ import {
 import { fromSqsMessageAttributes } from '../adapters/sqs-attributes.ts';
 import { BAD_INPUT_REASONS, MAX_MESSAGE_BYTES, messageBytes } from '../core/dead-letter.ts';
 import { sleep } from '../core/sleep.ts';
-import { chunk, SqsLimits } from '../core/sqs-limits.ts';
-import { readDeadLetter, receiveAll, withoutBody, type DeadLetter, type ReadDeadLetter } from './dead-letters.ts';
+import { SqsLimits } from '../core/sqs-limits.ts';
+import { peekMessages, readDeadLetter, release, withoutBody, type DeadLetter, type ReadDeadLetter } from './dead-letters.ts';
 import type { DestinationQueues } from './targets.ts';
 
 /** Which dead letters a command acts on; every field given must match. */
@@ -47,31 +46,6 @@ export const matchesFilter = (letter: ReadDeadLetter, message: Message, filter: 
   if (filter.since !== undefined && !(at >= filter.since)) return false;
   if (filter.until !== undefined && !(at <= filter.until)) return false;
   return true;
-};
-
-/** Makes received messages visible again at once (a read that consumes nothing). */
-const release = async (sqs: SQSClient, queueUrl: string, receiptHandles: readonly string[]): Promise<void> => {
-  for (const handles of chunk(receiptHandles)) {
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: handles.map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle, VisibilityTimeout: 0 })),
-      }),
-    );
-  }
-};
-
-/**
- * Every message a queue holds now, read without consuming it: received (so each is seen once) and
- * made visible again at once.
- *
- * @example
- * const letters = groupDeadLetters(await peekMessages(sqs, deadLetterQueueUrl), 'crm');
- */
-export const peekMessages = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> => {
-  const messages = await receiveAll(sqs, queueUrl, { visibilityTimeoutSeconds: 120 });
-  await release(sqs, queueUrl, messages.flatMap((m) => (m.ReceiptHandle === undefined ? [] : [m.ReceiptHandle])));
-  return messages;
 };
 
 /** A group of dead letters that share a reason. */
@@ -356,8 +330,10 @@ export const redriveDeadLetters = async (sqs: SQSClient, queues: DestinationQueu
     try {
       return await moveWithTask(sqs, queues, options, survey.total);
     } catch (error) {
-      const name = (error as { name?: string }).name ?? 'Error';
-      fallbackReason = `StartMessageMoveTask is not available here (${name}: ${(error as Error).message.split('\n')[0]})`;
+      const { name = 'Error', message = '', $metadata } = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      // moto answers an HTML page with 500; fauxqs and some versions of LocalStack InvalidAction.
+      const said = name === 'SyntaxError' ? `HTTP ${$metadata?.httpStatusCode ?? '?'}, not an SQS answer` : `${name}: ${message.split('\n')[0]}`;
+      fallbackReason = `StartMessageMoveTask is not available here (${said})`;
     }
   }
   return moveByHand(sqs, queues, options, survey.total, fallbackReason);
