@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { MAX_BUSY_WAITS } from '../../lib/core/attempt.ts';
 import { DestinationError } from '../../lib/core/errors.ts';
+import { buildDeadLetterEnvelope, serializeDeadLetterEnvelope } from '../../lib/core/dead-letter.ts';
+import { serializeChangeEvent } from '../../lib/contract/change-event.ts';
 import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
 import type { LedgerStore } from '../../lib/core/ledger.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
@@ -84,6 +86,55 @@ describe('Function: createConsumerHandler', () => {
     expect(queue.deadLetters[1]).toMatchObject({ destination: 'crm', attempts: 1, originalBody: missingId.body });
     expect(queue.deadLetters[1]?.message).toContain('id: expected a non-empty string id, got nothing');
     expect(queue.deadLetters[2]?.message).toContain('version: expected a non-negative integer version, got "3"');
+  });
+
+  it('applies a change redriven in any shape a DLQ holds: as published, inside an EventBridge event, inside a legacy envelope', async () => {
+    // Prepare
+    const { handler, destination, queue } = inMemoryConsumer();
+    const eventBridge = sqsRecord(JSON.stringify({ version: '0', id: 'e-1', 'detail-type': 'contact changed', source: 'svc', detail: changeEvent({ id: 'eb-1', version: 2 }) }));
+    const legacy = sqsRecord(
+      serializeDeadLetterEnvelope(
+        buildDeadLetterEnvelope({
+          reason: 'rejected',
+          message: 'HTTP 400',
+          destination: 'crm',
+          messageId: 'm-old',
+          attempts: 1,
+          firstAttemptAt: 0,
+          lastAttemptAt: 0,
+          body: serializeChangeEvent(changeEvent({ id: 'legacy-1', version: 4 })),
+          attributes: {},
+        }),
+      ),
+    );
+
+    // Act
+    const response = await handler(sqsEvent([recordOf({ id: 'plain-1' }), eventBridge, legacy]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(queue.deadLetters).toEqual([]);
+    expect(destination.calls.map((call) => `${call.event.id} v${call.event.version}`).sort()).toEqual(['eb-1 v2', 'legacy-1 v4', 'plain-1 v1']);
+  });
+
+  it('dead-letters a message that failed again with its original body, and fresh facts instead of the old ones', async () => {
+    // Prepare: a redriven dead letter (its sync-* attributes came along) that is still bad input
+    const { handler, queue } = inMemoryConsumer();
+    const record = sqsRecord('{"resourceType":');
+    record.messageAttributes = {
+      correlationId: { dataType: 'String', stringValue: 'corr-9', stringListValues: [], binaryListValues: [] },
+      'sync-reason': { dataType: 'String', stringValue: 'invalid-json', stringListValues: [], binaryListValues: [] },
+      'sync-dead-letter': { dataType: 'String', stringValue: '{"reason":"invalid-json","destination":"crm"}', stringListValues: [], binaryListValues: [] },
+    };
+
+    // Act
+    await handler(sqsEvent([record]), lambdaContext());
+
+    // Assess
+    expect(queue.deadLetters).toHaveLength(1);
+    expect(queue.deadLetters[0]).toMatchObject({ reason: 'invalid-json', messageId: record.messageId, originalBody: record.body });
+    expect(Object.keys(queue.deadLetters[0]!.attributes).sort()).toEqual(['correlationId', 'sync-dead-letter', 'sync-reason']);
+    expect(JSON.parse(queue.deadLetters[0]!.attributes['sync-dead-letter']!.stringValue!)).toMatchObject({ messageId: record.messageId, attempts: 1 });
   });
 
   it('reports a transient failure for retry after setting a bounded backoff, and frees the record', async () => {
