@@ -12,7 +12,8 @@ import {
   CHAOS_TWIN_RATE,
   chaosRunOptions,
 } from '../lib/local/lab/chaos.ts';
-import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from '../lib/local/report/format-report.ts';
+import { formatHtmlReport, formatReport, formatRetrySchedule } from '../lib/local/report/format-report.ts';
+import { createProgressView } from '../lib/local/report/progress-view.ts';
 import { runLocalPipeline } from '../lib/local/run-pipeline.ts';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -106,10 +107,6 @@ const main = async (): Promise<void> => {
     return;
   }
 
-  const interactive = process.stderr.isTTY === true;
-  let drawnLines = 0;
-  let lastPrintedAt = 0;
-  let lastLines: string[] = [];
   const base = chaos ? chaosRunOptions(config, { changes, ids, seed }) : { config, changes, ids, seed, rate };
   if (chaos) {
     process.stderr.write(
@@ -119,24 +116,13 @@ const main = async (): Promise<void> => {
         `same-version twin rate ${CHAOS_TWIN_RATE}; settle window ${CHAOS_SETTLE_SECONDS} s\n`,
     );
   }
+  const progress = createProgressView({ stream: process.stderr });
   const report = await runLocalPipeline({
     ...base,
     rate,
     ...(endpoint === undefined ? {} : { endpoint }),
-    onProgress: (progress) => {
-      lastLines = formatProgress(progress);
-      if (interactive) {
-        // Redraw the progress block in place.
-        process.stderr.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lastLines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
-        drawnLines = lastLines.length;
-      } else if (Date.now() - lastPrintedAt >= 2000) {
-        lastPrintedAt = Date.now();
-        process.stderr.write(`${lastLines.join('\n')}\n`);
-      }
-    },
-  });
-  // Non-interactive output prints every 2 s; end with the final state.
-  if (!interactive) process.stderr.write(`${lastLines.join('\n')}\n`);
+    onProgress: (snapshot) => progress.update(snapshot),
+  }).finally(() => progress.stop());
 
   const htmlPath = (values.html as string | undefined) ?? 'reports/local-run.html';
   mkdirSync(dirname(htmlPath), { recursive: true });

@@ -342,10 +342,13 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const count = (name: string, destination: string) => emf.sum(namespace, name, { [MetricDimension.DESTINATION]: destination });
     const progress = (): LocalRunProgress => ({
       elapsedMs: Date.now() - startedAt,
+      plannedChanges: workload.events.length,
+      plannedMalformed: workload.malformed,
       publishedTotal: [...published.counts.values()].reduce((a, b) => a + b, 0),
       plannedTotal: workload.plannedTotal,
       destinations: config.destinations.map((d) => ({
         destination: d.name,
+        planned: workload.plannedByDestination.get(d.name) ?? 0,
         published: published.counts.get(d.name) ?? 0,
         applied: count(MetricName.RECORDS_APPLIED, d.name),
         skipped: count(MetricName.RECORDS_SKIPPED, d.name),

@@ -64,12 +64,20 @@ export interface LocalRunOptions {
 }
 
 export interface DestinationProgress extends DestinationAccounting {
+  /** Messages the workload sends this destination (after fan-out); fixed before the first is sent. */
+  readonly planned: number;
   readonly retried: number;
 }
 
+/** A snapshot of a run, as `onProgress` receives it every few hundred milliseconds. */
 export interface LocalRunProgress {
   readonly elapsedMs: number;
+  /** Valid changes the workload publishes, before fan-out. */
+  readonly plannedChanges: number;
+  /** Malformed messages mixed in; each goes to one destination. */
+  readonly plannedMalformed: number;
   readonly publishedTotal: number;
+  /** Messages to publish after fan-out, every destination: the run's fixed denominator. */
   readonly plannedTotal: number;
   readonly destinations: readonly DestinationProgress[];
 }

@@ -23,6 +23,8 @@ export interface Workload {
   readonly routed: ReadonlyMap<string, readonly ChangeEvent[]>;
   /** Messages to publish, counted once per destination. */
   readonly plannedTotal: number;
+  /** Per destination, the messages of `plan` that target it (every destination has an entry). */
+  readonly plannedByDestination: ReadonlyMap<string, number>;
 }
 
 /**
@@ -57,7 +59,9 @@ export const buildWorkload = (config: PipelineConfig, options: Omit<LocalRunOpti
     if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
     return { message, targets };
   });
-  return { events, malformed, plan, routed, plannedTotal: plan.reduce((sum, step) => sum + step.targets.length, 0) };
+  const plannedByDestination = new Map<string, number>(config.destinations.map((d) => [d.name, 0]));
+  for (const { targets } of plan) for (const target of targets) plannedByDestination.set(target, (plannedByDestination.get(target) ?? 0) + 1);
+  return { events, malformed, plan, routed, plannedTotal: plan.reduce((sum, step) => sum + step.targets.length, 0), plannedByDestination };
 };
 
 /**

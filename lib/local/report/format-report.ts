@@ -1,31 +1,10 @@
 import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import { retrySchedule } from '../../core/backoff.ts';
 import { renderHtmlReport } from './html-report.ts';
-import type { LocalRunProgress } from '../lab/run-options.ts';
 import type { LocalRunReport } from './run-report.ts';
 
 const pad = (value: string | number, width: number): string => String(value).padStart(width);
 const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);
-
-/**
- * One line per destination: how much was published and how it was accounted so far.
- *
- * @example
- * formatProgress(progress); // ['[  2.1s] published 410/1003', '  crm  ▕██████░░░░▏ 61%  applied 180 …']
- */
-export const formatProgress = (progress: LocalRunProgress): string[] => {
-  const header = `[${pad((progress.elapsedMs / 1000).toFixed(1), 5)}s] published ${progress.publishedTotal}/${progress.plannedTotal}`;
-  const width = Math.max(...progress.destinations.map((d) => d.destination.length));
-  return [
-    header,
-    ...progress.destinations.map((d) => {
-      const done = d.applied + d.skipped + d.deadLettered;
-      const share = d.published === 0 ? 0 : Math.min(1, done / d.published);
-      const bar = '#'.repeat(Math.round(share * 20)).padEnd(20, '.');
-      return `  ${d.destination.padEnd(width)} [${bar}] ${pad(Math.round(share * 100), 3)}%  applied ${d.applied}  skipped ${d.skipped}  dead-lettered ${d.deadLettered}  retried ${d.retried}  of ${d.published}`;
-    }),
-  ];
-};
 
 /**
  * The end-of-run report: per destination counts and lag, then each invariant with its verdict.
