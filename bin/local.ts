@@ -117,17 +117,25 @@ const main = async (): Promise<void> => {
     );
   }
   const progress = createProgressView({ stream: process.stderr });
+  // Ctrl-C ends the run with a partial report; a second one (the default handler again) quits at once.
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    progress.stop();
+    process.stderr.write('interrupted: stopping the publisher and the pollers, then reporting what happened so far (Ctrl-C again quits now)\n');
+    interrupt.abort();
+  });
   const report = await runLocalPipeline({
     ...base,
     rate,
     ...(endpoint === undefined ? {} : { endpoint }),
     onProgress: (snapshot) => progress.update(snapshot),
+    signal: interrupt.signal,
   }).finally(() => progress.stop());
 
   const htmlPath = (values.html as string | undefined) ?? 'reports/local-run.html';
   mkdirSync(dirname(htmlPath), { recursive: true });
   writeFileSync(htmlPath, formatHtmlReport(report));
-  process.stdout.write(`${formatReport(report)}\n\nHTML report: ${htmlPath}; consumer logs: reports/local-run.log\n`);
+  process.stdout.write(`${formatReport(report)}\n\nHTML report: ${htmlPath}; consumer logs: ${report.logFile}\n`);
   if (json) {
     const { timeline: _timeline, ...rest } = report;
     process.stdout.write(
@@ -135,7 +143,8 @@ const main = async (): Promise<void> => {
     );
   }
   const ok = report.drained && Object.values(report.invariants).every((check) => check.ok);
-  process.exitCode = ok ? 0 : 1;
+  // 130: ended by SIGINT, as a shell reports it.
+  process.exitCode = report.interrupted ? 130 : ok ? 0 : 1;
 };
 
 main().catch((error: unknown) => {

@@ -17,6 +17,16 @@ export interface DeadLetter {
   readonly change?: Pick<ChangeEvent, 'resourceType' | 'id' | 'version'>;
   /** The source queue's message id (from the envelope, or the message SQS moved by redrive). */
   readonly messageId?: string;
+  /** What went wrong, in words (never payload content). */
+  readonly message?: string;
+  /** Deliveries the change had before it was dead-lettered. */
+  readonly attempts?: number;
+  /** ISO 8601 time of the first delivery attempt. */
+  readonly firstAttemptAt?: string;
+  /** ISO 8601 time of the last delivery attempt. */
+  readonly lastAttemptAt?: string;
+  /** The destination's HTTP status of the last attempt, when it answered. */
+  readonly status?: number;
 }
 
 export interface ReceiveAllOptions {

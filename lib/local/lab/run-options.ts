@@ -61,6 +61,11 @@ export interface LocalRunOptions {
   /** Gives up when nothing was accounted for this long. @default 60000 */
   readonly stallTimeoutMs?: number;
   readonly onProgress?: (progress: LocalRunProgress) => void;
+  /**
+   * Stops the run early (Ctrl-C): publishing stops, the pollers finish what they hold and stop,
+   * and the run resolves with a report of what happened so far, marked `interrupted`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface DestinationProgress extends DestinationAccounting {
