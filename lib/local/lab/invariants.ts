@@ -292,8 +292,8 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
         : {
             offendingRecords: writeSequencesOf(
               input.writeLog,
-              // The answered entries that were repeated, and every entry of the version after the first of them.
-              duplicates.map((d) => ({ ...d, flaggedSeqs: d.seqs.filter((seq) => seq >= d.repeatedAfterAnswer[0]!) })),
+              // The repeats: every entry of the version after the first answer that was used.
+              duplicates.map((d) => ({ ...d, flaggedSeqs: d.seqs.filter((seq) => seq > d.repeatedAfterAnswer[0]!) })),
             ),
           }),
     },
