@@ -10,7 +10,7 @@ import { INTERRUPTED_MARKER } from '../../lib/local/report/run-report.ts';
 import { buildTimeline, type Timeline } from '../../lib/local/report/timeline.ts';
 import { EmfStore } from '../../lib/local/sim/emf.ts';
 import { MetricDimension, MetricName } from '../../lib/core/metrics.ts';
-import { localRunReport, runSettings, writeLogEntry } from '../helpers/run-report.ts';
+import { invariantInputOf, localRunReport, runSettings, writeLogEntry } from '../helpers/run-report.ts';
 
 /** Debian's Chromium; CI installs it with `apt-get install -y chromium`. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -173,7 +173,7 @@ const interruptedInput = (): HtmlReportInput => {
     writeLogEntry({ seq: 2, version: 3, previousVersion: 1, at: STARTED_AT + 900 }),
     writeLogEntry({ seq: 3, version: 2, previousVersion: 3, answered: false, at: STARTED_AT + 1_700 }),
   ];
-  const invariants = checkInvariants({ accounting: [], routed: new Map(), writeLog, finalRecord: () => undefined, deadLetters: [], destinationReads: 0, deleteMisses: [], appliedRecords: [] });
+  const invariants = checkInvariants(invariantInputOf(writeLog));
   return { ...realisticInput(), interrupted: true, invariants: { ...invariants } };
 };
 

@@ -1,5 +1,5 @@
 import type { WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
-import type { InvariantReport } from '../../lib/local/lab/invariants.ts';
+import type { InvariantInput, InvariantReport } from '../../lib/local/lab/invariants.ts';
 import type { RunSettings } from '../../lib/local/lab/run-settings.ts';
 import type { DestinationReport, LocalRunReport } from '../../lib/local/report/run-report.ts';
 
@@ -18,6 +18,18 @@ export const writeLogEntry = (overrides: Partial<WriteLogEntry> = {}): WriteLogE
   replayed: false,
   answered: true,
   ...overrides,
+});
+
+/** The invariants' input of a run that published nothing but reached the destination with `writeLog`. */
+export const invariantInputOf = (writeLog: readonly WriteLogEntry[]): InvariantInput => ({
+  accounting: [],
+  routed: new Map(),
+  writeLog,
+  finalRecord: () => undefined,
+  deadLetters: [],
+  destinationReads: 0,
+  deleteMisses: [],
+  appliedRecords: [],
 });
 
 /** The settings of a default run of 500 changes on one destination. */

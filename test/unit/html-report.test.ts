@@ -4,7 +4,7 @@ import type { DeadLetter } from '../../lib/ops/dead-letters.ts';
 import { describeDeadLetters } from '../../lib/local/report/destination-report.ts';
 import { formatHtmlReport, formatReport } from '../../lib/local/report/format-report.ts';
 import { INTERRUPTED_MARKER } from '../../lib/local/report/run-report.ts';
-import { destinationReport, localRunReport, runSettings, writeLogEntry } from '../helpers/run-report.ts';
+import { destinationReport, invariantInputOf, localRunReport, runSettings, writeLogEntry } from '../helpers/run-report.ts';
 
 const SECRET_EMAIL = 'ada.secret@example.com';
 
@@ -68,7 +68,7 @@ describe('Function: formatHtmlReport', () => {
       writeLogEntry({ seq: 3, version: 3, previousVersion: 1 }),
       writeLogEntry({ seq: 4, version: 2, previousVersion: 3, answered: false }),
     ];
-    const invariants = checkInvariants({ accounting: [], routed: new Map(), writeLog: log, finalRecord: () => undefined, deadLetters: [], destinationReads: 0, deleteMisses: [], appliedRecords: [] });
+    const invariants = checkInvariants(invariantInputOf(log));
 
     // Act
     const html = formatHtmlReport(localRunReport({ invariants }));

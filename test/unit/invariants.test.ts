@@ -1,24 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
-import { checkInvariants, MAX_OFFENDING_RECORDS, type InvariantInput } from '../../lib/local/lab/invariants.ts';
-import { writeLogEntry } from '../helpers/run-report.ts';
-
-/** The input of a run with nothing published, but this write log. */
-const inputWith = (writeLog: readonly WriteLogEntry[]): InvariantInput => ({
-  accounting: [],
-  routed: new Map(),
-  writeLog,
-  finalRecord: () => undefined,
-  deadLetters: [],
-  destinationReads: 0,
-  deleteMisses: [],
-  appliedRecords: [],
-});
+import { checkInvariants, MAX_OFFENDING_RECORDS } from '../../lib/local/lab/invariants.ts';
+import { invariantInputOf, writeLogEntry } from '../helpers/run-report.ts';
 
 describe('Function: checkInvariants', () => {
   it('names no offending record when nothing went backwards or was repeated', () => {
     // Act
-    const report = checkInvariants(inputWith([writeLogEntry({ seq: 1, version: 1 }), writeLogEntry({ seq: 2, version: 2, previousVersion: 1 })]));
+    const report = checkInvariants(invariantInputOf([writeLogEntry({ seq: 1, version: 1 }), writeLogEntry({ seq: 2, version: 2, previousVersion: 1 })]));
 
     // Assess
     expect(report.noRegression).toEqual({ ok: true, detail: '2 writes, none went backwards' });
@@ -35,7 +22,7 @@ describe('Function: checkInvariants', () => {
     ];
 
     // Act
-    const { noRegression } = checkInvariants(inputWith(log));
+    const { noRegression } = checkInvariants(invariantInputOf(log));
 
     // Assess
     expect(noRegression.ok).toBe(false);
@@ -60,7 +47,7 @@ describe('Function: checkInvariants', () => {
     const log = [writeLogEntry({ seq: 1, version: 2 }), writeLogEntry({ seq: 2, version: 2, previousVersion: 2 }), writeLogEntry({ seq: 3, version: 2, previousVersion: 2 })];
 
     // Act
-    const { effectOnce } = checkInvariants(inputWith(log));
+    const { effectOnce } = checkInvariants(invariantInputOf(log));
 
     // Assess
     expect(effectOnce.ok).toBe(false);
@@ -76,7 +63,7 @@ describe('Function: checkInvariants', () => {
     ]).flat();
 
     // Act
-    const { noRegression } = checkInvariants(inputWith(log));
+    const { noRegression } = checkInvariants(invariantInputOf(log));
 
     // Assess
     expect(noRegression.offendingRecords).toHaveLength(MAX_OFFENDING_RECORDS);

@@ -252,7 +252,7 @@ const renderQueueCharts = (destination: string, index: number, timeline: Timelin
       destination,
       heading: 'Source queue depth',
       description: `Messages in the source queue from GetQueueAttributes about once a second: visible (ApproximateNumberOfMessages, waiting) and in flight (ApproximateNumberOfMessagesNotVisible, received and not yet deleted), the last sample of each ${bucketLabel}.`,
-      yLabel: 'messages',
+      yLabel: 'depth',
       yUnit: 'messages',
       series: [
         { key: 'visible', label: 'visible', color: COLOR.blue, values: visible },
