@@ -415,7 +415,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       stallTimeoutMs: options.stallTimeoutMs ?? LOCAL_RUN_DEFAULTS.stallTimeoutMs,
       signal,
     });
-    const interrupted = signal?.aborted === true;
+    // Aborted once everything was published and had ended, the run is whole: not interrupted.
+    const interrupted = signal?.aborted === true && !(drained && sentSteps === workload.plan.length);
     if (interrupted) output.log(JSON.stringify({ level: 'WARN', message: 'local run interrupted', runId, publishedSteps: sentSteps, plannedSteps: workload.plan.length }));
     // Also waits for the copies still in flight: their outcomes count below.
     await Promise.all(running.pollers.splice(0).map((poller) => poller.stop()));
