@@ -4,7 +4,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode, type CommandContext, type CommandFactory } from '../ops/cli.ts';
 import { CHAOS_SIZE, chaosOverrides, chaosRunOptions } from './lab/chaos.ts';
 import type { LocalRunOptions } from './lab/run-options.ts';
-import { formatHtmlReport, formatProgress, formatReport, formatRetrySchedule } from './report/format-report.ts';
+import { formatHtmlReport, formatReport, formatRetrySchedule } from './report/format-report.ts';
+import { createProgressView } from './report/progress-view.ts';
 import type { LocalRunReport } from './report/run-report.ts';
 import { runLocalPipeline } from './run-pipeline.ts';
 
@@ -35,28 +36,6 @@ export const reportJson = (report: LocalRunReport): Record<string, unknown> => {
     ...rest,
     invariants: Object.fromEntries(Object.entries(report.invariants).map(([name, check]) => [name, check.ok])),
     invariantDetails: report.invariants,
-  };
-};
-
-const progressWriter = (stderr: CommandContext['io']['stderr']) => {
-  const interactive = stderr.isTTY === true;
-  let drawnLines = 0;
-  let lastPrintedAt = 0;
-  let lastLines: string[] = [];
-  return {
-    update: (lines: string[]) => {
-      lastLines = lines;
-      if (interactive) {
-        stderr.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F` : ''}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
-        drawnLines = lines.length;
-      } else if (Date.now() - lastPrintedAt >= 2000) {
-        lastPrintedAt = Date.now();
-        stderr.write(`${lines.join('\n')}\n`);
-      }
-    },
-    stop: () => {
-      if (!interactive && lastLines.length > 0) stderr.write(`${lastLines.join('\n')}\n`);
-    },
   };
 };
 
@@ -103,7 +82,12 @@ export const localCommand: CommandFactory = (context) =>
         return;
       }
       const endpoint = globals.endpoint ?? (io.env.AWS_ENDPOINT_URL || undefined);
-      const progress = progressWriter(io.stderr);
+      const progress = createProgressView({ stream: io.stderr });
+      // Ctrl-C (the CLI's signal) ends the run with a partial report; a second one quits at once.
+      io.signal?.addEventListener('abort', () => {
+        progress.stop();
+        io.stderr.write('interrupted: stopping the publisher and the pollers, then reporting what happened so far (Ctrl-C again quits now)\n');
+      });
       const options: LocalRunOptions = {
         ...(chaotic ?? { config, changes, ids, seed: flags.seed }),
         rate: flags.rate ?? (chaos ? 0 : 250),
@@ -111,15 +95,17 @@ export const localCommand: CommandFactory = (context) =>
         ...(endpoint === undefined ? {} : { endpoint }),
         ...(flags.redrive || flags.plainRedrive ? { redrive: { plain: flags.plainRedrive } } : {}),
         logFile: flags.log,
-        onProgress: (snapshot) => progress.update(formatProgress(snapshot)),
+        onProgress: (snapshot) => progress.update(snapshot),
+        ...(io.signal === undefined ? {} : { signal: io.signal }),
       };
       if (chaotic !== undefined) io.stderr.write(`chaos overrides:\n${chaosOverrides(config, options).map((line) => `  ${line}`).join('\n')}\n`);
-      const report = await runLocalPipeline(options);
-      progress.stop();
+      const report = await runLocalPipeline(options).finally(() => progress.stop());
       mkdirSync(dirname(flags.html), { recursive: true });
       writeFileSync(flags.html, formatHtmlReport(report));
-      io.stderr.write(`${formatReport(report)}\n\nHTML report: ${flags.html}; consumer logs: ${flags.log}\n`);
+      io.stderr.write(`${formatReport(report)}\n\nHTML report: ${flags.html}; consumer logs: ${report.logFile}\n`);
       if (globals.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
       const ok = report.drained && Object.values(report.invariants).every((check) => check.ok);
-      if (!ok) ctx.exitCode = ExitCode.UNHEALTHY;
+      // 130: ended by SIGINT, as a shell reports it.
+      if (report.interrupted) ctx.exitCode = ExitCode.INTERRUPTED;
+      else if (!ok) ctx.exitCode = ExitCode.UNHEALTHY;
     });

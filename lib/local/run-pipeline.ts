@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { setTimeout as pause } from 'node:timers/promises';
+import { PurgeQueueCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
-import { sleep } from '../core/sleep.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { groupDeadLetters, peekMessages, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
@@ -16,8 +16,9 @@ import { describeStream } from './lab/demo-stream.ts';
 import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
 import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
 import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
-import { buildWorkload, createBodyStamper, type Workload } from './lab/workload.ts';
-import { buildDestinationReports } from './report/destination-report.ts';
+import { describeRunSettings, LOCAL_RUN_DEFAULTS, pollersFor, type RunSettings } from './lab/run-settings.ts';
+import { buildWorkload, createBodyStamper, publishedPart, type Workload } from './lab/workload.ts';
+import { buildDestinationReports, describeDeadLetters } from './report/destination-report.ts';
 import type { LocalRunReport, RedrivePhaseReport } from './report/run-report.ts';
 import { buildTimeline } from './report/timeline.ts';
 import { captureConsumerOutput, type ConsumerOutput } from './sim/consumer-output.ts';
@@ -33,6 +34,7 @@ import {
   type InvocationSummary,
 } from './sim/event-source-poller.ts';
 import { createLocalResources, type LocalResources } from './sim/local-resources.ts';
+import { startQueueSampler, type QueueObservations, type QueueSampler } from './sim/queue-sampler.ts';
 
 export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 export type { DestinationReport, LocalRunReport } from './report/run-report.ts';
@@ -56,6 +58,8 @@ interface ConsumerSetup {
   readonly dynamodb: DynamoDBClient;
   readonly faults: CallFaults;
   readonly output: ConsumerOutput;
+  /** Told what each receive of a destination's pollers returned. */
+  readonly onReceive: (destination: string, messages: readonly Message[]) => void;
 }
 
 /**
@@ -64,7 +68,7 @@ interface ConsumerSetup {
  * buffer) is never shared by two invocations at once, and a concurrent copy finds another
  * environment (or a new one) beside the original's.
  */
-const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output }: ConsumerSetup): RunningConsumers => {
+const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output, onReceive }: ConsumerSetup): RunningConsumers => {
   const running: RunningConsumers = { pollers: [], environmentsOf: new Map(), copiesOf: new Map(), terminalOf: new Map(), lostRequests: new Set() };
   const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
   for (const [index, destination] of config.destinations.entries()) {
@@ -85,7 +89,7 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
         ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
       }),
     );
-    const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? 1) * 31 + index });
+    const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? LOCAL_RUN_DEFAULTS.seed) * 31 + index });
     const terminal = new Map<string, number>();
     running.environmentsOf.set(destination.name, environments);
     running.copiesOf.set(destination.name, copies);
@@ -100,7 +104,7 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
         output.log(JSON.stringify({ level: 'ERROR', message: `invocation ${summary.outcome}`, destination: destination.name, error: String(summary.error) }));
       }
     };
-    const concurrentPollers = options.pollers ?? Math.min(destination.maxConcurrency, 4);
+    const concurrentPollers = pollersFor(options, destination);
     for (let poller = 0; poller < concurrentPollers; poller += 1) {
       running.pollers.push(
         startEventSourcePoller({
@@ -115,6 +119,7 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
           waitTimeSeconds: 1,
           copies,
           onInvocation,
+          onReceive: (messages) => onReceive(destination.name, messages),
         }),
       );
     }
@@ -129,13 +134,23 @@ interface Published {
   readonly messageIds: Map<string, string[]>;
 }
 
-/** Publishes the workload straight to the queues, paced to `rate`, reporting progress as it goes. */
+/**
+ * Publishes the workload straight to the queues, paced to `rate`, reporting progress as it goes;
+ * stops early once `signal` is aborted. Resolves with how many steps of the plan were sent.
+ */
 const publishWorkload = async (
-  setup: { readonly config: PipelineConfig; readonly sqs: SQSClient; readonly resources: LocalResources; readonly rate: number; readonly startedAt: number },
+  setup: {
+    readonly config: PipelineConfig;
+    readonly sqs: SQSClient;
+    readonly resources: LocalResources;
+    readonly rate: number;
+    readonly startedAt: number;
+    readonly signal: AbortSignal | undefined;
+  },
   workload: Workload,
   published: Published,
   onTick: () => void,
-): Promise<void> => {
+): Promise<number> => {
   const { config } = setup;
   const publisher = createQueuePublisher({
     config,
@@ -148,19 +163,24 @@ const publishWorkload = async (
   });
   const bodyOf = createBodyStamper();
   let lastTickAt = 0;
+  let sent = 0;
   for (const [index, { message, targets }] of workload.plan.entries()) {
+    if (setup.signal?.aborted === true) break;
     const body = bodyOf(message);
     for (const target of targets) await publisher.enqueue(target, body);
+    sent = index + 1;
     if (setup.rate > 0) {
       const wait = setup.startedAt + ((index + 1) / setup.rate) * 1000 - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await pause(wait, { signal: setup.signal }).catch(() => undefined);
     }
     if (Date.now() - lastTickAt > 250) {
       lastTickAt = Date.now();
       onTick();
     }
   }
+  // What was enqueued before an abort is sent too: the report counts it as published.
   await publisher.flush();
+  return sent;
 };
 
 /**
@@ -192,19 +212,20 @@ const settleAccounting = (
   });
 
 /**
- * Polls until every published message has ended, or nothing was accounted for `stallTimeoutMs`.
- * Resolves with whether it drained.
+ * Polls until every published message has ended, nothing was accounted for `stallTimeoutMs`, or
+ * `signal` is aborted. Resolves with whether it drained.
  */
 const waitUntilDrained = async (watch: {
   readonly tick: () => LocalRunProgress;
   readonly ended: () => boolean;
   readonly terminalOutcomes: () => number;
   readonly stallTimeoutMs: number;
+  readonly signal: AbortSignal | undefined;
 }): Promise<boolean> => {
   let lastAccounted = -1;
   let lastMoveAt = Date.now();
   let drained = false;
-  while (!drained && Date.now() - lastMoveAt < watch.stallTimeoutMs) {
+  while (!drained && Date.now() - lastMoveAt < watch.stallTimeoutMs && watch.signal?.aborted !== true) {
     const snapshot = watch.tick();
     const accounted = snapshot.destinations.reduce((sum, d) => sum + d.applied + d.skipped + d.deadLettered, 0) + watch.terminalOutcomes();
     drained = watch.ended();
@@ -212,7 +233,7 @@ const waitUntilDrained = async (watch: {
       lastAccounted = accounted;
       lastMoveAt = Date.now();
     }
-    if (!drained) await sleep(100);
+    if (!drained) await pause(100, { signal: watch.signal }).catch(() => undefined);
   }
   return drained;
 };
@@ -278,16 +299,21 @@ interface ReportInput {
   readonly accounting: ReturnType<typeof settleAccounting>;
   readonly deadLetters: readonly DeadLetter[];
   readonly drained: boolean;
+  /** The run was stopped by its signal: what follows is what happened until then. */
+  readonly interrupted: boolean;
+  readonly logFile: string;
   readonly consumers: RunningConsumers;
   readonly faults: CallFaults;
   readonly output: ConsumerOutput;
   readonly fakeApi: FakeApi;
   readonly emf: EmfStore;
+  readonly settings: RunSettings;
+  readonly queues: QueueObservations;
 }
 
 /** Checks the invariants against the fake API's log and state, and assembles the run's report. */
 const assembleReport = (input: ReportInput): LocalRunReport => {
-  const { config, workload, accounting, deadLetters, drained, faults, output, fakeApi, emf, startedAt, runId } = input;
+  const { config, workload, accounting, deadLetters, drained, interrupted, faults, output, fakeApi, emf, startedAt, runId } = input;
   const running = input.consumers;
   const namespace = config.metricsNamespace;
   const writeLog = fakeApi.writeLog();
@@ -307,6 +333,8 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
   const description = describeStream(workload.events);
   return {
     runId,
+    interrupted,
+    logFile: input.logFile,
     endpoint: input.endpoint,
     durationMs: Date.now() - startedAt,
     stream: {
@@ -329,6 +357,8 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
     }),
     invariants,
     drained,
+    settings: input.settings,
+    deadLetters: describeDeadLetters(deadLetters),
     faults: {
       injected: apiStats.injected,
       replays: apiStats.replays,
@@ -339,7 +369,7 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
       lateWritesAfterLease: faults.lateWritesAfterLease(writeLog, (destination) => leaseOf.get(destination)),
       environments: [...running.environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
     },
-    timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt }),
+    timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt, queues: input.queues }),
   };
 };
 
@@ -358,15 +388,19 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
   const runId = randomUUID().slice(0, 8);
   const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
   const { sqs, dynamodb } = aws;
-  const fakeApi = await startFakeApi({ seed: options.seed ?? 1, ...options.fakeApi });
+  const fakeApi = await startFakeApi({ seed: options.seed ?? LOCAL_RUN_DEFAULTS.seed, ...options.fakeApi });
   const emf = new EmfStore();
-  const output = captureConsumerOutput({ emf, logFile: options.logFile ?? 'reports/local-run.log' });
+  const logFile = options.logFile ?? 'reports/local-run.log';
+  const output = captureConsumerOutput({ emf, logFile });
+  // The first line names the run, so the log and the HTML report can be told to belong together.
+  output.log(JSON.stringify({ level: 'INFO', message: 'local run started', runId, startedAt: new Date(startedAt).toISOString() }));
   const faults = createCallFaults({
-    seed: (options.seed ?? 1) + 1,
+    seed: (options.seed ?? LOCAL_RUN_DEFAULTS.seed) + 1,
     ...(options.crashRate === undefined ? {} : { crashRate: options.crashRate }),
     ...(options.decorateDestination === undefined ? {} : { decorate: options.decorateDestination }),
   });
   let consumers: RunningConsumers | undefined;
+  let sampler: QueueSampler | undefined;
 
   try {
     // The same config, with every HTTP destination pointed at the fake API (its path names the destination).
@@ -374,9 +408,11 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       ...options.config,
       destinations: options.config.destinations.map((d) => (d.kind === 'http' ? { ...d, baseUrl: fakeApi.baseUrl(d.name) } : d)),
     };
-    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5 });
+    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? LOCAL_RUN_DEFAULTS.visibilityTimeoutSeconds });
     if (options.endpoint !== undefined) await purgeQueues(sqs, resources);
-    consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output });
+    sampler = startQueueSampler({ sqs, queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])) });
+    const queues = sampler;
+    consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: (destination, messages) => queues.received(destination, messages) });
     const running = consumers;
 
     const workload = buildWorkload(config, options, runId);
@@ -388,10 +424,13 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const count = (name: string, destination: string) => emf.sum(namespace, name, { [MetricDimension.DESTINATION]: destination });
     const progress = (): LocalRunProgress => ({
       elapsedMs: Date.now() - startedAt,
+      plannedChanges: workload.events.length,
+      plannedMalformed: workload.malformed,
       publishedTotal: [...published.counts.values()].reduce((a, b) => a + b, 0),
       plannedTotal: workload.plannedTotal,
       destinations: config.destinations.map((d) => ({
         destination: d.name,
+        planned: workload.plannedByDestination.get(d.name) ?? 0,
         published: published.counts.get(d.name) ?? 0,
         applied: count(MetricName.RECORDS_APPLIED, d.name),
         skipped: count(MetricName.RECORDS_SKIPPED, d.name),
@@ -406,7 +445,8 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
       return snapshot;
     };
 
-    await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt }, workload, published, tick);
+    const { signal } = options;
+    const sentSteps = await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt, signal }, workload, published, tick);
 
     // Wait until every published message has ended at least once (a copy's outcome counts too, so
     // the metrics alone could reach the published count early), or nothing moves for too long.
@@ -419,20 +459,26 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
         tick,
         ended: () => config.destinations.every((d) => unterminated(d.name).length === 0),
         terminalOutcomes: () => [...running.terminalOf.values()].reduce((sum, terminal) => sum + terminal.size, 0),
-        stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+        stallTimeoutMs: options.stallTimeoutMs ?? LOCAL_RUN_DEFAULTS.stallTimeoutMs,
+        signal,
       });
     let drained = await drain();
+    // Aborted once everything was published and had ended, the run is whole: not interrupted.
+    let interrupted = signal?.aborted === true && !(drained && sentSteps === workload.plan.length);
+    if (interrupted) output.log(JSON.stringify({ level: 'WARN', message: 'local run interrupted', runId, publishedSteps: sentSteps, plannedSteps: workload.plan.length }));
     // Messages SQS moved to a DLQ after maxReceiveCount, seen by any DLQ read of the run.
     const movedBySqs: DeadLetter[] = [];
     let redrive: RedrivePhaseReport | undefined;
-    if (options.redrive !== undefined && drained) {
+    if (options.redrive !== undefined && drained && !interrupted) {
       const phase = await redrivePhase({ config, sqs, resources, fakeApi, faults, published, plain: options.redrive.plain === true });
       movedBySqs.push(...phase.movedBySqs);
       drained = await drain();
+      interrupted = signal?.aborted === true && !drained;
       redrive = { plain: options.redrive.plain === true, destinations: phase.destinations };
     }
     // Also waits for the copies still in flight: their outcomes count below.
     await Promise.all(running.pollers.splice(0).map((poller) => poller.stop()));
+    await queues.stop();
 
     const deadLetters: DeadLetter[] = [];
     for (const destination of config.destinations) {
@@ -444,10 +490,15 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     }
     const accounting = settleAccounting(progress(), running, [...deadLetters, ...movedBySqs], unterminated, output);
     drained ||= accounting.every((row) => row.unterminated.length === 0);
-    const report = assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload, accounting, deadLetters, drained, consumers: running, faults, output, fakeApi, emf });
+    // An interrupted run is judged on what it published: the changes it never sent cannot converge.
+    const judged = interrupted ? publishedPart(workload, sentSteps) : workload;
+    const settings = describeRunSettings(config, options);
+    const observed = queues.observations();
+    const report = assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload: judged, accounting, deadLetters, drained, interrupted, logFile, consumers: running, faults, output, fakeApi, emf, settings, queues: observed });
     return redrive === undefined ? report : { ...report, redrive };
   } finally {
     await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
+    await sampler?.stop();
     output.restore();
     await fakeApi.stop();
     await aws.stop();

@@ -14,7 +14,7 @@ import { findDestination, resolveQueues, UsageError } from './targets.ts';
 import { formatInspection, formatRedrive, formatReplay, formatResync, formatStatus } from './format.ts';
 
 /** The exit codes every command keeps. */
-export const ExitCode = { OK: 0, UNHEALTHY: 1, USAGE: 2 } as const;
+export const ExitCode = { OK: 0, UNHEALTHY: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Where a command writes: JSON (only) to `stdout`, everything for people to `stderr`. */
@@ -89,7 +89,8 @@ const filterFrom = (options: { reason?: string[]; type?: string; id?: string; ve
 });
 
 const EXIT_CODES_HELP = `
-Exit codes: 0 ok; 1 unhealthy, an invariant failed or an operation failed; 2 usage or config error.
+Exit codes: 0 ok; 1 unhealthy, an invariant failed or an operation failed; 2 usage or config error;
+130 a local run stopped by Ctrl-C (its report is partial).
 Endpoints: --endpoint (or AWS_ENDPOINT_URL) reaches LocalStack or moto; --sqs-endpoint and
 --dynamodb-endpoint (or AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_DYNAMODB) reach services on ports of
 their own, as the embedded runtime serves them. With none, the AWS SDK's usual chain picks AWS.`;

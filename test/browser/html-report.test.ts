@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkInvariants } from '../../lib/local/lab/invariants.ts';
 import { escapeHtml, renderHtmlReport, type HtmlReportInput } from '../../lib/local/report/html-report.ts';
+import { INTERRUPTED_MARKER } from '../../lib/local/report/run-report.ts';
 import { buildTimeline, type Timeline } from '../../lib/local/report/timeline.ts';
 import { EmfStore } from '../../lib/local/sim/emf.ts';
 import { MetricDimension, MetricName } from '../../lib/core/metrics.ts';
+import { invariantInputOf, localRunReport, runSettings, writeLogEntry } from '../helpers/run-report.ts';
 
 /** Debian's Chromium; CI installs it with `apt-get install -y chromium`. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -26,6 +29,8 @@ const CHROMIUM_ARGS = [
 const NAMESPACE = 'SyncPipeline';
 const STARTED_AT = Date.UTC(2026, 10, 27, 10, 0, 0);
 const HOSTILE = '<script>alert("x")</script>';
+/** A payload value of the change a dead letter carried: it must never reach the page. */
+const PAYLOAD_VALUE = 'ada.secret@example.com';
 
 /** One EMF blob as Powertools prints it. */
 const emfLine = (at: number, destination: string, metrics: Record<string, number | number[]>, extra: Record<string, string> = {}): string =>
@@ -98,14 +103,44 @@ const realisticInput = (): HtmlReportInput & { timeline: Timeline } => {
     ]),
   ];
   for (const line of lines) store.ingestLine(line);
-  const timeline = buildTimeline(store, { namespace: NAMESPACE, destinations: ['crm', 'erp'], startedAt: STARTED_AT });
+  // The sampler's view: crm's queue fills then drains; erp's backs up during its burst of 503s.
+  const queues = {
+    depth: [0, 1, 2, 3].flatMap((second) => [
+      { destination: 'crm', at: STARTED_AT + second * 1000 + 100, visible: [120, 80, 30, 0][second]!, inFlight: [20, 30, 20, 5][second]! },
+      { destination: 'erp', at: STARTED_AT + second * 1000 + 100, visible: [60, 90, 160, 40][second]!, inFlight: [10, 30, 40, 10][second]! },
+    ]),
+    receivedAges: [0, 1, 2, 3].flatMap((second) => [
+      { destination: 'crm', at: STARTED_AT + second * 1000 + 500, oldestAgeMs: [300, 900, 1_400, 600][second]! },
+      { destination: 'erp', at: STARTED_AT + second * 1000 + 500, oldestAgeMs: [200, 1_100, 2_900, 3_400][second]! },
+    ]),
+  };
+  const timeline = buildTimeline(store, { namespace: NAMESPACE, destinations: ['crm', 'erp'], startedAt: STARTED_AT, queues });
+  const { faults } = localRunReport();
   return {
     title: 'sync-pipeline local run 3f9c2a1e',
     generatedAt: '2026-11-27T10:00:05.000Z',
+    runId: '3f9c2a1e',
+    logFile: 'reports/local-run.log',
     summary: [
-      { destination: 'crm', published: 311, applied: 171, skipped: 137, deadLettered: 3, retried: 0, lagP50Ms: 1_296, lagP99Ms: 2_462 },
+      { destination: 'crm', published: 311, applied: 171, skipped: 137, deadLettered: 3, retried: 0, errorsByClass: {}, lagP50Ms: 1_296, lagP99Ms: 2_462 },
       // Two messages used up their receives and were redriven by SQS: no consumer metric has them.
-      { destination: 'erp', published: 401, applied: 225, skipped: 174, deadLettered: 2, retried: 5, lagP50Ms: 1_423, lagP99Ms: 2_622 },
+      { destination: 'erp', published: 401, applied: 225, skipped: 174, deadLettered: 2, retried: 5, errorsByClass: { server: 5 }, lagP50Ms: 1_423, lagP99Ms: 2_622 },
+    ],
+    settings: runSettings({ fakeApi: { failures: { unavailable: 0.05 }, latencyMs: 0, deduplicate: false, conflictWhileInFlight: false } }),
+    faults: { ...faults, injected: { unavailable: 5 } },
+    deadLetters: [
+      { destination: 'crm', reason: 'invalid-json', message: 'body: expected JSON, got end of input at 31', messageId: 'm-1' },
+      {
+        destination: 'erp',
+        reason: 'retries-exhausted',
+        message: 'HTTP 503 from the destination',
+        record: { resourceType: 'order', id: 'o-9', version: 2 },
+        attempts: 10,
+        firstAttemptAt: '2026-11-27T10:00:02.100Z',
+        lastAttemptAt: '2026-11-27T10:00:03.900Z',
+        status: 503,
+        messageId: 'm-2',
+      },
     ],
     invariants: {
       noRegression: { ok: true, detail: '396 writes, none went backwards' },
@@ -128,7 +163,19 @@ interface OpenedReports {
   readonly input: ReturnType<typeof realisticInput>;
   readonly report: OpenedReport;
   readonly hostile: OpenedReport;
+  readonly interrupted: OpenedReport;
 }
+
+/** An interrupted run in which crm contact/c-1 went from v3 back to v2. */
+const interruptedInput = (): HtmlReportInput => {
+  const writeLog = [
+    writeLogEntry({ seq: 1, version: 1, at: STARTED_AT + 400 }),
+    writeLogEntry({ seq: 2, version: 3, previousVersion: 1, at: STARTED_AT + 900 }),
+    writeLogEntry({ seq: 3, version: 2, previousVersion: 3, answered: false, at: STARTED_AT + 1_700 }),
+  ];
+  const invariants = checkInvariants(invariantInputOf(writeLog));
+  return { ...realisticInput(), interrupted: true, invariants: { ...invariants } };
+};
 
 describe('Function: renderHtmlReport', () => {
   let workDir: string | undefined;
@@ -184,7 +231,8 @@ describe('Function: renderHtmlReport', () => {
         invariants: { [HOSTILE]: { ok: false, detail: `<img src=x onerror="alert(1)">` } },
       }),
     );
-    return { input, report, hostile };
+    const interrupted = await open(browser, directory, 'interrupted.html', renderHtmlReport(interruptedInput()));
+    return { input, report, hostile, interrupted };
   };
 
   /**
@@ -230,15 +278,18 @@ describe('Function: renderHtmlReport', () => {
     );
 
     // Assess
-    expect(charts.map((chart) => chart.chart)).toEqual(['lag-crm', 'throughput-crm', 'errors-crm', 'lag-erp', 'throughput-erp', 'errors-erp']);
-    expect(charts.map((chart) => chart.title)).toEqual([
-      'End-to-end lag: crm',
-      'Throughput: crm',
-      'Destination error rate: crm',
-      'End-to-end lag: erp',
-      'Throughput: erp',
-      'Destination error rate: erp',
-    ]);
+    expect(charts.map((chart) => chart.chart)).toEqual(
+      ['crm', 'erp'].flatMap((d) => [`lag-${d}`, `throughput-${d}`, `errors-${d}`, `queue-depth-${d}`, `oldest-age-${d}`]),
+    );
+    expect(charts.map((chart) => chart.title)).toEqual(
+      ['crm', 'erp'].flatMap((d) => [
+        `End-to-end lag: ${d}`,
+        `Throughput: ${d}`,
+        `Destination error rate: ${d}`,
+        `Source queue depth: ${d}`,
+        `Age of the oldest message received (derived): ${d}`,
+      ]),
+    );
     for (const chart of charts) {
       expect(chart.labelledBy).toMatch(/-title .*-desc$/);
       expect(chart.width).toBeGreaterThan(300);
@@ -288,13 +339,84 @@ describe('Function: renderHtmlReport', () => {
 
   it('loads nothing but the file itself and logs no console error', async () => {
     // Act
-    const { report, hostile } = await opened();
+    const pages = Object.values(await opened()).filter((value): value is OpenedReport => 'page' in value);
 
     // Assess
-    expect(report.requests).toEqual([report.fileUrl]);
-    expect(report.consoleErrors).toEqual([]);
-    expect(hostile.requests).toEqual([hostile.fileUrl]);
-    expect(hostile.consoleErrors).toEqual([]);
+    expect(pages).toHaveLength(3);
+    for (const { requests, fileUrl, consoleErrors } of pages) {
+      expect(requests).toEqual([fileUrl]);
+      expect(consoleErrors).toEqual([]);
+    }
+  });
+
+  it('shows per destination the queue depth over time and the age of the oldest message received, labelled as derived', async () => {
+    // Prepare
+    const { page } = (await opened()).report;
+    const cells = (chart: string, series: string) =>
+      page.locator(`table[data-chart-data="${chart}"] tbody td[data-series="${series}"]`).evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
+
+    // Act
+    const erpVisible = await cells('queue-depth-erp', 'visible');
+    const erpInFlight = await cells('queue-depth-erp', 'inFlight');
+    const erpOldest = await cells('oldest-age-erp', 'oldestAge');
+    const description = await page.locator('svg[data-chart="oldest-age-erp"] desc').textContent();
+
+    // Assess
+    expect(erpVisible).toEqual([60, 90, 160, 40]);
+    expect(erpInFlight).toEqual([10, 30, 40, 10]);
+    expect(erpOldest).toEqual([0.2, 1.1, 2.9, 3.4]);
+    expect(description).toMatch(/SQS has no age-of-oldest attribute, so this is derived from what the pollers received/);
+    expect(await page.locator('svg[data-chart="queue-depth-erp"] [data-series="visible"] circle').count()).toBe(4);
+  });
+
+  it('lists the errors by class and every dead letter with its reason, detail, record, attempts and times, never a payload', async () => {
+    // Act
+    const { page } = (await opened()).report;
+    const errors = await page.locator('[data-table="errors-by-class"] tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-error-class'), tr.getAttribute('data-value')]));
+    const letters = await page.locator('[data-table="dead-letter-details"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+
+    // Assess
+    expect(errors).toEqual([['server', '5']]);
+    expect(letters).toEqual([
+      ['crm', 'invalid-json', 'body: expected JSON, got end of input at 31', '–', '–', '–', '–', '–', 'm-1'],
+      ['erp', 'retries-exhausted', 'HTTP 503 from the destination', 'order/o-9 v2', '10', '10:00:02.100', '10:00:03.900', '503', 'm-2'],
+    ]);
+    expect(await page.locator('body').textContent()).not.toContain(PAYLOAD_VALUE);
+  });
+
+  it('shows the run id, its log file, the settings as used per destination and the faults injected', async () => {
+    // Act
+    const { page } = (await opened()).report;
+
+    // Assess
+    expect(await page.locator('body').getAttribute('data-run-id')).toBe('3f9c2a1e');
+    expect(await page.locator('header .meta').textContent()).toMatch(/run 3f9c2a1e · consumer log reports\/local-run\.log$/);
+    expect(await page.locator('[data-setting="rate"] td').textContent()).toBe('250 changes/s');
+    expect(await page.locator('[data-table="destination-settings"] [data-destination="crm"] [data-field="pollers"]').textContent()).toBe('4');
+    expect(await page.locator('[data-fault="unavailable"] td').allTextContents()).toEqual(['unavailable', '503', '5%', '5']);
+    expect(await page.locator('#settings').isVisible()).toBe(true);
+  });
+
+  it('says INTERRUPTED — partial in a visible banner, and shows the writes that broke a failed invariant, the offending one marked', async () => {
+    // Act
+    const { page } = (await opened()).interrupted;
+    const writes = await page.locator('[data-write-sequence="noRegression"] tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [tr.getAttribute('data-seq'), tr.getAttribute('data-flagged'), tr.ownerDocument.defaultView!.getComputedStyle(tr.querySelector('td')!).backgroundColor]),
+    );
+
+    // Assess
+    expect(await page.locator('[data-interrupted="true"] strong').textContent()).toBe(INTERRUPTED_MARKER);
+    expect(await page.locator('p.interrupted').isVisible()).toBe(true);
+    expect(await page.locator('h1').textContent()).toBe(`${INTERRUPTED_MARKER} sync-pipeline local run 3f9c2a1e`);
+    expect(await page.locator('[data-overall]').textContent()).toMatch(/invariants? failed on the partial state\.$/);
+    expect(await page.locator('[data-write-sequence="noRegression"]').getAttribute('data-record')).toBe('crm contact/c-1');
+    expect(writes.map(([seq, flagged]) => [seq, flagged])).toEqual([
+      ['1', 'false'],
+      ['2', 'false'],
+      ['3', 'true'],
+    ]);
+    expect(writes[2]![2]).not.toBe(writes[0]![2]);
+    expect(await page.locator('[data-write-sequence="noRegression"] tbody tr').last().locator('td').allTextContents()).toEqual(['3', 'v2', 'upsert', 'v3', '10:00:01.700', 'no', 'no', 'broke it']);
   });
 
   it('shows hostile names and details as text, never as markup', async () => {

@@ -7,6 +7,7 @@ import {
   type FakeApiOptions,
   type WriteLogEntry,
 } from '../../lib/local/lab/fake-api.ts';
+import { writeLogEntry } from '../helpers/run-report.ts';
 
 const OCCURRED_AT = '2026-11-27T10:00:00.000Z';
 
@@ -69,21 +70,8 @@ const retryAfterLostAnswer = async (api: FakeApi): Promise<Response> => {
   return put(api, 'c-1', 4);
 };
 
-const logEntry = (overrides: Partial<WriteLogEntry>): WriteLogEntry => ({
-  seq: 1,
-  destination: 'crm',
-  resourceType: 'contact',
-  id: 'c-1',
-  version: 1,
-  op: 'upsert',
-  idempotencyKey: 'crm:contact:c-1:1',
-  at: 0,
-  previousVersion: null,
-  occurredAt: OCCURRED_AT,
-  replayed: false,
-  answered: true,
-  ...overrides,
-});
+const logEntry = (overrides: Partial<WriteLogEntry>): WriteLogEntry =>
+  writeLogEntry({ idempotencyKey: 'crm:contact:c-1:1', at: 0, occurredAt: OCCURRED_AT, ...overrides });
 
 /** Polls until the fake API's write log holds `length` entries (a late write has landed). */
 const waitForLog = async (api: FakeApi, length: number, timeout = 3_000): Promise<readonly WriteLogEntry[]> => {

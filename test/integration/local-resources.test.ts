@@ -1,11 +1,16 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../lib/config/resources.ts';
 import { ValidationError } from '../../lib/contract/validation.ts';
 import { connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
 import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
+import { runLocalPipeline } from '../../lib/local/run-pipeline.ts';
+import { listeningSockets, type ListeningSocket } from '../helpers/listening-sockets.ts';
 
 let aws: AwsClients;
 let sqs: SQSClient;
@@ -134,5 +139,33 @@ describe('Function: createLocalResources', () => {
     // Assess
     await expect(creating).rejects.toThrow(ValidationError);
     await expect(creating).rejects.toThrow(`expected an integer from 0 to 43200, got ${visibilityTimeoutSeconds}`);
+  });
+});
+
+describe('Servers of the local runtime', () => {
+  it('listen on 127.0.0.1 only: the SQS and DynamoDB emulators and the fake API, while a run is going', async () => {
+    // Prepare: the emulators of this file (beforeAll) are listening already
+    const before = listeningSockets();
+    let during: ListeningSocket[] = [];
+
+    // Act: the kernel's list of this process's listening sockets, taken while the run publishes
+    const report = await runLocalPipeline({
+      config: configNamed('lr-loopback'),
+      changes: 20,
+      rate: 0,
+      logFile: join(mkdtempSync(join(tmpdir(), 'lr-loopback-')), 'run.log'),
+      onProgress: () => {
+        if (during.length === 0) during = listeningSockets();
+      },
+    });
+
+    // Assess
+    const started = during.filter((socket) => !before.some((earlier) => earlier.port === socket.port));
+    expect(before).toHaveLength(2);
+    expect(started).toHaveLength(3);
+    expect([...before, ...started].map((socket) => socket.address)).toEqual(Array(5).fill('127.0.0.1'));
+    expect(report.drained).toBe(true);
+    // Stopped with the run: only this file's emulators are left.
+    expect(listeningSockets()).toEqual(before);
   });
 });

@@ -257,6 +257,35 @@ describe('Function: buildTimeline', () => {
     expect(timeline).toEqual({ bucketMs: 1000, buckets: [], deadLetterReasons: { crm: {} } });
   });
 
+  it('holds per bucket the queue depth of its last sample and the oldest age received in it, and extends to the last sample', () => {
+    // Prepare: EMF for the first second only; queue samples over three seconds
+    const store = storeOf([invocation(200, { applied: 1 })]);
+    const queues = {
+      depth: [
+        { destination: 'crm', at: STARTED_AT + 100, visible: 50, inFlight: 10 },
+        { destination: 'crm', at: STARTED_AT + 900, visible: 40, inFlight: 20 },
+        { destination: 'erp', at: STARTED_AT + 900, visible: 7, inFlight: 0 },
+        { destination: 'crm', at: STARTED_AT + 2_100, visible: 0, inFlight: 3 },
+      ],
+      receivedAges: [
+        { destination: 'crm', at: STARTED_AT + 300, oldestAgeMs: 120 },
+        { destination: 'crm', at: STARTED_AT + 700, oldestAgeMs: 480 },
+        { destination: 'crm', at: STARTED_AT + 2_500, oldestAgeMs: 2_000 },
+      ],
+    };
+
+    // Act
+    const timeline = buildTimeline(store, { ...crmOnly, queues });
+
+    // Assess
+    expect(timeline.buckets.map((bucket) => bucket.destinations.crm)).toMatchObject([
+      { applied: 1, queueVisible: 40, queueInFlight: 20, oldestReceivedAgeMs: 480 },
+      { applied: 0, queueVisible: null, queueInFlight: null, oldestReceivedAgeMs: null },
+      { applied: 0, queueVisible: 0, queueInFlight: 3, oldestReceivedAgeMs: 2_000 },
+    ]);
+    expect(timeline.buckets.every((bucket) => bucket.destinations.erp === undefined)).toBe(true);
+  });
+
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('rejects a bucket width of %s', (bucketMs) => {
     // Act
     const build = () => buildTimeline(new EmfStore(), { ...crmOnly, bucketMs });

@@ -57,11 +57,38 @@ export interface InvariantInput {
   readonly lostAnswers?: ReadonlyMap<string, number>;
 }
 
+/** One write log entry of a record, as a write sequence shows it. */
+export type SequencedWrite = Pick<WriteLogEntry, 'seq' | 'version' | 'op' | 'at' | 'previousVersion' | 'answered' | 'replayed' | 'idempotencyKey'>;
+
+/**
+ * Every write (and replay) that reached one record at one destination, in `seq` order: what an
+ * operator reads to see how an invariant broke.
+ *
+ * @example
+ * const sequence: WriteSequence = { destination: 'crm', resourceType: 'contact', id: 'c-1', flaggedSeqs: [7], writes: [...] };
+ */
+export interface WriteSequence {
+  readonly destination: string;
+  readonly resourceType: string;
+  readonly id: string;
+  /** The entries that broke the invariant: the write that went backwards, or the repeats after an answer. */
+  readonly flaggedSeqs: readonly number[];
+  readonly writes: readonly SequencedWrite[];
+}
+
 /** One named check with its verdict and, when it fails, the first few counterexamples. */
 export interface InvariantCheck {
   readonly ok: boolean;
   readonly detail: string;
+  /**
+   * For a failed noRegression or effectOnce: the write sequences of the first offending records
+   * (at most {@link MAX_OFFENDING_RECORDS}). @default none
+   */
+  readonly offendingRecords?: readonly WriteSequence[];
 }
+
+/** How many offending records a failed check carries. */
+export const MAX_OFFENDING_RECORDS = 10;
 
 export interface InvariantReport {
   /** I1: no destination write moved a record to a lower version. */
@@ -83,6 +110,36 @@ export interface InvariantReport {
   /** The ledger replaces reads of the external API: zero GETs. */
   readonly noDestinationReads: InvariantCheck;
 }
+
+/**
+ * The write sequences of the first offending records, each record once, its flagged seqs merged.
+ *
+ * @example
+ * writeSequencesOf(log, findRegressions(log).map((r) => ({ ...r, flaggedSeqs: [r.seq] })));
+ */
+export const writeSequencesOf = (
+  log: readonly WriteLogEntry[],
+  offenders: ReadonlyArray<{ readonly destination: string; readonly resourceType: string; readonly id: string; readonly flaggedSeqs: readonly number[] }>,
+): WriteSequence[] => {
+  const flagged = new Map<string, { destination: string; resourceType: string; id: string; seqs: Set<number> }>();
+  for (const offender of offenders) {
+    const key = recordKey(offender.destination, offender.resourceType, offender.id);
+    if (!flagged.has(key) && flagged.size >= MAX_OFFENDING_RECORDS) continue;
+    const entry = flagged.get(key) ?? { destination: offender.destination, resourceType: offender.resourceType, id: offender.id, seqs: new Set<number>() };
+    for (const seq of offender.flaggedSeqs) entry.seqs.add(seq);
+    flagged.set(key, entry);
+  }
+  const sorted = [...log].sort((a, b) => a.seq - b.seq);
+  return [...flagged.values()].map(({ destination, resourceType, id, seqs }) => ({
+    destination,
+    resourceType,
+    id,
+    flaggedSeqs: [...seqs].sort((a, b) => a - b),
+    writes: sorted
+      .filter((entry) => entry.destination === destination && entry.resourceType === resourceType && entry.id === id)
+      .map(({ seq, version, op, at, previousVersion, answered, replayed, idempotencyKey }) => ({ seq, version, op, at, previousVersion, answered, replayed, idempotencyKey })),
+  }));
+};
 
 const sample = (items: readonly string[]): string => items.slice(0, 3).join('; ') + (items.length > 3 ? ` (+${items.length - 3} more)` : '');
 
@@ -205,6 +262,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
         regressions.length === 0
           ? `${input.writeLog.length} writes, none went backwards`
           : sample(regressions.map((r) => `${r.destination} ${r.resourceType}/${r.id}: v${r.from} -> v${r.to}`)),
+      ...(regressions.length === 0 ? {} : { offendingRecords: writeSequencesOf(input.writeLog, regressions.map((r) => ({ ...r, flaggedSeqs: [r.seq] }))) }),
     },
     convergence: {
       ok: notConverged.length === 0,
@@ -229,6 +287,15 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
                   `${d.destination} ${d.resourceType}/${d.id} v${d.version} reached the destination ${d.seqs.length} times (seq ${d.seqs.join(', ')}), repeated after the answered seq ${d.repeatedAfterAnswer.join(', ')}`,
               ),
             ),
+      ...(duplicates.length === 0
+        ? {}
+        : {
+            offendingRecords: writeSequencesOf(
+              input.writeLog,
+              // The repeats: every entry of the version after the first answer that was used.
+              duplicates.map((d) => ({ ...d, flaggedSeqs: d.seqs.filter((seq) => seq > d.repeatedAfterAnswer[0]!) })),
+            ),
+          }),
     },
     deadLettersHaveReasons: {
       ok: reasonless.length === 0,

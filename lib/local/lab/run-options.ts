@@ -69,15 +69,28 @@ export interface LocalRunOptions {
   /** Gives up when nothing was accounted for this long. @default 60000 */
   readonly stallTimeoutMs?: number;
   readonly onProgress?: (progress: LocalRunProgress) => void;
+  /**
+   * Stops the run early (Ctrl-C): publishing stops, the pollers finish what they hold and stop,
+   * and the run resolves with a report of what happened so far, marked `interrupted`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface DestinationProgress extends DestinationAccounting {
+  /** Messages the workload sends this destination (after fan-out); fixed before the first is sent. */
+  readonly planned: number;
   readonly retried: number;
 }
 
+/** A snapshot of a run, as `onProgress` receives it every few hundred milliseconds. */
 export interface LocalRunProgress {
   readonly elapsedMs: number;
+  /** Valid changes the workload publishes, before fan-out. */
+  readonly plannedChanges: number;
+  /** Malformed messages mixed in; each goes to one destination. */
+  readonly plannedMalformed: number;
   readonly publishedTotal: number;
+  /** Messages to publish after fan-out, every destination: the run's fixed denominator. */
   readonly plannedTotal: number;
   readonly destinations: readonly DestinationProgress[];
 }

@@ -4,6 +4,7 @@ import { recordKey } from '../../core/record-key.ts';
 import { routeChange } from '../../publish/publisher.ts';
 import { generateDemoStream } from './demo-stream.ts';
 import type { LocalRunOptions } from './run-options.ts';
+import { idsFor, LOCAL_RUN_DEFAULTS } from './run-settings.ts';
 
 /** The malformed bodies the demo mixes in; each must reach the DLQ with a reason (I6). */
 const MALFORMED_SAMPLES: readonly string[] = [
@@ -23,7 +24,30 @@ export interface Workload {
   readonly routed: ReadonlyMap<string, readonly ChangeEvent[]>;
   /** Messages to publish, counted once per destination. */
   readonly plannedTotal: number;
+  /** Per destination, the messages of `plan` that target it (every destination has an entry). */
+  readonly plannedByDestination: ReadonlyMap<string, number>;
 }
+
+/** The workload of a plan: its changes, what each destination receives, and the planned counts. */
+const workloadOf = (destinations: readonly string[], plan: Workload['plan']): Workload => {
+  const events = plan.flatMap(({ message }) => (typeof message === 'string' ? [] : [message]));
+  const routed = new Map<string, ChangeEvent[]>(destinations.map((name) => [name, []]));
+  const plannedByDestination = new Map<string, number>(destinations.map((name) => [name, 0]));
+  for (const { message, targets } of plan) {
+    for (const target of targets) {
+      if (typeof message !== 'string') routed.get(target)!.push(message);
+      plannedByDestination.set(target, (plannedByDestination.get(target) ?? 0) + 1);
+    }
+  }
+  return {
+    events,
+    malformed: plan.length - events.length,
+    plan,
+    routed,
+    plannedTotal: [...plannedByDestination.values()].reduce((sum, n) => sum + n, 0),
+    plannedByDestination,
+  };
+};
 
 /**
  * The run's workload: the given events or a generated demo stream, with malformed messages spread
@@ -40,25 +64,32 @@ export const buildWorkload = (config: PipelineConfig, options: Omit<LocalRunOpti
     options.events ??
     generateDemoStream({
       changes: options.changes,
-      ids: options.ids ?? Math.max(10, Math.round(options.changes / 5)),
+      ids: idsFor(options),
       resourceTypes,
-      seed: options.seed ?? 1,
+      seed: options.seed ?? LOCAL_RUN_DEFAULTS.seed,
       ...(options.twinRate === undefined ? {} : { twinRate: options.twinRate }),
     })
   ).map((event): ChangeEvent => ({ ...event, id: `${runId}-${event.id}` }));
-  const malformed = options.malformed ?? 3;
+  const malformed = options.malformed ?? LOCAL_RUN_DEFAULTS.malformed;
   const messages: Array<ChangeEvent | string> = [...events];
   for (let i = 0; i < malformed; i += 1) {
     messages.splice(Math.floor(((i + 1) * messages.length) / (malformed + 1)), 0, MALFORMED_SAMPLES[i % MALFORMED_SAMPLES.length]!);
   }
-  const routed = new Map<string, ChangeEvent[]>(config.destinations.map((d) => [d.name, []]));
-  const plan = messages.map((message) => {
-    const targets = typeof message === 'string' ? [config.destinations[0]!.name] : routeChange(config, message);
-    if (typeof message !== 'string') for (const target of targets) routed.get(target)!.push(message);
-    return { message, targets };
-  });
-  return { events, malformed, plan, routed, plannedTotal: plan.reduce((sum, step) => sum + step.targets.length, 0) };
+  const plan = messages.map((message) => ({
+    message,
+    targets: typeof message === 'string' ? [config.destinations[0]!.name] : routeChange(config, message),
+  }));
+  return workloadOf(config.destinations.map((d) => d.name), plan);
 };
+
+/**
+ * The part of a workload its first `steps` messages make up: what an interrupted run published,
+ * and so what it can be judged on.
+ *
+ * @example
+ * const sent = publishedPart(workload, 120); // sent.routed holds only the changes published
+ */
+export const publishedPart = (workload: Workload, steps: number): Workload => workloadOf([...workload.plannedByDestination.keys()], workload.plan.slice(0, steps));
 
 /**
  * The body of each message as it is published. A change happens when it is first published, so lag

@@ -3,7 +3,7 @@ import type { DeadLetter } from '../../ops/dead-letters.ts';
 import type { FakeApiStats, WriteLogEntry } from '../lab/fake-api.ts';
 import type { DestinationProgress } from '../lab/run-options.ts';
 import { percentile, type EmfStore } from '../sim/emf.ts';
-import type { DestinationReport } from './run-report.ts';
+import type { DeadLetterDetail, DestinationReport } from './run-report.ts';
 
 export interface DestinationReportInput {
   /** Each destination's accounting, as the run settled it. */
@@ -40,6 +40,7 @@ export const buildDestinationReports = (input: DestinationReportInput): Destinat
       ...row,
       skippedByReason: byReason(MetricName.RECORDS_SKIPPED),
       retriedByReason: byReason(MetricName.RECORDS_RETRIED),
+      errorsByClass: Object.fromEntries(emf.dimensionValues(namespace, MetricName.DESTINATION_ERRORS, MetricDimension.ERROR_CLASS, where)),
       deadLetteredByReason: countBy(letters.map((l) => l.reason)),
       lagMs: { p50: percentile(lag, 50) ?? null, p99: percentile(lag, 99) ?? null },
       destinationWrites: input.writeLog.filter((entry) => entry.destination === row.destination).length,
@@ -50,3 +51,24 @@ export const buildDestinationReports = (input: DestinationReportInput): Destinat
     };
   });
 };
+
+/**
+ * What the report shows of each dead letter: why, what for, and when; the fields are picked one by
+ * one, so a body or payload never reaches a report, whatever a dead letter carries.
+ *
+ * @example
+ * describeDeadLetters(letters); // [{ destination: 'crm', reason: 'permanent-error', record: { resourceType: 'contact', id: 'c-1', version: 3 }, status: 400, … }]
+ */
+export const describeDeadLetters = (letters: readonly DeadLetter[]): DeadLetterDetail[] =>
+  letters.map((letter) => ({
+    destination: letter.destination,
+    reason: letter.reason,
+    ...(letter.message === undefined ? {} : { message: letter.message }),
+    ...(letter.change === undefined ? {} : { record: { resourceType: letter.change.resourceType, id: letter.change.id, version: letter.change.version } }),
+    ...(letter.attempts === undefined ? {} : { attempts: letter.attempts }),
+    ...(letter.firstAttemptAt === undefined ? {} : { firstAttemptAt: letter.firstAttemptAt }),
+    ...(letter.lastAttemptAt === undefined ? {} : { lastAttemptAt: letter.lastAttemptAt }),
+    ...(letter.status === undefined ? {} : { status: letter.status }),
+    ...(letter.messageId === undefined ? {} : { messageId: letter.messageId }),
+    ...(letter.invocationIds === undefined ? {} : { invocations: letter.invocationIds.length }),
+  }));

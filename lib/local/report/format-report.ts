@@ -1,29 +1,40 @@
 import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import { retrySchedule } from '../../core/backoff.ts';
 import { renderHtmlReport } from './html-report.ts';
-import type { LocalRunProgress } from '../lab/run-options.ts';
-import type { LocalRunReport } from './run-report.ts';
+import type { RunSettings } from '../lab/run-settings.ts';
+import { INTERRUPTED_MARKER, type LocalRunReport } from './run-report.ts';
 
 const pad = (value: string | number, width: number): string => String(value).padStart(width);
 const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);
 
+const interruptedNote = (report: LocalRunReport): string => {
+  const published = report.destinations.reduce((sum, d) => sum + d.published, 0);
+  const planned = report.destinations.reduce((sum, d) => sum + d.planned, 0);
+  return `${INTERRUPTED_MARKER}: stopped before it drained, after publishing ${published} of ${planned} planned messages; counts and checks cover what happened until then`;
+};
+
 /**
- * One line per destination: how much was published and how it was accounted so far.
+ * The settings in brief: the workload on one line, then one line per destination as its consumers ran.
  *
  * @example
- * formatProgress(progress); // ['[  2.1s] published 410/1003', '  crm  ▕██████░░░░▏ 61%  applied 180 …']
+ * formatSettings(report.settings); // ['settings: 500 changes over 100 records at 250/s, seed 1, …', '  crm: 4 pollers, batch 10, …']
  */
-export const formatProgress = (progress: LocalRunProgress): string[] => {
-  const header = `[${pad((progress.elapsedMs / 1000).toFixed(1), 5)}s] published ${progress.publishedTotal}/${progress.plannedTotal}`;
-  const width = Math.max(...progress.destinations.map((d) => d.destination.length));
+export const formatSettings = (settings: RunSettings): string[] => {
+  const faults = Object.entries(settings.fakeApi.failures).filter(([kind, rate]) => rate !== undefined && rate > 0 && !kind.endsWith('Seconds') && !kind.endsWith('Ms'));
+  const chaos = [
+    ...faults.map(([kind, rate]) => `${kind} ${rate}`),
+    ...(settings.crashRate > 0 ? [`crash ${settings.crashRate}`] : []),
+    ...(settings.concurrentCopyRate > 0 ? [`copies ${settings.concurrentCopyRate}`] : []),
+    ...(settings.twinRate > 0 ? [`twins ${settings.twinRate}`] : []),
+  ];
   return [
-    header,
-    ...progress.destinations.map((d) => {
-      const done = d.applied + d.skipped + d.deadLettered;
-      const share = d.published === 0 ? 0 : Math.min(1, done / d.published);
-      const bar = '#'.repeat(Math.round(share * 20)).padEnd(20, '.');
-      return `  ${d.destination.padEnd(width)} [${bar}] ${pad(Math.round(share * 100), 3)}%  applied ${d.applied}  skipped ${d.skipped}  dead-lettered ${d.deadLettered}  retried ${d.retried}  of ${d.published}`;
-    }),
+    `settings: ${settings.changes} changes over ${settings.ids} records at ${settings.rate === 0 ? 'full speed' : `${settings.rate}/s`}, seed ${settings.seed}, ` +
+      `${settings.malformed} malformed, visibility timeout ${settings.visibilityTimeoutSeconds} s; injected: ${chaos.join(', ') || 'nothing'}`,
+    ...settings.destinations.map(
+      (d) =>
+        `  ${d.destination}: ${d.pollers} pollers, batch ${d.batchSize}, request timeout ${d.requestTimeoutMs} ms, function timeout ${d.functionTimeoutSeconds} s, ` +
+        `lease ${d.leaseMs} ms, settle ${d.settleSeconds} s, retry ${d.retry.maxReceiveCount} receives (backoff ${d.retry.baseDelaySeconds}-${d.retry.maxDelaySeconds} s)`,
+    ),
   ];
 };
 
@@ -37,7 +48,9 @@ export const formatReport = (report: LocalRunReport): string => {
   const lines: string[] = [];
   lines.push(
     `sync-pipeline local run ${report.runId} on ${report.endpoint} in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `stream: ${report.stream.changes} changes over ${report.stream.records} records (${report.stream.duplicates} duplicates${report.stream.twins > 0 ? `, ${report.stream.twins} of them same-version twins with another payload` : ''}, ${report.stream.outOfOrder} out of order) + ${report.stream.malformed} malformed`,
+    ...(report.interrupted ? [interruptedNote(report)] : []),
+    `stream${report.interrupted ? ' (the part published)' : ''}: ${report.stream.changes} changes over ${report.stream.records} records (${report.stream.duplicates} duplicates${report.stream.twins > 0 ? `, ${report.stream.twins} of them same-version twins with another payload` : ''}, ${report.stream.outOfOrder} out of order) + ${report.stream.malformed} malformed`,
+    ...formatSettings(report.settings),
     '',
     `${'destination'.padEnd(12)}${pad('published', 10)}${pad('applied', 9)}${pad('skipped', 9)}${pad('dead-let.', 10)}${pad('retried', 9)}${pad('lag p50', 10)}${pad('lag p99', 10)}`,
   );
@@ -70,7 +83,15 @@ export const formatReport = (report: LocalRunReport): string => {
         `requests repeating a key ${faults.replays}`,
     );
   }
-  lines.push('', report.drained ? 'every published message was accounted for' : 'WARNING: the run stalled before every message was accounted for', '');
+  lines.push(
+    '',
+    report.drained
+      ? 'every published message was accounted for'
+      : report.interrupted
+        ? 'interrupted before every published message was accounted for; the checks below judge that partial state'
+        : 'WARNING: the run stalled before every message was accounted for',
+    '',
+  );
   for (const [name, check] of Object.entries(report.invariants)) {
     lines.push(`${check.ok ? 'PASS' : 'FAIL'}  ${name.padEnd(24)} ${check.detail}`);
   }
@@ -139,10 +160,17 @@ export const formatHtmlReport = (report: LocalRunReport): string =>
       deadLettered: d.deadLettered,
       retried: d.retried,
       retriedByReason: d.retriedByReason,
+      errorsByClass: d.errorsByClass,
       replays: d.replays,
       lagP50Ms: d.lagMs.p50,
       lagP99Ms: d.lagMs.p99,
     })),
     invariants: { ...report.invariants },
     timeline: report.timeline,
+    runId: report.runId,
+    logFile: report.logFile,
+    interrupted: report.interrupted,
+    settings: report.settings,
+    faults: report.faults,
+    deadLetters: report.deadLetters,
   });

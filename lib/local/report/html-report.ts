@@ -1,4 +1,11 @@
+import type { InvariantCheck } from '../lab/invariants.ts';
+import type { RunSettings } from '../lab/run-settings.ts';
+import { attributes, escapeHtml, formatCount } from './html-markup.ts';
+import { renderDeadLetterDetails, renderErrorsByClass, renderSettings, renderWriteSequences, type HtmlReportFaults } from './html-sections.ts';
+import { INTERRUPTED_MARKER, type DeadLetterDetail } from './run-report.ts';
 import type { DestinationBucket, Timeline } from './timeline.ts';
+
+export { escapeHtml } from './html-markup.ts';
 
 /** One destination's row of the summary table. */
 export interface HtmlReportDestinationSummary {
@@ -12,6 +19,8 @@ export interface HtmlReportDestinationSummary {
   readonly retriedByReason?: Readonly<Record<string, number>>;
   /** Requests that reached the destination with an idempotency key it had seen. @default not shown */
   readonly replays?: number;
+  /** DestinationErrors by its `ErrorClass` dimension. @default none shown */
+  readonly errorsByClass?: Readonly<Record<string, number>>;
   readonly lagP50Ms: number | null;
   readonly lagP99Ms: number | null;
 }
@@ -22,27 +31,22 @@ export interface HtmlReportInput {
   /** When the run ended, as the reader should see it (ISO 8601, say). */
   readonly generatedAt: string;
   readonly summary: readonly HtmlReportDestinationSummary[];
-  /** Invariant name to verdict, in display order. */
-  readonly invariants: Readonly<Record<string, { readonly ok: boolean; readonly detail: string }>>;
+  /** Invariant name to verdict, in display order; a failed one may carry its offending write sequences. */
+  readonly invariants: Readonly<Record<string, InvariantCheck>>;
   readonly timeline: Timeline;
+  /** Shown in the header and as the body's `data-run-id`; the consumer log's first line names it too. @default not shown */
+  readonly runId?: string;
+  /** The consumer log file of the same run. @default not shown */
+  readonly logFile?: string;
+  /** The run was stopped before it drained: a banner says the page is partial. @default false */
+  readonly interrupted?: boolean;
+  /** What was run; with it, a settings section (and the injected faults). @default not shown */
+  readonly settings?: RunSettings;
+  /** Counts of the faults injected, shown beside their rates in the settings. @default not shown */
+  readonly faults?: HtmlReportFaults;
+  /** Every dead letter, one row each (never a body or payload). @default not shown */
+  readonly deadLetters?: readonly DeadLetterDetail[];
 }
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/**
- * Escapes text for an HTML (or inline SVG) text node or a quoted attribute value.
- *
- * @example
- * escapeHtml('<script>alert("x")</script>'); // '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
- */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
-
-/** ` name="value"` pairs, every value escaped; undefined values are left out. */
-const attributes = (pairs: Readonly<Record<string, string | number | undefined>>): string =>
-  Object.entries(pairs)
-    .filter((pair): pair is [string, string | number] => pair[1] !== undefined)
-    .map(([name, value]) => ` ${name}="${escapeHtml(String(value))}"`)
-    .join('');
 
 const integerFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const decimalFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
@@ -50,7 +54,6 @@ const tickFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 /** Above 9,999 ticks read 10K, 15K, …: short enough for the margin beside the y axis. */
 const compactTickFormat = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 const formatMs = (value: number | null): string => (value === null ? '–' : `${integerFormat.format(value)} ms`);
-const formatCount = (value: number): string => integerFormat.format(value);
 
 // Okabe-Ito colours: told apart with the common colour-vision deficiencies; dashes help further.
 const COLOR = { blue: '#0072B2', sky: '#56B4E9', green: '#009E73', orange: '#E69F00', vermillion: '#D55E00', purple: '#CC79A7' } as const;
@@ -235,6 +238,51 @@ const renderLineChart = (spec: LineChartSpec, timeline: Timeline): string => {
 const fieldOf = <K extends keyof DestinationBucket>(timeline: Timeline, destination: string, field: K): Array<DestinationBucket[K] | null> =>
   timeline.buckets.map((bucket) => bucket.destinations[destination]?.[field] ?? null);
 
+/** Queue depth and the oldest age received, when the run sampled its queues. */
+const renderQueueCharts = (destination: string, index: number, timeline: Timeline): string => {
+  const visible = fieldOf(timeline, destination, 'queueVisible');
+  const inFlight = fieldOf(timeline, destination, 'queueInFlight');
+  const age = fieldOf(timeline, destination, 'oldestReceivedAgeMs');
+  if ([...visible, ...age].every((value) => value === null)) return '';
+  const bucketLabel = `${round1(timeline.bucketMs / 1000)} s`;
+  const depth = renderLineChart(
+    {
+      chart: `queue-depth-${destination}`,
+      domId: `d${index}-queue-depth`,
+      destination,
+      heading: 'Source queue depth',
+      description: `Messages in the source queue from GetQueueAttributes about once a second: visible (ApproximateNumberOfMessages, waiting) and in flight (ApproximateNumberOfMessagesNotVisible, received and not yet deleted), the last sample of each ${bucketLabel}.`,
+      yLabel: 'depth',
+      yUnit: 'messages',
+      series: [
+        { key: 'visible', label: 'visible', color: COLOR.blue, values: visible },
+        { key: 'inFlight', label: 'in flight', color: COLOR.orange, dash: '6 3', values: inFlight },
+      ],
+      yMinSpan: 10,
+      formatValue: (value) => integerFormat.format(value),
+      emptyMessage: 'no sample of the queue',
+    },
+    timeline,
+  );
+  const oldest = renderLineChart(
+    {
+      chart: `oldest-age-${destination}`,
+      domId: `d${index}-oldest-age`,
+      destination,
+      heading: 'Age of the oldest message received (derived)',
+      description: `SQS has no age-of-oldest attribute, so this is derived from what the pollers received: per ${bucketLabel}, the largest receive time minus SentTimestamp. Gaps mean nothing was received.`,
+      yLabel: 'age',
+      yUnit: 's',
+      series: [{ key: 'oldestAge', label: 'oldest received', color: COLOR.purple, values: age.map((value) => (value === null ? null : value / 1000)) }],
+      yMinSpan: 1,
+      formatValue: (value) => decimalFormat.format(value),
+      emptyMessage: 'nothing received',
+    },
+    timeline,
+  );
+  return `${depth}${oldest}`;
+};
+
 const renderDestinationCharts = (destination: string, index: number, timeline: Timeline): string => {
   const perSecond = 1000 / timeline.bucketMs;
   const counts = (field: 'applied' | 'skipped' | 'retried' | 'deadLettered'): number[] => fieldOf(timeline, destination, field).map((value) => value ?? 0);
@@ -311,7 +359,7 @@ const renderDestinationCharts = (destination: string, index: number, timeline: T
   );
   return (
     `<section class="destination" id="destination-${index}"${attributes({ 'data-destination': destination })}>` +
-    `<h2>${escapeHtml(destination)}</h2><div class="charts">${lag}${throughput}${errorRate}</div></section>`
+    `<h2>${escapeHtml(destination)}</h2><div class="charts">${lag}${throughput}${errorRate}${renderQueueCharts(destination, index, timeline)}</div></section>`
   );
 };
 
@@ -441,6 +489,12 @@ details.chart-data table td { text-align: right; }
 td.bar-cell, th.bar-cell { width: 40%; }
 svg.bar { display: block; width: 100%; height: 12px; margin-top: 3px; fill: ${COLOR.vermillion}; }
 .note { font-size: 12px; }
+h3 { font-size: 15px; margin: 16px 0 8px; }
+.interrupted { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
+.interrupted-tag { color: var(--fail); }
+figure.write-sequence { margin: 8px 0 16px; }
+tr.flagged td { background: #ffebe9; font-weight: 600; }
+td.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 footer { font-size: 12px; padding-bottom: 24px; }
 `;
@@ -448,10 +502,15 @@ footer { font-size: 12px; padding-bottom: 24px; }
 /**
  * Renders a local run as ONE self-contained HTML document: inline CSS, charts drawn here as inline
  * SVG, no script and no external URL of any kind (a Content-Security-Policy of `default-src 'none'`
- * keeps it so). It holds the per-destination summary (with the retries by reason when given), the invariant verdicts, per destination the
- * lag percentiles, throughput and error rate over time, and the dead letters by reason. Every chart
- * carries `data-chart="lag-<destination>"` (or `throughput-`, `errors-`), a `<title>` and a
- * collapsed data table with the numbers it draws. Every piece of input text is escaped.
+ * keeps it so). It holds the per-destination summary (with the retries by reason and the errors by
+ * class when given), the invariant verdicts and, for a failed one that names its offending records,
+ * the writes that broke it; per destination the lag percentiles, throughput, error rate, and (when
+ * the queues were sampled) the source queue's depth and the age of the oldest message received over
+ * time; the dead letters by reason and one by one (never a body or payload); and the run's settings
+ * with the faults injected. An interrupted run says so first ("INTERRUPTED — partial"). Every chart
+ * carries `data-chart="lag-<destination>"` (or `throughput-`, `errors-`, `queue-depth-`,
+ * `oldest-age-`), a `<title>` and a collapsed data table with the numbers it draws. Every piece of
+ * input text is escaped.
  *
  * @example
  * writeFileSync('reports/local-run.html', renderHtmlReport({ title: 'sync-pipeline local run', generatedAt: new Date().toISOString(), summary, invariants, timeline }));
@@ -466,17 +525,29 @@ export const renderHtmlReport = (input: HtmlReportInput): string => {
   ];
   const checks = Object.values(input.invariants);
   const failed = checks.filter((check) => !check.ok).length;
+  const onPartialState = input.interrupted === true ? ' on the partial state' : '';
   const overall =
     failed === 0
-      ? `<p class="overall pass" data-overall="pass">All ${checks.length} invariants hold.</p>`
-      : `<p class="overall fail" data-overall="fail">${failed} of ${checks.length} invariants failed.</p>`;
+      ? `<p class="overall pass" data-overall="pass">All ${checks.length} invariants hold${onPartialState}.</p>`
+      : `<p class="overall fail" data-overall="fail">${failed} of ${checks.length} invariants failed${onPartialState}.</p>`;
+  const banner =
+    input.interrupted === true
+      ? `<p class="interrupted" data-interrupted="true"><strong>${escapeHtml(INTERRUPTED_MARKER)}</strong>: the run was stopped before it drained. ` +
+        'The counts, charts and dead letters are what happened until then; the invariants were checked on that partial state, so messages still in flight count as not ended.</p>'
+      : '';
+  const runMeta = [
+    ...(input.runId === undefined ? [] : [`run <code>${escapeHtml(input.runId)}</code>`]),
+    ...(input.logFile === undefined ? [] : [`consumer log <code>${escapeHtml(input.logFile)}</code>`]),
+  ].join(' · ');
   const seconds = (input.timeline.buckets.length * input.timeline.bucketMs) / 1000;
   const nav = [
     '<a href="#summary">Summary</a>',
     ...(input.summary.some((row) => row.retriedByReason !== undefined) ? ['<a href="#retries">Retries</a>'] : []),
+    ...(input.summary.some((row) => row.errorsByClass !== undefined) ? ['<a href="#errors">Errors</a>'] : []),
     '<a href="#invariants">Invariants</a>',
     ...destinations.map((destination, index) => `<a href="#destination-${index}">${escapeHtml(destination)}</a>`),
     '<a href="#dead-letters">Dead letters</a>',
+    ...(input.settings === undefined ? [] : ['<a href="#settings">Settings</a>']),
   ].join('');
 
   return `<!doctype html>
@@ -488,19 +559,24 @@ export const renderHtmlReport = (input: HtmlReportInput): string => {
 <title>${escapeHtml(input.title)}</title>
 <style>${STYLE}</style>
 </head>
-<body>
+<body${attributes({ 'data-run-id': input.runId, 'data-interrupted': input.interrupted === true ? 'true' : undefined })}>
 <header>
-<h1>${escapeHtml(input.title)}</h1>
-<p class="meta">Generated ${escapeHtml(input.generatedAt)} · ${destinations.length} destination${destinations.length === 1 ? '' : 's'} · metrics over ${escapeHtml(round1(seconds))} s in ${escapeHtml(round1(input.timeline.bucketMs / 1000))} s buckets</p>
+<h1>${input.interrupted === true ? `<span class="interrupted-tag">${escapeHtml(INTERRUPTED_MARKER)}</span> ` : ''}${escapeHtml(input.title)}</h1>
+<p class="meta">Generated ${escapeHtml(input.generatedAt)} · ${destinations.length} destination${destinations.length === 1 ? '' : 's'} · metrics over ${escapeHtml(round1(seconds))} s in ${escapeHtml(round1(input.timeline.bucketMs / 1000))} s buckets${runMeta === '' ? '' : ` · ${runMeta}`}</p>
+${banner}
 ${overall}
 <nav>${nav}</nav>
 </header>
 <main>
 ${renderSummary(input.summary)}
 ${renderRetries(input.summary)}
+${renderErrorsByClass(input.summary)}
 ${renderInvariants(input.invariants)}
+${renderWriteSequences(input.invariants)}
 ${destinations.map((destination, index) => renderDestinationCharts(destination, index, input.timeline)).join('\n')}
 ${renderDeadLetters(destinations, input)}
+${input.deadLetters === undefined ? '' : renderDeadLetterDetails(input.deadLetters)}
+${input.settings === undefined ? '' : renderSettings(input.settings, input.faults)}
 </main>
 <footer>Charts are drawn from the consumers' EMF metrics, bucketed by their timestamps; hover a chart for a bucket's values, or open its data table. This file is self-contained: no scripts, no network.</footer>
 </body>

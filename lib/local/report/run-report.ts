@@ -1,12 +1,39 @@
 import type { DestinationProgress } from '../lab/run-options.ts';
 import type { InvariantReport } from '../lab/invariants.ts';
+import type { RunSettings } from '../lab/run-settings.ts';
 import type { Timeline } from './timeline.ts';
+
+/**
+ * One dead letter as the reports show it: never its body or payload.
+ *
+ * @example
+ * const detail: DeadLetterDetail = { destination: 'crm', reason: 'invalid-json' };
+ */
+export interface DeadLetterDetail {
+  readonly destination: string;
+  readonly reason: string;
+  /** What went wrong, in words, when the dead letter says. */
+  readonly message?: string;
+  /** The change it carried, when its body was a readable change event. */
+  readonly record?: { readonly resourceType: string; readonly id: string; readonly version: number };
+  readonly attempts?: number;
+  readonly firstAttemptAt?: string;
+  readonly lastAttemptAt?: string;
+  /** The destination's HTTP status of the last attempt. */
+  readonly status?: number;
+  /** The source queue's message id. */
+  readonly messageId?: string;
+  /** Invocations that wrote an envelope for it (more than one: a crash or a concurrent copy). */
+  readonly invocations?: number;
+}
 
 /** What a local run found, per destination and overall; the text and HTML reports render it. */
 export interface DestinationReport extends DestinationProgress {
   readonly skippedByReason: Readonly<Record<string, number>>;
   /** RecordsRetried by its `Reason` dimension (busy, fenced, transient, outcome-unknown, …). */
   readonly retriedByReason: Readonly<Record<string, number>>;
+  /** DestinationErrors by its `ErrorClass` dimension (throttled, server, timeout, …). */
+  readonly errorsByClass: Readonly<Record<string, number>>;
   readonly deadLetteredByReason: Readonly<Record<string, number>>;
   readonly lagMs: { readonly p50: number | null; readonly p99: number | null };
   readonly destinationWrites: number;
@@ -47,8 +74,19 @@ export interface RedrivePhaseReport {
   }>;
 }
 
+/** Said first by every report of an interrupted run, text and HTML alike. */
+export const INTERRUPTED_MARKER = 'INTERRUPTED — partial';
+
 export interface LocalRunReport {
   readonly runId: string;
+  /**
+   * The run was stopped by its signal before it drained: the counts are what happened until then,
+   * the stream is the part that was published, and the invariants were checked on that partial
+   * state (messages still in flight count as not ended).
+   */
+  readonly interrupted: boolean;
+  /** Where the consumers' log lines went; its first line names `runId`. */
+  readonly logFile: string;
   readonly endpoint: string;
   readonly durationMs: number;
   readonly stream: {
@@ -63,6 +101,10 @@ export interface LocalRunReport {
   readonly destinations: readonly DestinationReport[];
   readonly invariants: InvariantReport;
   readonly drained: boolean;
+  /** Every setting the run used, defaults resolved, per destination as its consumers ran. */
+  readonly settings: RunSettings;
+  /** Every dead letter of every destination, once per source message. */
+  readonly deadLetters: readonly DeadLetterDetail[];
   /** What went wrong on purpose: failures the fake API injected and invocations that died. */
   readonly faults: {
     readonly injected: Readonly<Record<string, number>>;

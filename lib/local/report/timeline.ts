@@ -1,4 +1,5 @@
 import { dimensionNames, percentile, type EmfStore, type MetricDatapoint } from '../sim/emf.ts';
+import type { QueueObservations } from '../sim/queue-sampler.ts';
 import { MetricDimension, MetricName } from '../../core/metrics.ts';
 
 export interface TimelineOptions {
@@ -10,6 +11,8 @@ export interface TimelineOptions {
   readonly startedAt: number;
   /** Width of one bucket. @default 1000 */
   readonly bucketMs?: number;
+  /** The source queues' depth samples and the ages of what the pollers received. @default none */
+  readonly queues?: QueueObservations;
 }
 
 /** What one destination did during one bucket. */
@@ -26,6 +29,15 @@ export interface DestinationBucket {
   readonly lagP50: number | null;
   readonly lagP90: number | null;
   readonly lagP99: number | null;
+  /** The source queue's ApproximateNumberOfMessages at the bucket's last depth sample; null without one. */
+  readonly queueVisible: number | null;
+  /** ApproximateNumberOfMessagesNotVisible (in flight) at the same sample. */
+  readonly queueInFlight: number | null;
+  /**
+   * The age of the oldest message the pollers received in the bucket (receive time minus its
+   * SentTimestamp; SQS has no age-of-oldest attribute); null when nothing was received.
+   */
+  readonly oldestReceivedAgeMs: number | null;
 }
 
 export interface TimelineBucket {
@@ -76,8 +88,9 @@ const sumOf = (values: readonly number[]): number => values.reduce((total, value
  * per destination and bucket, the records applied, skipped, retried and dead-lettered, the
  * destination errors and error rate, and the end-to-end lag percentiles. Counts are read from the
  * series with exactly the {Destination} dimension (the per-Reason breakdowns would count twice);
- * dead-letter reasons from RecordsDeadLettered's Reason breakdown. A datapoint stamped before
- * `startedAt` (clock skew) falls into the first bucket.
+ * dead-letter reasons from RecordsDeadLettered's Reason breakdown. With `queues`, each bucket also
+ * holds its destination's queue depth (the bucket's last sample) and the oldest age received in it.
+ * A datapoint stamped before `startedAt` (clock skew) falls into the first bucket.
  *
  * @example
  * const timeline = buildTimeline(store, { namespace: 'SyncPipeline', destinations: ['crm', 'erp'], startedAt });
@@ -104,20 +117,33 @@ export const buildTimeline = (store: EmfStore, options: TimelineOptions): Timeli
     };
   });
 
-  const everyDatapoint = gathered.flatMap((g) => [...Object.values(g.counts).flat(), ...g.destinationErrors, ...g.lag]);
-  const bucketCount = everyDatapoint.length === 0 ? 0 : Math.max(...everyDatapoint.map((point) => bucketOf(point.timestamp))) + 1;
-  const binned = (points: readonly MetricDatapoint[]): number[][] => {
+  const queues = options.queues ?? { depth: [], receivedAges: [] };
+  const everyTimestamp = [
+    ...gathered.flatMap((g) => [...Object.values(g.counts).flat(), ...g.destinationErrors, ...g.lag]).map((point) => point.timestamp),
+    ...queues.depth.map((sample) => sample.at),
+    ...queues.receivedAges.map((sample) => sample.at),
+  ];
+  const bucketCount = everyTimestamp.reduce((count, timestamp) => Math.max(count, bucketOf(timestamp) + 1), 0);
+  const binned = (points: ReadonlyArray<Pick<MetricDatapoint, 'timestamp' | 'value'>>): number[][] => {
     const bins = Array.from({ length: bucketCount }, (): number[] => []);
     for (const point of points) bins[bucketOf(point.timestamp)]!.push(point.value);
     return bins;
   };
 
-  const perDestination = gathered.map((g) => ({
-    destination: g.destination,
-    counts: Object.fromEntries(COUNTED_FIELDS.map((field) => [field, binned(g.counts[field])])) as Record<CountedField, number[][]>,
-    destinationErrors: binned(g.destinationErrors),
-    lag: binned(g.lag),
-  }));
+  const perDestination = gathered.map((g) => {
+    // Depth: the last sample of each bucket (samples arrive in time order); age: the bucket's oldest.
+    const depth = Array.from({ length: bucketCount }, (): { visible: number; inFlight: number } | null => null);
+    for (const sample of queues.depth) if (sample.destination === g.destination) depth[bucketOf(sample.at)] = sample;
+    const ages = binned(queues.receivedAges.filter((sample) => sample.destination === g.destination).map((sample) => ({ timestamp: sample.at, value: sample.oldestAgeMs })));
+    return {
+      destination: g.destination,
+      counts: Object.fromEntries(COUNTED_FIELDS.map((field) => [field, binned(g.counts[field])])) as Record<CountedField, number[][]>,
+      destinationErrors: binned(g.destinationErrors),
+      lag: binned(g.lag),
+      depth,
+      ages,
+    };
+  });
 
   const buckets: TimelineBucket[] = Array.from({ length: bucketCount }, (_, index) => ({
     t: index * bucketMs,
@@ -139,6 +165,9 @@ export const buildTimeline = (store: EmfStore, options: TimelineOptions): Timeli
             lagP50: percentile(lag, 50) ?? null,
             lagP90: percentile(lag, 90) ?? null,
             lagP99: percentile(lag, 99) ?? null,
+            queueVisible: d.depth[index]?.visible ?? null,
+            queueInFlight: d.depth[index]?.inFlight ?? null,
+            oldestReceivedAgeMs: d.ages[index]!.length === 0 ? null : Math.max(...d.ages[index]!),
           },
         ];
       }),

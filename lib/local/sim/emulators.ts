@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
 
 /** The part of dynalite's options this module sets; dynalite ships no type declarations. */
 interface DynaliteOptions {
@@ -19,8 +19,8 @@ interface DynaliteOptions {
 const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
 
 /**
- * The emulators accept any credentials, so clients reach them on loopback. dynalite listens there
- * only; fauxqs 2.4.1 always listens on 0.0.0.0 (its `host` option renames queue URLs instead).
+ * The emulators accept any credentials, so they listen on loopback only: nothing else on the
+ * network may reach them.
  */
 const LOOPBACK = '127.0.0.1';
 
@@ -65,6 +65,19 @@ const startDynalite = async (): Promise<Server> => {
   return server;
 };
 
+/**
+ * fauxqs on loopback. Its `startFauxqs` always listens on 0.0.0.0 (its `host` option renames queue
+ * URLs instead), so this builds the same app with its exported `buildApp` and listens here; queue
+ * URLs then name the host the client called, 127.0.0.1. Closing the app cancels pending long polls
+ * and force-closes connections (fastify `forceCloseConnections`).
+ */
+const startFauxqsOnLoopback = async (): Promise<{ readonly port: number; stop(): Promise<void> }> => {
+  const app = buildApp({ logger: false });
+  await app.listen({ port: 0, host: LOOPBACK });
+  const { port } = app.server.address() as AddressInfo;
+  return { port, stop: () => app.close() };
+};
+
 const closeDynalite = (server: Server): Promise<void> =>
   new Promise<void>((resolve, reject) => {
     // dynalite's close() also closes its in-memory LevelDB once the HTTP server has stopped.
@@ -87,7 +100,7 @@ const closeDynalite = (server: Server): Promise<void> =>
  * await emulators.stop();
  */
 export const startEmulators = async (): Promise<Emulators> => {
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const fauxqs = await startFauxqsOnLoopback();
   let dynamodbServer: Server;
   try {
     dynamodbServer = await startDynalite();
@@ -102,7 +115,6 @@ export const startEmulators = async (): Promise<Emulators> => {
     sqsEndpoint: `http://${LOOPBACK}:${fauxqs.port}`,
     dynamodbEndpoint: `http://${LOOPBACK}:${dynamodbPort}`,
     stop: () => {
-      // fauxqs' stop() cancels pending long polls and force-closes connections (fastify forceCloseConnections).
       stopped ??= Promise.all([fauxqs.stop(), closeDynalite(dynamodbServer)]).then(() => undefined);
       return stopped;
     },

@@ -135,6 +135,11 @@ export interface EventSourcePollerOptions {
   /** Called after each invocation (and its deletes). Must not throw. */
   readonly onInvocation?: (summary: InvocationSummary) => void;
   /**
+   * Called with what each ReceiveMessage returned (with every system attribute, `SentTimestamp`
+   * among them), before it is invoked; not called for empty receives. Must not throw.
+   */
+  readonly onReceive?: (messages: readonly Message[]) => void;
+  /**
    * Called after the handler resolved, before the deletes; a test hook for a crash between the
    * handler's work and the deletes.
    *
@@ -468,7 +473,7 @@ const isAbort = (error: unknown): boolean => error instanceof Error && error.nam
  */
 export const startEventSourcePoller = (options: EventSourcePollerOptions): EventSourcePoller => {
   const settings = parseOrThrow(optionsSchema, options, 'event source poller options');
-  const { sqs, queueUrl, queueArn, handler, functionName, onInvocation, beforeDelete } = options;
+  const { sqs, queueUrl, queueArn, handler, functionName, onInvocation, onReceive, beforeDelete } = options;
   const onError =
     options.onError ??
     ((error: unknown) => console.error(`[event-source-poller ${functionName}] ${error instanceof Error ? error.message : String(error)}`));
@@ -496,6 +501,7 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
       }),
     );
     counters.received += Messages.length;
+    if (Messages.length > 0) onReceive?.(Messages);
     return Messages;
   };
 
