@@ -1,13 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ExitCode, type CommandContext, type CommandFactory } from '../ops/cli.ts';
+import { ExitCode, type CommandFactory } from '../ops/cli.ts';
+import { UsageError } from '../ops/targets.ts';
 import { CHAOS_SIZE, chaosOverrides, chaosRunOptions } from './lab/chaos.ts';
 import type { LocalRunOptions } from './lab/run-options.ts';
 import { formatHtmlReport, formatReport, formatRetrySchedule } from './report/format-report.ts';
 import { createProgressView } from './report/progress-view.ts';
 import type { LocalRunReport } from './report/run-report.ts';
-import { runLocalPipeline } from './run-pipeline.ts';
+import { runLocalPipeline, type KeptRuntime } from './run-pipeline.ts';
 
 const integer = (min: number, max: number) => (value: string): number => {
   const parsed = Number(value);
@@ -27,6 +28,7 @@ interface LocalFlags {
   readonly log: string;
   readonly redrive: boolean;
   readonly plainRedrive: boolean;
+  readonly keepRunning: boolean;
 }
 
 /** The report as JSON: invariant verdicts as booleans (for `jq .invariants`), details beside them, no timeline. */
@@ -67,6 +69,11 @@ export const localCommand: CommandFactory = (context) =>
     .option('--malformed <n>', 'malformed messages mixed into the stream (default 3; 20 with --chaos)', integer(0, 10_000))
     .option('--redrive', 'once drained, heal the destination, redrive every DLQ as `sync-pipeline dlq redrive` does, drain again and check the invariants over both', false)
     .option('--plain-redrive', 'the same, moving every dead letter untouched (bad input too), as StartMessageMoveTask would', false)
+    .option(
+      '--keep-running',
+      'after the report, keep the runtime up (destination healed, consumers polling) so the other commands can be tried on it; prints the endpoints; Ctrl-C stops it',
+      false,
+    )
     .option('--html <file>', 'where to write the HTML report', 'reports/local-run.html')
     .option('--log <file>', "where the consumers' JSON log lines go", 'reports/local-run.log')
     .action(async (flags: LocalFlags) => {
@@ -83,10 +90,11 @@ export const localCommand: CommandFactory = (context) =>
       }
       const endpoint = globals.endpoint ?? (io.env.AWS_ENDPOINT_URL || undefined);
       const progress = createProgressView({ stream: io.stderr });
+      let kept = false;
       // Ctrl-C (the CLI's signal) ends the run with a partial report; a second one quits at once.
       io.signal?.addEventListener('abort', () => {
         progress.stop();
-        io.stderr.write('interrupted: stopping the publisher and the pollers, then reporting what happened so far (Ctrl-C again quits now)\n');
+        io.stderr.write(kept ? 'stopping the kept runtime\n' : 'interrupted: stopping the publisher and the pollers, then reporting what happened so far (Ctrl-C again quits now)\n');
       });
       const options: LocalRunOptions = {
         ...(chaotic ?? { config, changes, ids, seed: flags.seed }),
@@ -99,13 +107,28 @@ export const localCommand: CommandFactory = (context) =>
         ...(io.signal === undefined ? {} : { signal: io.signal }),
       };
       if (chaotic !== undefined) io.stderr.write(`chaos overrides:\n${chaosOverrides(config, options).map((line) => `  ${line}`).join('\n')}\n`);
-      const report = await runLocalPipeline(options).finally(() => progress.stop());
-      mkdirSync(dirname(flags.html), { recursive: true });
-      writeFileSync(flags.html, formatHtmlReport(report));
-      io.stderr.write(`${formatReport(report)}\n\nHTML report: ${flags.html}; consumer logs: ${report.logFile}\n`);
-      if (globals.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
+      const finish = (report: LocalRunReport): void => {
+        progress.stop();
+        mkdirSync(dirname(flags.html), { recursive: true });
+        writeFileSync(flags.html, formatHtmlReport(report));
+        io.stderr.write(`${formatReport(report)}\n\nHTML report: ${flags.html}; consumer logs: ${report.logFile}\n`);
+        if (globals.json) io.stdout.write(`${JSON.stringify(reportJson(report))}\n`);
+      };
+      if (flags.keepRunning && io.signal === undefined) throw new UsageError('--keep-running needs a way to stop (Ctrl-C)');
+      const keep = async (runtime: KeptRuntime): Promise<void> => {
+        kept = true;
+        finish(runtime.report);
+        io.stderr.write(
+          `\nThe runtime keeps running, the destination healed and the consumers polling; Ctrl-C stops it. In another terminal:\n` +
+            `  export AWS_ENDPOINT_URL_SQS=${runtime.sqsEndpoint} AWS_ENDPOINT_URL_DYNAMODB=${runtime.dynamodbEndpoint}\n` +
+            `  npm run -s sync-pipeline -- status; npm run -s sync-pipeline -- dlq inspect ${config.destinations[0]?.name ?? '<destination>'}\n`,
+        );
+        await new Promise<void>((resolve) => (io.signal!.aborted ? resolve() : io.signal!.addEventListener('abort', () => resolve(), { once: true })));
+      };
+      const report = await runLocalPipeline({ ...options, ...(flags.keepRunning ? { keepRunning: keep } : {}) }).finally(() => progress.stop());
+      if (!flags.keepRunning) finish(report);
       const ok = report.drained && Object.values(report.invariants).every((check) => check.ok);
-      // 130: ended by SIGINT, as a shell reports it.
+      // 130: ended by SIGINT before the report, as a shell reports it (a kept runtime ends on Ctrl-C after it).
       if (report.interrupted) ctx.exitCode = ExitCode.INTERRUPTED;
       else if (!ok) ctx.exitCode = ExitCode.UNHEALTHY;
     });

@@ -37,6 +37,24 @@ import { createLocalResources, type LocalResources } from './sim/local-resources
 import { startQueueSampler, type QueueObservations, type QueueSampler } from './sim/queue-sampler.ts';
 
 export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
+
+/** What a kept runtime offers the operator's tools: where its services listen, and the run's report. */
+export interface KeptRuntime {
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  readonly report: LocalRunReport;
+}
+
+/** How a run ends. */
+export interface RunEnding {
+  /**
+   * Once the report is ready, keep the runtime up for the operator's tools: the destination healed
+   * (no injected failures, no crashes), new pollers consuming, the emulators and the fake API
+   * listening. The teardown waits for the promise this returns (the CLI resolves it on Ctrl-C).
+   * @default tear down at once
+   */
+  readonly keepRunning?: (runtime: KeptRuntime) => Promise<void>;
+}
 export type { DestinationReport, LocalRunReport } from './report/run-report.ts';
 
 /** The consumers of a run: pollers invoking the real handler, and what the pollers saw. */
@@ -245,6 +263,13 @@ const purgeQueues = async (sqs: SQSClient, resources: LocalResources): Promise<v
   }
 };
 
+/** A healthy destination from now on: no injected failures, no crashes (SQS's own concurrent copies go on). */
+const heal = (config: PipelineConfig, fakeApi: FakeApi, faults: CallFaults): void => {
+  fakeApi.setDefaultFailures({});
+  for (const destination of config.destinations) fakeApi.setFailures(destination.name, {});
+  faults.stopCrashing();
+};
+
 /**
  * The redrive phase: heals the destination (no injected failures, no crashes; SQS's own concurrent
  * copies go on), then moves each destination's dead letters back to its queue with the same code as
@@ -260,9 +285,7 @@ const redrivePhase = async (phase: {
   readonly published: Published;
   readonly plain: boolean;
 }): Promise<{ movedBySqs: DeadLetter[]; destinations: Array<RedrivePhaseReport['destinations'][number]> }> => {
-  phase.fakeApi.setDefaultFailures({});
-  for (const destination of phase.config.destinations) phase.fakeApi.setFailures(destination.name, {});
-  phase.faults.stopCrashing();
+  heal(phase.config, phase.fakeApi, phase.faults);
   const movedBySqs: DeadLetter[] = [];
   const destinations: Array<RedrivePhaseReport['destinations'][number]> = [];
   for (const destination of phase.config.destinations) {
@@ -383,7 +406,7 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
  * const report = await runLocalPipeline({ config, changes: 500, rate: 250 });
  * Object.values(report.invariants).every((check) => check.ok);
  */
-export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalRunReport> => {
+export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Promise<LocalRunReport> => {
   const startedAt = Date.now();
   const runId = randomUUID().slice(0, 8);
   const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
@@ -495,7 +518,19 @@ export const runLocalPipeline = async (options: LocalRunOptions): Promise<LocalR
     const settings = describeRunSettings(config, options);
     const observed = queues.observations();
     const report = assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload: judged, accounting, deadLetters, drained, interrupted, logFile, consumers: running, faults, output, fakeApi, emf, settings, queues: observed });
-    return redrive === undefined ? report : { ...report, redrive };
+    const ended = redrive === undefined ? report : { ...report, redrive };
+    if (options.keepRunning !== undefined) {
+      heal(config, fakeApi, faults);
+      consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: () => undefined });
+      // No progress ticks any more: the consumers' log lines still reach the file every second.
+      const flushing = setInterval(() => output.flush(), 1_000);
+      try {
+        await options.keepRunning({ sqsEndpoint: aws.sqsEndpoint, dynamodbEndpoint: aws.dynamodbEndpoint, report: ended });
+      } finally {
+        clearInterval(flushing);
+      }
+    }
+    return ended;
   } finally {
     await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
     await sampler?.stop();

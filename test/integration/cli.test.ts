@@ -381,6 +381,55 @@ describe('The sync-pipeline CLI against the embedded emulators', () => {
   });
 
   describe('local', () => {
+    it('keeps the runtime up with --keep-running, and the other commands reach it through the SDK endpoint variables', async () => {
+      // Prepare
+      let stderr = '';
+      const stop = new AbortController();
+      const io: CliIo = {
+        stdout: { write: () => true } as unknown as CliIo['stdout'],
+        stderr: { write: (chunk: string) => ((stderr += chunk), true) } as unknown as CliIo['stderr'],
+        env: { AWS_REGION: 'us-east-1' },
+        signal: stop.signal,
+      };
+      const running = runCli(
+        ['local', '--changes', '40', '--rate', '0', '--malformed', '2', '--keep-running', '--html', join(dir, 'kept.html'), '--log', join(dir, 'kept.log')],
+        io,
+        [localCommand],
+      );
+      let endpoints: RegExpMatchArray | null = null;
+      while (endpoints === null) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        endpoints = /export AWS_ENDPOINT_URL_SQS=(\S+) AWS_ENDPOINT_URL_DYNAMODB=(\S+)/.exec(stderr);
+      }
+      const tool = async (args: readonly string[]) => {
+        let out = '';
+        const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SQS: endpoints![1]!, AWS_ENDPOINT_URL_DYNAMODB: endpoints![2]! };
+        const toolIo: CliIo = { stdout: { write: (c: string) => ((out += c), true) } as unknown as CliIo['stdout'], stderr: io.stdout, env };
+        const code = await runCli(['--json', ...args], toolIo, []);
+        return { code, json: out === '' ? undefined : JSON.parse(out) };
+      };
+      const change = join(dir, 'kept-change.ndjson');
+      writeFileSync(change, serializeChangeEvent(changeEvent({ id: 'kept-1', version: 7 })));
+
+      // Act
+      const status = await tool(['status']);
+      const replayed = await tool(['replay', 'crm', '--file', change]);
+      let ledger: { appliedVersion?: number } | undefined;
+      for (let tries = 0; ledger?.appliedVersion !== 7 && tries < 100; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ledger = (await tool(['resync', 'crm', '--id', 'kept-1', '--type', 'contact'])).json.ledger ?? undefined;
+      }
+      stop.abort();
+      const code = await running;
+
+      // Assess
+      expect(status.code).toBe(1);
+      expect(status.json.destinations.reduce((sum: number, d: { deadLetters: number }) => sum + d.deadLetters, 0)).toBe(2);
+      expect(replayed.json).toMatchObject({ source: 'file', sent: 1 });
+      expect(ledger).toMatchObject({ appliedVersion: 7 });
+      expect(code).toBe(0);
+    });
+
     it('`sync-pipeline local --json` writes one JSON object to stdout whose invariants all hold', async () => {
       // Act
       const { stdout } = await run(process.execPath, ['bin/sync-pipeline.ts', 'local', '--changes', '120', '--rate', '0', '--json', '--html', join(dir, 'r.html'), '--log', join(dir, 'r.log')], {

@@ -145,6 +145,9 @@ export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   /** The endpoint the clients talk to, or 'embedded' for the emulators started here. */
   readonly endpoint: string;
+  /** Where each client goes (the embedded emulators serve SQS and DynamoDB on ports of their own). */
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
   /** Destroys the clients and stops the emulators, if they were started here. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -167,6 +170,8 @@ export const connectAws = async (options: { readonly endpoint?: string } = {}): 
     sqs,
     dynamodb,
     endpoint: options.endpoint ?? 'embedded',
+    sqsEndpoint: options.endpoint ?? emulators!.sqsEndpoint,
+    dynamodbEndpoint: options.endpoint ?? emulators!.dynamodbEndpoint,
     stop: () => {
       stopped ??= (async () => {
         sqs.destroy();
