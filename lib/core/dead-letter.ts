@@ -55,8 +55,8 @@ export interface MessageAttribute {
   readonly binaryValue?: string;
 }
 
-/** What the consumer knows about a dead letter; travels as the {@link DEAD_LETTER_FACTS_ATTRIBUTE} attribute. */
-export interface DeadLetterFacts {
+/** What every dead letter says, whatever its shape. */
+interface DeadLetterBasics {
   readonly reason: DeadLetterReason;
   /** The detail: what failed and why, never the payload. */
   readonly message: string;
@@ -70,6 +70,10 @@ export interface DeadLetterFacts {
   readonly status?: number;
   /** The Lambda request id of the invocation that wrote it. */
   readonly invocationId?: string;
+}
+
+/** What the consumer knows about a dead letter; travels as the {@link DEAD_LETTER_FACTS_ATTRIBUTE} attribute. */
+export interface DeadLetterFacts extends DeadLetterBasics {
   /**
    * Set when the original body could not travel as it is, and the body is a {@link DeadLetterEnvelope}
    * instead (the one exception): `too-large` when body and attributes did not fit in one message
@@ -85,20 +89,11 @@ export interface DeadLetterFacts {
  * The body of every dead letter written before the body stayed the original (and, today, of the one
  * exception: an original too large to carry). Still read by the consumer and the CLI.
  */
-export interface DeadLetterEnvelope {
-  readonly reason: DeadLetterReason;
-  readonly message: string;
-  readonly destination: string;
-  readonly messageId: string;
-  readonly attempts: number;
-  readonly firstAttemptAt: string;
-  readonly lastAttemptAt: string;
+export interface DeadLetterEnvelope extends DeadLetterBasics {
   readonly originalBody: string;
   readonly originalBodyTruncated: boolean;
   readonly originalBodySha256: string;
   readonly originalAttributes: Readonly<Record<string, string>>;
-  readonly status?: number;
-  readonly invocationId?: string;
 }
 
 export interface DeadLetterInput {
