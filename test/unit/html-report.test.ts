@@ -86,6 +86,24 @@ describe('Function: formatHtmlReport', () => {
     expect(html).not.toContain('data-record="crm contact/c-2"');
   });
 
+  it('shows the redrive phase in both reports: the DLQ before, what moved and how, and the DLQ after', () => {
+    // Prepare
+    const redrive = {
+      plain: false,
+      destinations: [{ destination: 'crm', before: { rejected: 5, 'invalid-json': 1 }, moved: 5, method: 'receive-send-delete', kept: { 'invalid-json (bad input)': 1 }, after: 1 }],
+    };
+
+    // Act
+    const html = formatHtmlReport(localRunReport({ redrive }));
+    const text = formatReport(localRunReport({ redrive }));
+    const without = formatHtmlReport(localRunReport());
+
+    // Assess
+    expect(html).toContain('<tr data-redrive="crm" data-after="1"><th scope="row">crm</th><td>rejected 5, invalid-json 1</td><td class="num">5</td>');
+    expect(text).toContain('  crm: DLQ rejected 5, invalid-json 1 -> moved 5 by receive-send-delete, left invalid-json (bad input) 1; DLQ after 1');
+    expect(without).not.toContain('id="redrive"');
+  });
+
   it('says INTERRUPTED — partial in the heading, in a banner and in the verdict line of an interrupted run', () => {
     // Act
     const html = formatHtmlReport(localRunReport({ interrupted: true, drained: false }));

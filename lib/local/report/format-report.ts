@@ -1,6 +1,7 @@
 import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import { retrySchedule } from '../../core/backoff.ts';
 import { renderHtmlReport } from './html-report.ts';
+import { formatRedriveLines } from './html-sections.ts';
 import type { RunSettings } from '../lab/run-settings.ts';
 import { INTERRUPTED_MARKER, type LocalRunReport } from './run-report.ts';
 
@@ -83,6 +84,7 @@ export const formatReport = (report: LocalRunReport): string => {
         `requests repeating a key ${faults.replays}`,
     );
   }
+  if (report.redrive !== undefined) lines.push('', ...formatRedriveLines(report.redrive));
   lines.push(
     '',
     report.drained
@@ -173,4 +175,5 @@ export const formatHtmlReport = (report: LocalRunReport): string =>
     settings: report.settings,
     faults: report.faults,
     deadLetters: report.deadLetters,
+    ...(report.redrive === undefined ? {} : { redrive: report.redrive }),
   });

@@ -1,8 +1,8 @@
 import type { InvariantCheck } from '../lab/invariants.ts';
 import type { RunSettings } from '../lab/run-settings.ts';
 import { attributes, escapeHtml, formatCount } from './html-markup.ts';
-import { renderDeadLetterDetails, renderErrorsByClass, renderSettings, renderWriteSequences, type HtmlReportFaults } from './html-sections.ts';
-import { INTERRUPTED_MARKER, type DeadLetterDetail } from './run-report.ts';
+import { renderDeadLetterDetails, renderErrorsByClass, renderRedrive, renderSettings, renderWriteSequences, type HtmlReportFaults } from './html-sections.ts';
+import { INTERRUPTED_MARKER, type DeadLetterDetail, type RedrivePhaseReport } from './run-report.ts';
 import type { DestinationBucket, Timeline } from './timeline.ts';
 
 export { escapeHtml } from './html-markup.ts';
@@ -46,6 +46,8 @@ export interface HtmlReportInput {
   readonly faults?: HtmlReportFaults;
   /** Every dead letter, one row each (never a body or payload). @default not shown */
   readonly deadLetters?: readonly DeadLetterDetail[];
+  /** The run's redrive phase, when it had one. */
+  readonly redrive?: RedrivePhaseReport;
 }
 
 const integerFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -547,6 +549,7 @@ export const renderHtmlReport = (input: HtmlReportInput): string => {
     '<a href="#invariants">Invariants</a>',
     ...destinations.map((destination, index) => `<a href="#destination-${index}">${escapeHtml(destination)}</a>`),
     '<a href="#dead-letters">Dead letters</a>',
+    ...(input.redrive === undefined ? [] : ['<a href="#redrive">Redrive</a>']),
     ...(input.settings === undefined ? [] : ['<a href="#settings">Settings</a>']),
   ].join('');
 
@@ -576,6 +579,7 @@ ${renderWriteSequences(input.invariants)}
 ${destinations.map((destination, index) => renderDestinationCharts(destination, index, input.timeline)).join('\n')}
 ${renderDeadLetters(destinations, input)}
 ${input.deadLetters === undefined ? '' : renderDeadLetterDetails(input.deadLetters)}
+${input.redrive === undefined ? '' : renderRedrive(input.redrive)}
 ${input.settings === undefined ? '' : renderSettings(input.settings, input.faults)}
 </main>
 <footer>Charts are drawn from the consumers' EMF metrics, bucketed by their timestamps; hover a chart for a bucket's values, or open its data table. This file is self-contained: no scripts, no network.</footer>

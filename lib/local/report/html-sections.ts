@@ -2,7 +2,7 @@ import type { FailureRates } from '../lab/fake-api.ts';
 import type { InvariantCheck, WriteSequence } from '../lab/invariants.ts';
 import type { RunSettings } from '../lab/run-settings.ts';
 import { attributes, escapeHtml, formatCount } from './html-markup.ts';
-import type { DeadLetterDetail, LocalRunReport } from './run-report.ts';
+import type { DeadLetterDetail, LocalRunReport, RedrivePhaseReport } from './run-report.ts';
 
 // The report's tables for whoever is on call: what failed and how (errors by class, the writes that
 // broke an invariant, each dead letter), and what was run (settings, injected faults).
@@ -208,3 +208,46 @@ export const renderSettings = (settings: RunSettings, faults: HtmlReportFaults |
     .join('')}</tbody></table>`;
   return section('settings', 'Settings of the run', `${run}<h3>Destinations, as their consumers ran</h3>${destinations}${renderFaults(settings, faults)}`);
 };
+
+const countsText = (counts: Readonly<Record<string, number>>): string =>
+  Object.entries(counts)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ') || 'none';
+
+/**
+ * The redrive phase of a run: per destination, the DLQ by reason before, what moved and how, what the
+ * move left, and the DLQ once the moved messages had drained.
+ *
+ * @example
+ * renderRedrive(report.redrive);
+ */
+export const renderRedrive = (redrive: RedrivePhaseReport): string => {
+  const rows = redrive.destinations
+    .map(
+      (row) =>
+        `<tr${attributes({ 'data-redrive': row.destination, 'data-after': String(row.after) })}><th scope="row">${escapeHtml(row.destination)}</th>` +
+        `<td>${escapeHtml(countsText(row.before))}</td><td class="num">${formatCount(row.moved)}</td><td>${escapeHtml(row.method)}</td>` +
+        `<td>${escapeHtml(countsText(row.kept))}</td><td class="num">${formatCount(row.after)}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<section id="redrive" aria-labelledby="redrive-heading"><h2 id="redrive-heading">Redrive after the run</h2>` +
+    `<p>The destination was healed, then every DLQ was moved back to its queue ${redrive.plain ? 'untouched, bad input too (a plain move, as StartMessageMoveTask does)' : 'as <code>sync-pipeline dlq redrive</code> does (bad input stays)'}, and the queues drained again; the invariants cover both phases.</p>` +
+    `<table data-table="redrive"><thead><tr><th scope="col">destination</th><th scope="col">DLQ before</th><th scope="col">moved</th><th scope="col">by</th><th scope="col">left by the move</th><th scope="col">DLQ after</th></tr></thead><tbody>${rows}</tbody></table></section>`
+  );
+};
+
+/**
+ * The redrive phase as text lines, for the terminal report.
+ *
+ * @example
+ * formatRedriveLines(report.redrive); // ['redrive after the run (as sync-pipeline dlq redrive):', '  crm: DLQ rejected 5 -> moved 5 by receive-send-delete; DLQ after 0']
+ */
+export const formatRedriveLines = (redrive: RedrivePhaseReport): string[] => [
+  `redrive after the run (${redrive.plain ? 'a plain move of every dead letter' : 'as sync-pipeline dlq redrive'}), the destination healed:`,
+  ...redrive.destinations.map(
+    (row) =>
+      `  ${row.destination}: DLQ ${countsText(row.before)} -> moved ${row.moved} by ${row.method}` +
+      `${Object.keys(row.kept).length > 0 ? `, left ${countsText(row.kept)}` : ''}; DLQ after ${row.after}`,
+  ),
+];
