@@ -112,6 +112,35 @@ export const DEFAULT_SETTLE_SECONDS = 120;
 export const IdNormalization = { NONE: 'none', NFC: 'NFC' } as const;
 export type IdNormalization = (typeof IdNormalization)[keyof typeof IdNormalization];
 
+/**
+ * The most requests per second the destination takes from all of this destination's consumers
+ * together (Lambda invocations on AWS, pollers locally). A 429 or Retry-After lowers the rate in force
+ * by half; it recovers by `recoveryPercentPerSecond` of `perSecond` each second, up to `perSecond`.
+ */
+const rateLimitSchema = z.strictObject({
+  perSecond: z
+    .number({ error: 'expected a number of requests per second' })
+    .min(0.1, { error: 'expected at least 0.1 requests per second' })
+    .max(10_000, { error: 'expected at most 10000 requests per second' }),
+  /** Requests that may go at once after a quiet spell. @default 1 */
+  burst: intInRange(1, 1_000).default(1),
+  recoveryPercentPerSecond: intInRange(1, 100).default(5),
+});
+
+/**
+ * Stops sending to a destination that keeps failing: once `failurePercent` of at least `minCalls`
+ * calls in a `windowSeconds` window failed transiently, it opens; while open nothing is sent, the
+ * destination's event source mapping is disabled (pollers pause locally), so changes wait in the
+ * queue instead of spending their receives, and a probe every `probeIntervalSeconds` tries it again.
+ */
+const breakerSchema = z.strictObject({
+  failurePercent: intInRange(1, 100).default(50),
+  minCalls: intInRange(1, 10_000).default(20),
+  windowSeconds: intInRange(5, 3_600).default(60),
+  /** At least 60 on AWS: the probe runs on an EventBridge schedule, whose finest rate is a minute. */
+  probeIntervalSeconds: intInRange(1, 3_600).default(60),
+});
+
 /** The fields every destination has, whatever its kind. */
 const destinationCommonShape = {
   name: nameSchema,
@@ -128,6 +157,9 @@ const destinationCommonShape = {
   idNormalization: z.enum([IdNormalization.NONE, IdNormalization.NFC], { error: 'expected "none" or "NFC"' }).default(IdNormalization.NONE),
   retry: retrySchema.prefault({}),
   alarms: alarmsSchema.prefault({}),
+  /** @default no limit */
+  rateLimit: rateLimitSchema.optional(),
+  breaker: breakerSchema.prefault({}),
 };
 
 /**
@@ -196,6 +228,8 @@ export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
 export type DestinationConfig = PipelineConfig['destinations'][number];
 export type RetryConfig = DestinationConfig['retry'];
+export type RateLimitConfig = NonNullable<DestinationConfig['rateLimit']>;
+export type BreakerConfig = DestinationConfig['breaker'];
 /** The destination config of one kind. */
 export type DestinationConfigOf<K extends DestinationConfig['kind']> = Extract<DestinationConfig, { readonly kind: K }>;
 export type VersionPreconditionConfig = NonNullable<HttpDestinationFields['versionPrecondition']>;

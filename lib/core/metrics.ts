@@ -23,6 +23,15 @@ export const MetricName = {
   END_TO_END_LAG: 'EndToEndLag',
   /** appliedAt - SentTimestamp: time spent in the pipeline. */
   QUEUE_LAG: 'QueueLag',
+  /**
+   * Sent back to the queue as a new message, with a delay, without spending the change's receives.
+   * With dimension Reason: throttled (a 429, and the rest of its batch) | breaker-open | coalescing.
+   */
+  RECORDS_DEFERRED: 'RecordsDeferred',
+  /** The destination's requests per second in force (the configured ceiling, lowered after a 429); once per invocation. */
+  RATE_IN_FORCE: 'RateInForce',
+  /** 1 while the destination's circuit breaker is open, else 0; once per invocation and probe. */
+  BREAKER_OPEN: 'BreakerOpen',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
