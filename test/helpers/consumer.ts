@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/destination.ts';
-import type { RecordQueue } from '../../lib/core/record-queue.ts';
+import type { DeferredMessage, DeferResult, ReceivedRecord, RecordQueue } from '../../lib/core/record-queue.ts';
 import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
 import type { DeadLetterFacts, DeadLetterMessage, MessageAttribute } from '../../lib/core/dead-letter.ts';
@@ -30,9 +30,23 @@ export class RecordingQueue implements RecordQueue {
     this.deadLetters.push({ ...letter.facts, originalBody: letter.body, attributes: letter.attributes });
   }
 
-  public async delayRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
-    this.delays.push({ receiptHandle, delaySeconds });
+  /** Every deferral sent, in order. */
+  public readonly deferrals: DeferredMessage[] = [];
+
+  public async delayRetries(entries: ReadonlyArray<{ receiptHandle: string; delaySeconds: number }>): Promise<void> {
+    this.delays.push(...entries);
   }
+
+  public async defer(messages: readonly DeferredMessage[]): Promise<DeferResult[]> {
+    this.deferrals.push(...messages);
+    return messages.map((message) => ({ messageId: message.messageId, sentAs: `deferred-${message.messageId}` }));
+  }
+
+  public async receiveOne(): Promise<ReceivedRecord | undefined> {
+    return undefined;
+  }
+
+  public async delete(): Promise<void> {}
 }
 
 /**

@@ -274,7 +274,10 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
 
   const queue: RecordQueue = {
     deadLetter: async (_letter: DeadLetterMessage) => undefined,
-    delayRetry: async () => undefined,
+    delayRetries: async () => undefined,
+    defer: async (messages) => messages.map((message) => ({ messageId: message.messageId, sentAs: message.messageId })),
+    receiveOne: async () => undefined,
+    delete: async () => undefined,
   };
 
   const deliver = (index: number, plan: MessagePlan, body: string, delivery: number, crashAtStep: number | undefined): void => {
