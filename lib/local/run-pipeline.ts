@@ -350,6 +350,7 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
     deleteMisses: fakeApi.deleteMisses(),
     appliedRecords: output.appliedRecords,
     lostAnswers: faults.lostAnswers,
+    receivedAnswers: faults.receivedAnswers,
   });
   const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
   const apiStats = fakeApi.stats();
