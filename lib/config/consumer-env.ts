@@ -9,6 +9,8 @@ export const ConsumerEnv = {
   /** The source queue, for ChangeMessageVisibility (backoff before a retry). */
   QUEUE_URL: 'SYNC_QUEUE_URL',
   DEAD_LETTER_QUEUE_URL: 'SYNC_DEAD_LETTER_QUEUE_URL',
+  /** The source queue's ARN: the breaker switches the event source mapping from it. */
+  QUEUE_ARN: 'SYNC_QUEUE_ARN',
   METRICS_NAMESPACE: 'POWERTOOLS_METRICS_NAMESPACE',
   SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
   LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',

@@ -93,6 +93,7 @@ export class DestinationConsumer extends Construct {
       [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
       [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
       [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
+      [ConsumerEnv.QUEUE_ARN]: this.queue.queueArn,
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
       [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
       // Also the `service` dimension of every metric: the alarms and dashboard read it from the same function.
