@@ -20,6 +20,8 @@ export interface DestinationAccounting {
   readonly applied: number;
   readonly skipped: number;
   readonly deadLettered: number;
+  /** Sent back to the queue as new messages (throttled, breaker open); each new message is among `published`. @default 0 */
+  readonly deferred?: number;
   /** Applied in invocations that died before publishing metrics (counted from their log lines). */
   readonly appliedUnreported?: number;
   /**
@@ -214,11 +216,11 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   const notes: string[] = [];
   const versionKey = (r: { resourceType: string; id: string; version: number }) => recordKey(r.resourceType, r.id, r.version);
   for (const row of input.accounting) {
-    const accounted = row.applied + row.skipped + row.deadLettered;
+    const accounted = row.applied + row.skipped + row.deadLettered + (row.deferred ?? 0);
     const extra = row.extraTerminalOutcomes ?? 0;
     if (accounted !== row.published + extra) {
       unbalanced.push(
-        `${row.destination}: published ${row.published}${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} but applied+skipped+dead-lettered = ${accounted}`,
+        `${row.destination}: published ${row.published}${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} but applied+skipped+dead-lettered${(row.deferred ?? 0) > 0 ? '+deferred' : ''} = ${accounted}`,
       );
     }
     const unterminated = row.unterminated ?? [];
