@@ -27,6 +27,8 @@ export const pipelineTestConfig = parsePipelineConfig({
       requestTimeoutMs: 5_000,
       functionTimeoutSeconds: 30,
       retry: { maxReceiveCount: 4 },
+      // Below EventBridge's finest rate: the probe runs every minute.
+      breaker: { probeIntervalSeconds: 30 },
     },
     {
       name: 'erp',
@@ -39,6 +41,8 @@ export const pipelineTestConfig = parsePipelineConfig({
       requestTimeoutMs: 10_000,
       functionTimeoutSeconds: 60,
       retry: { maxReceiveCount: 9 },
+      // Not a whole number of minutes: rounded up to 3.
+      breaker: { probeIntervalSeconds: 150 },
     },
   ],
 });
