@@ -61,8 +61,11 @@ export class EventSourceSwitch extends Construct {
 /**
  * How often the probe runs on AWS: every `ceil(probeIntervalSeconds / 60)` minutes, since a
  * schedule's finest rate is one minute (locally the probe runs every probeIntervalSeconds).
+ *
+ * @example
+ * probeIntervalMinutes({ breaker: { ...breaker, probeIntervalSeconds: 150 } }); // 3
  */
-const probeIntervalMinutes = (destination: DestinationConfig): number =>
+export const probeIntervalMinutes = (destination: Pick<DestinationConfig, 'breaker'>): number =>
   Math.ceil(destination.breaker.probeIntervalSeconds / 60);
 
 /** Props of {@link BreakerProbe}. */

@@ -47,7 +47,8 @@ export const pipelineTestConfig = parsePipelineConfig({
   ],
 });
 
-// Two destinations whose alarm settings all differ, so a threshold wired to the wrong one shows.
+// Two destinations whose alarm and breaker settings all differ, so a threshold wired to the wrong one
+// shows; only crm has a rate limit.
 export const monitoringTestConfigInput = {
   name: 'mon-test',
   metricsNamespace: 'MonTest',
@@ -59,6 +60,8 @@ export const monitoringTestConfigInput = {
       baseUrl: 'https://crm.example.com/api',
       resourceTypes: ['contact'],
       alarms: { lagP99Seconds: 120, errorRatePercent: 2, oldestMessageAgeSeconds: 600 },
+      rateLimit: { perSecond: 20 },
+      breaker: { failurePercent: 40, minCalls: 10, windowSeconds: 30, probeIntervalSeconds: 120 },
     },
     {
       name: 'erp',
