@@ -74,6 +74,13 @@ const statementsOfRole = (template: Template, roleId: string): PolicyStatementJs
 
 const actionsOf = (statement: PolicyStatementJson): string[] => [statement.Action].flat();
 
+/** Asserts that one policy attached to the role `roleId` holds exactly `statements`, in order. */
+const expectPolicyOfRole = (template: Template, roleId: string, statements: readonly PolicyStatementJson[]): void =>
+  template.hasResourceProperties('AWS::IAM::Policy', {
+    Roles: [{ Ref: roleId }],
+    PolicyDocument: { Version: '2012-10-17', Statement: [...statements] },
+  });
+
 describe('Construct: SyncPipeline', () => {
   let template: Template;
   const ids = {
@@ -280,51 +287,33 @@ describe('Construct: SyncPipeline', () => {
 
       // Assess: the whole of both policies, so any extra action or resource fails the test.
       expect(Object.keys(policies)).toHaveLength(2);
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-              Resource: arnOf(ids.logGroup.get(d.name) as string),
-            },
-            { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arnOf(ids.table) },
-            {
-              Effect: 'Allow',
-              Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
-              Resource: arnOf(ids.deadLetterQueue.get(d.name) as string),
-            },
-            {
-              Effect: 'Allow',
-              Action: [
-                'sqs:ChangeMessageVisibility',
-                'sqs:DeleteMessage',
-                'sqs:GetQueueAttributes',
-                'sqs:GetQueueUrl',
-                'sqs:ReceiveMessage',
-              ],
-              Resource: arnOf(ids.queue.get(d.name) as string),
-            },
-          ],
+      expectPolicyOfRole(template, roleId, [
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: arnOf(ids.logGroup.get(d.name) as string),
         },
-      });
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
-              Resource: eventSourceMappingArnOf(ids.eventSourceMapping.get(d.name) as string),
-            },
-            // ListEventSourceMappings has no resource-level permission: IAM accepts only "*".
-            { Effect: 'Allow', Action: 'lambda:ListEventSourceMappings', Resource: '*' },
-          ],
+        { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arnOf(ids.table) },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: arnOf(ids.deadLetterQueue.get(d.name) as string),
         },
-      });
+        {
+          Effect: 'Allow',
+          Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          Resource: arnOf(ids.queue.get(d.name) as string),
+        },
+      ]);
+      expectPolicyOfRole(template, roleId, [
+        {
+          Effect: 'Allow',
+          Action: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+          Resource: eventSourceMappingArnOf(ids.eventSourceMapping.get(d.name) as string),
+        },
+        // ListEventSourceMappings has no resource-level permission: IAM accepts only "*".
+        { Effect: 'Allow', Action: 'lambda:ListEventSourceMappings', Resource: '*' },
+      ]);
       const policyText = JSON.stringify(Object.values(policies));
       expect(policyText).not.toContain(ids.deadLetterQueue.get(d.other));
       expect(policyText).not.toContain(ids.queue.get(d.other));
