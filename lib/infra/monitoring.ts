@@ -36,8 +36,8 @@ export interface DestinationAlarmsProps {
 
 /**
  * The alarm policy of one destination: one alarm per signal, thresholds from `destination.alarms`
- * (and the breaker's settings, for its description), each notifying the alarm topic on ALARM and on OK. Every description says what the alarm means
- * and, after "First:", what to do first.
+ * (the breaker's settings go into its alarm's description), each notifying the alarm topic on ALARM
+ * and on OK. Every description says what the alarm means and, after "First:", what to do first.
  *
  * @example
  * const alarms = new DestinationAlarms(scope, 'crm', { metrics, alarmTopic });
@@ -62,7 +62,7 @@ export class DestinationAlarms extends Construct {
     const { metrics } = props;
     const { config, destination } = metrics;
     const { lagP99Seconds, errorRatePercent, oldestMessageAgeSeconds } = destination.alarms;
-    const { failurePercent, minCalls, windowSeconds, probeIntervalSeconds } = destination.breaker;
+    const { failurePercent, minCalls, windowSeconds } = destination.breaker;
     const { queueName, deadLetterQueueName } = destinationResources(config, destination);
     const alarmName = (signal: string): string => `${config.name}-${destination.name}-${signal}`;
 
