@@ -137,7 +137,10 @@ const breakerSchema = z.strictObject({
   failurePercent: intInRange(1, 100).default(50),
   minCalls: intInRange(1, 10_000).default(20),
   windowSeconds: intInRange(5, 3_600).default(60),
-  /** At least 60 on AWS: the probe runs on an EventBridge schedule, whose finest rate is a minute. */
+  /**
+   * Locally the probe runs every probeIntervalSeconds; on AWS every ceil(probeIntervalSeconds / 60)
+   * minutes, on an EventBridge schedule, whose finest rate is a minute.
+   */
   probeIntervalSeconds: intInRange(1, 3_600).default(60),
 });
 
@@ -189,6 +192,13 @@ const destinationSchema = z
     }
   });
 
+/**
+ * The pipeline's and a destination's name together: the longest physical name is the destination's
+ * probe rule, `<name>-<destination>-probe` (see probeRuleName in resources.ts), and EventBridge
+ * allows 64 characters.
+ */
+const MAX_COMBINED_NAME_LENGTH = 64 - '--probe'.length;
+
 export const PipelineConfigSchema = z
   .strictObject({
     /** Prefix of every physical resource name (queues, table, bus, functions). */
@@ -209,6 +219,14 @@ export const PipelineConfigSchema = z
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
     config.destinations.forEach((destination, index) => {
+      if (config.name.length + destination.name.length > MAX_COMBINED_NAME_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['destinations', index, 'name'],
+          input: destination.name,
+          message: `expected at most ${MAX_COMBINED_NAME_LENGTH - config.name.length} characters with name ${JSON.stringify(config.name)} (its probe rule <name>-<destination>-probe is an EventBridge rule name, at most 64)`,
+        });
+      }
       const first = seen.get(destination.name);
       if (first !== undefined) {
         ctx.addIssue({
