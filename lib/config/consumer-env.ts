@@ -16,8 +16,6 @@ export const ConsumerEnv = {
    */
   QUEUE_ARN: 'SYNC_QUEUE_ARN',
   DEAD_LETTER_QUEUE_URL: 'SYNC_DEAD_LETTER_QUEUE_URL',
-  /** The source queue's ARN: the breaker switches the event source mapping from it. */
-  QUEUE_ARN: 'SYNC_QUEUE_ARN',
   METRICS_NAMESPACE: 'POWERTOOLS_METRICS_NAMESPACE',
   SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
   LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',

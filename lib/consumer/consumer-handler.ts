@@ -11,6 +11,7 @@ import { MetricDimension, MetricName } from '../core/metrics.ts';
 import type { RecordOutcome } from '../core/outcome.ts';
 import { isBreakerOpen, probeDue, type BreakerSettings, type DestinationControlStore, type EventSourceSwitch, type RateLimitSettings } from '../core/destination-control.ts';
 import { sleep } from '../core/sleep.ts';
+import { isProbeEvent } from '../config/probe-event.ts';
 import { deferredMessage } from './deferral.ts';
 import { processRecord, type RecordProcessorDeps } from './process-record.ts';
 import { SendGate, type GateSummary } from './send-gate.ts';
@@ -29,18 +30,6 @@ export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   /** Turns the event source off while the breaker is open, on when a probe closes it. @default none */
   readonly eventSource?: EventSourceSwitch;
 }
-
-/** The event the breaker's schedule sends the consumer: probe the destination if the breaker is open. */
-export const PROBE_EVENT = { 'sync-pipeline': 'probe' } as const;
-
-/**
- * Whether an invocation's event is the probe's.
- *
- * @example
- * isProbeEvent({ 'sync-pipeline': 'probe' }); // true
- */
-export const isProbeEvent = (event: unknown): boolean =>
-  typeof event === 'object' && event !== null && (event as Record<string, unknown>)['sync-pipeline'] === PROBE_EVENT['sync-pipeline'];
 
 /** What a probe found. */
 export type ProbeResult = 'closed' | 'still-open' | 'not-due' | 'not-open';

@@ -8,7 +8,7 @@ import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts'
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 import type { SQSEvent } from 'aws-lambda';
-import { PROBE_EVENT } from '../consumer/consumer-handler.ts';
+import { PROBE_EVENT } from '../config/probe-event.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { groupDeadLetters, peekMessages, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
 import { redriveDeadLetters } from '../ops/dlq.ts';

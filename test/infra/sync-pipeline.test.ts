@@ -251,6 +251,8 @@ describe('Construct: SyncPipeline', () => {
       process.env[name] = typeof value === 'string' ? value : `https://sqs.us-east-1.amazonaws.com/000000000000/${name.toLowerCase()}`;
     }
     process.env.AWS_REGION = 'us-east-1';
+    // Set by the Lambda runtime itself, not by the template.
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'sync-pipeline-crm-consumer';
 
     // Act
     try {
