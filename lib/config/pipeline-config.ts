@@ -144,6 +144,18 @@ const breakerSchema = z.strictObject({
   probeIntervalSeconds: intInRange(1, 3_600).default(60),
 });
 
+/**
+ * Backlog coalescing: a change first received after waiting `backlogAgeSeconds` in the queue is part
+ * of a backlog. Its version is marked as seen and it comes back `holdSeconds` later (one receive
+ * spent); by then the backlog's newer versions of the record are marked too, so only the newest is
+ * sent and the older ones are skipped as superseded, unsent. Fresh changes are not held.
+ */
+const coalescingSchema = z.strictObject({
+  enabled: z.boolean({ error: 'expected true or false' }).default(true),
+  backlogAgeSeconds: intInRange(1, 86_400).default(10),
+  holdSeconds: intInRange(1, 900).default(5),
+});
+
 /** The fields every destination has, whatever its kind. */
 const destinationCommonShape = {
   name: nameSchema,
@@ -163,6 +175,7 @@ const destinationCommonShape = {
   /** @default no limit */
   rateLimit: rateLimitSchema.optional(),
   breaker: breakerSchema.prefault({}),
+  coalescing: coalescingSchema.prefault({}),
 };
 
 /**
@@ -248,6 +261,7 @@ export type DestinationConfig = PipelineConfig['destinations'][number];
 export type RetryConfig = DestinationConfig['retry'];
 export type RateLimitConfig = NonNullable<DestinationConfig['rateLimit']>;
 export type BreakerConfig = DestinationConfig['breaker'];
+export type CoalescingConfig = DestinationConfig['coalescing'];
 /** The destination config of one kind. */
 export type DestinationConfigOf<K extends DestinationConfig['kind']> = Extract<DestinationConfig, { readonly kind: K }>;
 export type VersionPreconditionConfig = NonNullable<HttpDestinationFields['versionPrecondition']>;

@@ -2,7 +2,7 @@ import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/i
 import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, type ChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
-import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, type AttemptFailure } from '../core/attempt.ts';
+import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, RetryReason, type AttemptFailure } from '../core/attempt.ts';
 import { buildDeadLetter, DeadLetterReason, type MessageAttribute } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
@@ -43,6 +43,8 @@ export interface RecordProcessorDeps {
    * queue: the retry horizon. Without it a 429 is retried like any transient failure. @default none
    */
   readonly deferralHorizonMs?: number;
+  /** Backlog coalescing (see the destination's `coalescing`). @default off */
+  readonly coalescing?: { readonly backlogAgeMs: number; readonly holdSeconds: number };
 }
 
 /** What one delivery of a record works with: its deps with the defaults resolved, and its delivery facts. */
@@ -338,6 +340,25 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
 };
 
 /**
+ * Backlog coalescing, its first pass: a change received for the first time after waiting in a
+ * backlog marks its version as seen in the ledger and comes back after the hold, by when the
+ * backlog's newer versions of the record have marked theirs. The second pass then sends only the
+ * newest (older ones find a newer seen version and are skipped as superseded). A deferred change was
+ * marked before; a destination whose retry budget could not spare the receive is not held.
+ */
+const holdForCoalescing = async (delivery: Delivery, event: ChangeEvent, ref: RecordRef): Promise<RecordOutcome | undefined> => {
+  const { deps, record } = delivery;
+  const coalescing = deps.coalescing;
+  if (coalescing === undefined || delivery.attempts !== 1 || deps.retry.maxReceiveCount < 3) return undefined;
+  const sentAt = Number(record.attributes.SentTimestamp);
+  if (!(delivery.now() - sentAt >= coalescing.backlogAgeMs) || readDeferral(record).count > 0) return undefined;
+  const key = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
+  await deps.ledger.markSeen(key, event.version);
+  const message = `waited ${Math.round((delivery.now() - sentAt) / 1000)} s in a backlog: version marked as seen, held ${coalescing.holdSeconds} s so only the newest goes`;
+  return { kind: 'retry', ref, reason: RetryReason.COALESCING, delaySeconds: coalescing.holdSeconds, message };
+};
+
+/**
  * Processes one SQS record for one destination, in the five steps of the architecture: (1) parse,
  * validate and check the routing; (2) Powertools idempotency on the idempotency key; (3) the version
  * check against the ledger, which takes the record's lease only if this version is newer and the
@@ -366,6 +387,8 @@ export const processRecord = async (
   const delivery = startDelivery(record, deps, idempotencyConfig, gate);
   const change = validateChange(parsed, deps, record.messageId);
   if (!change.ok) return deadLetter(delivery, change.ref, change.reason, change.message);
+  const held = await holdForCoalescing(delivery, change.event, change.ref);
+  if (held !== undefined) return held;
   // The breaker is open, or a 429 stopped this batch: no lease, no call; the change waits.
   const stopped = gate?.deferral();
   if (stopped !== undefined && !stopped.go) return carryOutFailure(delivery, change.ref, { kind: 'deferred', reason: stopped.reason, retryAt: stopped.retryAt });

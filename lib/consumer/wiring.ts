@@ -73,6 +73,9 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
     ...(wiring.destination.rateLimit === undefined ? {} : { rateLimit: wiring.destination.rateLimit }),
     breaker: wiring.destination.breaker,
     deferralHorizonMs: wiring.destination.retry.horizonMinutes * 60_000,
+    ...(wiring.destination.coalescing.enabled
+      ? { coalescing: { backlogAgeMs: wiring.destination.coalescing.backlogAgeSeconds * 1000, holdSeconds: wiring.destination.coalescing.holdSeconds } }
+      : {}),
     ...(wiring.eventSource === undefined ? {} : { eventSource: wiring.eventSource }),
     ...(wiring.overrides?.random === undefined ? {} : { random: wiring.overrides.random }),
     ...(wiring.overrides?.now === undefined ? {} : { now: wiring.overrides.now }),

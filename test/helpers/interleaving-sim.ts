@@ -320,6 +320,7 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
       commit: (...args) => ledgerOp(() => ledger.commit(...args)),
       release: (...args) => ledgerOp(() => ledger.release(...args)),
       read: (...args) => ledgerOp(() => ledger.read(...args)),
+      markSeen: (...args) => ledgerOp(() => ledger.markSeen(...args)),
     };
 
     const destination: Destination = {
