@@ -65,6 +65,7 @@ export class SendGate {
   #calls = 0;
   #failures = 0;
   #probing = false;
+  #reserving: Promise<void> | undefined;
 
   public constructor(deps: SendGateDeps, expectedCallers: number) {
     this.#deps = deps;
@@ -109,7 +110,13 @@ export class SendGate {
     if (stopped !== undefined) return stopped;
     const limit = this.#deps.rateLimit;
     if (limit === undefined) return { go: true };
-    if (this.#slots.length === 0) await this.#reserve(limit);
+    // The records of a batch ask at once: one reservation at a time, its slots taken in order.
+    while (this.#slots.length === 0) {
+      this.#reserving ??= this.#reserve(limit).finally(() => {
+        this.#reserving = undefined;
+      });
+      await this.#reserving;
+    }
     const slot = this.#slots[0]!;
     if (slot > deadline) return { go: false, reason: DeferReason.THROTTLED, retryAt: slot };
     this.#slots.shift();
