@@ -1,4 +1,4 @@
-import type { FakeApiCounters, FakeApiStats, WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
+import { emptyFakeApiCounters, type FakeApiCounters, type FakeApiStats, type WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
 import type { InvariantInput, InvariantReport } from '../../lib/local/lab/invariants.ts';
 import type { RunSettings } from '../../lib/local/lab/run-settings.ts';
 import type { DestinationReport, LocalRunReport } from '../../lib/local/report/run-report.ts';
@@ -93,19 +93,12 @@ export const destinationReport = (overrides: Partial<DestinationReport> = {}): D
 export const fakeApiCounters = (writes: number, overrides: Partial<FakeApiCounters> = {}): FakeApiCounters => {
   const firstWriteAt = Date.UTC(2026, 10, 27, 10, 0, 1);
   return {
+    ...emptyFakeApiCounters(),
     requests: writes,
     writes,
-    replays: 0,
-    reads: 0,
-    rejected: 0,
-    deleteMisses: 0,
-    conflicts: 0,
-    preconditionFailed: 0,
-    throttledByRateLimit: 0,
     firstWriteAt: writes === 0 ? null : firstWriteAt,
     lastWriteAt: writes === 0 ? null : firstWriteAt + (writes - 1) * 1_000,
     writesPerSecond: Array.from({ length: writes }, () => 1),
-    injected: { throttle: 0, unavailable: 0, timeout: 0, reset: 0, badRequest: 0, timeoutAfterWrite: 0, lateWrite: 0, conflict: 0 },
     ...overrides,
   };
 };

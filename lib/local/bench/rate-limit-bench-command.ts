@@ -39,7 +39,7 @@ export const formatRateLimitBench = (report: RateLimitBenchReport): string => {
     `rate-limit bench: the fake API takes R writes/s from all consumers together (a token bucket holding ${settings.apiBurstSeconds} s of R), ` +
       `the destination's rateLimit.perSecond is R; each rate run publishes min(R x ${settings.drainSeconds}, ${settings.maxRecords}) distinct records at full speed; ` +
       `batch ${settings.destination.batchSize}, retry backoff ${settings.destination.retry.baseDelaySeconds}-${settings.destination.retry.maxDelaySeconds} s`,
-    'rate/R: accepted writes per second after the first second (the bucket starts full), over R; counts are the fake API’s own',
+    "rate/R: accepted writes per second after the first second (the bucket starts full), over R; above 1 when a client spent the saved burst later; counts are the fake API's own",
     '',
     table(
       ['run', 'records', 'calls', 'accepted', '429s', '429 share', 'writes/s', 'rate/R', 'time', 'drained'],
@@ -90,7 +90,7 @@ export const runRateLimitBenchCli = async (argv: readonly string[], io: CliIo): 
     )
     .option('--json', 'write the report as one JSON object to stdout (progress still goes to stderr)', false)
     .option('--records <n>', 'most records a rate run publishes: each publishes min(R x 12, N)', integer(1, 1_000_000))
-    .option('--quick', 'a smoke run of about 30 s: R 20 and 100, a 3 s drain each, a backlog of 50 records x 10 versions', false)
+    .option('--quick', 'a smoke run of about 25 s: R 20 and 100, a 3 s drain each, a backlog of 50 records x 10 versions', false)
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
   try {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parsePipelineConfig, type PipelineConfig } from '../../config/pipeline-config.ts';
 import { ChangeOp, type ChangeEvent } from '../../contract/change-event.ts';
 import { createRandom } from '../../core/random.ts';
-import type { FakeApiCounters } from '../lab/fake-api.ts';
+import { emptyFakeApiCounters, type FakeApiCounters } from '../lab/fake-api.ts';
 import type { LocalRunReport } from '../report/run-report.ts';
 import { runLocalPipeline } from '../run-pipeline.ts';
 
@@ -46,7 +46,7 @@ export interface RateLimitBenchOptions {
   readonly backlog?: BacklogScenario | null;
   /**
    * A run still going after this long is stopped and reported not drained.
-   * @default per run, 4 x its drain at exactly R, at least 30 s
+   * @default a rate run 4 x its drain at exactly R, at least 30 s; the backlog run 60 s
    */
   readonly runTimeoutMs?: number;
   /** Seed of the fake API and of the backlog's shuffle. @default 1 */
@@ -59,7 +59,7 @@ export interface RateLimitBenchOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The bench as CI runs it in `npm run bench:ratelimit -- --quick`: about 30 s. */
+/** The smoke run of `npm run bench:ratelimit -- --quick`: about 25 s on 2 cores. */
 export const QUICK_RATE_LIMIT_BENCH = {
   rates: [20, 100],
   consumers: [1, 4],
@@ -222,11 +222,10 @@ export const sustainedWriteRate = (counters: Pick<FakeApiCounters, 'writes' | 'f
 };
 
 /** What the destination saw, from the run's report. */
-const destinationCalls = (report: LocalRunReport): DestinationCalls & { readonly counters: FakeApiCounters | undefined } => {
-  const counters = report.fakeApiStats.byDestination[DESTINATION];
-  const calls = counters?.requests ?? 0;
-  const accepted = counters?.writes ?? 0;
-  const throttled = (counters?.throttledByRateLimit ?? 0) + (counters?.injected.throttle ?? 0);
+const destinationCalls = (report: LocalRunReport): DestinationCalls & { readonly counters: FakeApiCounters } => {
+  const counters = report.fakeApiStats.byDestination[DESTINATION] ?? emptyFakeApiCounters();
+  const { requests: calls, writes: accepted } = counters;
+  const throttled = counters.throttledByRateLimit + counters.injected.throttle;
   return { counters, calls, accepted, throttled, other: calls - accepted - throttled };
 };
 
@@ -262,8 +261,8 @@ const rateRun = async (perSecond: number, consumers: number, settings: RateLimit
   const events = benchEvents({ prefix: 'r', records, versions: 1, seed: settings.seed });
   const { report, drained } = await runOnce({ label, config: benchConfig(perSecond), events, consumers, timeoutMs }, settings, { ...options, rateLimit: perSecond });
   const { counters, ...calls } = destinationCalls(report);
-  const sustainedPerSecond = counters === undefined ? null : sustainedWriteRate(counters);
-  const { firstWriteAt = null, lastWriteAt = null } = counters ?? {};
+  const sustainedPerSecond = sustainedWriteRate(counters);
+  const { firstWriteAt, lastWriteAt } = counters;
   return {
     scenario: 'rate',
     label,

@@ -399,6 +399,14 @@ const copyCounters = (counters: MutableCounters): FakeApiCounters => ({
   injected: { ...counters.injected },
 });
 
+/**
+ * The counters of a destination that received nothing: what `stats().byDestination` leaves out.
+ *
+ * @example
+ * const crm = fakeApi.stats().byDestination['crm'] ?? emptyFakeApiCounters();
+ */
+export const emptyFakeApiCounters = (): FakeApiCounters => copyCounters(newCounters());
+
 /** Counts one write at `at` in `writes` and in the write times. */
 const countWrite = (counters: MutableCounters, at: number): void => {
   counters.writes += 1;
