@@ -10,7 +10,13 @@ import { createProgressView } from './report/progress-view.ts';
 import type { LocalRunReport } from './report/run-report.ts';
 import { runLocalPipeline, type KeptRuntime } from './run-pipeline.ts';
 
-const integer = (min: number, max: number) => (value: string): number => {
+/**
+ * A commander parser of an integer option from `min` to `max`.
+ *
+ * @example
+ * new Command('local').option('--changes <n>', 'changes to publish', integer(1, 1_000_000));
+ */
+export const integer = (min: number, max: number) => (value: string): number => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return parsed;

@@ -425,6 +425,7 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
       lateWritesAfterLease: faults.lateWritesAfterLease(writeLog, (destination) => leaseOf.get(destination)),
       environments: [...running.environmentsOf.values()].reduce((sum, environments) => sum + environments.created(), 0),
     },
+    fakeApiStats: apiStats,
     timeline: buildTimeline(emf, { namespace, destinations: config.destinations.map((d) => d.name), startedAt, queues: input.queues }),
   };
 };
@@ -468,8 +469,9 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     if (options.endpoint !== undefined) await purgeQueues(sqs, resources);
     sampler = startQueueSampler({ sqs, queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])) });
     const queues = sampler;
-    consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: (destination, messages) => queues.received(destination, messages) });
-    const running = consumers;
+    const launchConsumers = (): RunningConsumers =>
+      startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: (destination, messages) => queues.received(destination, messages) });
+    if (options.startConsumersAfterPublish !== true) consumers = launchConsumers();
 
     const workload = buildWorkload(config, options, runId);
     const published: Published = {
@@ -505,6 +507,9 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
 
     const { signal } = options;
     const sentSteps = await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt, signal }, workload, published, tick);
+    // Started only now with startConsumersAfterPublish: the pollers find the whole workload queued.
+    consumers ??= launchConsumers();
+    const running = consumers;
 
     // Wait until every published message has ended at least once (a copy's outcome counts too, so
     // the metrics alone could reach the published count early), or nothing moves for too long.

@@ -3,7 +3,13 @@ import type { DeadLetterInspection, RedriveResult } from './dlq.ts';
 import type { ReplayResult, ResyncResult } from './records.ts';
 import type { DestinationStatus } from './status.ts';
 
-const table = (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string => {
+/**
+ * A plain-text table: each column as wide as its widest cell, two spaces between columns.
+ *
+ * @example
+ * table(['destination', 'depth'], [['crm', '12']]); // 'destination  depth\ncrm          12'
+ */
+export const table = (header: readonly string[], rows: ReadonlyArray<readonly string[]>): string => {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

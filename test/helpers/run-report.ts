@@ -1,4 +1,4 @@
-import type { WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
+import { emptyFakeApiCounters, type FakeApiCounters, type FakeApiStats, type WriteLogEntry } from '../../lib/local/lab/fake-api.ts';
 import type { InvariantInput, InvariantReport } from '../../lib/local/lab/invariants.ts';
 import type { RunSettings } from '../../lib/local/lab/run-settings.ts';
 import type { DestinationReport, LocalRunReport } from '../../lib/local/report/run-report.ts';
@@ -90,6 +90,28 @@ export const destinationReport = (overrides: Partial<DestinationReport> = {}): D
   ...overrides,
 });
 
+/** The fake API's counters of `writes` accepted writes, one a second from 10:00:01 on; override any field. */
+export const fakeApiCounters = (writes: number, overrides: Partial<FakeApiCounters> = {}): FakeApiCounters => {
+  const firstWriteAt = Date.UTC(2026, 10, 27, 10, 0, 1);
+  return {
+    ...emptyFakeApiCounters(),
+    requests: writes,
+    writes,
+    firstWriteAt: writes === 0 ? null : firstWriteAt,
+    lastWriteAt: writes === 0 ? null : firstWriteAt + (writes - 1) * 1_000,
+    writesPerSecond: Array.from({ length: writes }, () => 1),
+    ...overrides,
+  };
+};
+
+/** The fake API's stats of a run whose only destination, crm, took 153 writes. */
+export const fakeApiStats = (overrides: Partial<FakeApiStats> = {}): FakeApiStats => ({
+  ...fakeApiCounters(153),
+  hanging: 0,
+  byDestination: { crm: fakeApiCounters(153) },
+  ...overrides,
+});
+
 /** A drained run of one destination where every invariant holds; override any field. */
 export const localRunReport = (overrides: Partial<LocalRunReport> = {}): LocalRunReport => {
   const invariants: InvariantReport = {
@@ -123,6 +145,7 @@ export const localRunReport = (overrides: Partial<LocalRunReport> = {}): LocalRu
       environments: 4,
     },
     timeline: { bucketMs: 1000, buckets: [], deadLetterReasons: { crm: { 'invalid-json': 1 } } },
+    fakeApiStats: fakeApiStats(),
     ...overrides,
   };
 };

@@ -989,6 +989,224 @@ describe('Function: startFakeApi with versionPrecondition', () => {
   });
 });
 
+describe('Function: startFakeApi with rateLimits', () => {
+  /** A clock the test steps by hand; the fake API reads it for its buckets and write times. */
+  const steppedClock = (start = Date.UTC(2026, 11, 1)): { now: () => number; advance: (ms: number) => void } => {
+    let at = start;
+    return { now: () => at, advance: (ms) => (at += ms) };
+  };
+  let api: FakeApi;
+  let clock: ReturnType<typeof steppedClock>;
+
+  beforeEach(async () => {
+    clock = steppedClock();
+    api = await startFakeApi({ rateLimits: { crm: { perSecond: 20 } }, now: clock.now });
+  });
+
+  afterEach(async () => {
+    await api.stop();
+  });
+
+  it('accepts a one-second burst plus 20/s of 100 writes sent over a second, and answers the rest 429', async () => {
+    // Act: one write every 10 ms of the API's clock; the bucket holds 20 and gains 0.2 per step.
+    const statuses: number[] = [];
+    for (let id = 0; id < 100; id += 1) {
+      statuses.push((await put(api, `c-${id}`, 1)).status);
+      clock.advance(10);
+    }
+
+    // Assess: 20 + floor(990 ms x 20/s) = 39 accepted.
+    const accepted = statuses.filter((status) => status === 200).length;
+    expect(accepted).toBe(39);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(100 - accepted);
+    expect(statuses.slice(0, 20).every((status) => status === 200)).toBe(true);
+    expect(api.writeLog()).toHaveLength(accepted);
+    expect(api.stats()).toMatchObject({ requests: 100, writes: accepted, throttledByRateLimit: 100 - accepted });
+    expect(api.stats().byDestination['crm']).toMatchObject({ writes: accepted, throttledByRateLimit: 100 - accepted });
+  });
+
+  it('answers 429 with Retry-After: 1 before validating, writes nothing, and counts apart from injected 429s', async () => {
+    // Prepare
+    await api.stop();
+    api = await startFakeApi({ rateLimits: { crm: { perSecond: 1 } }, now: clock.now });
+    await put(api, 'c-1', 1);
+
+    // Act
+    const throttled = await put(api, 'c-2', 1);
+    const malformed = await put(api, 'c-3', 1, { key: null });
+
+    // Assess
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    expect(await throttled.json()).toMatchObject({ error: 'rate-limited' });
+    expect(malformed.status).toBe(429);
+    expect(api.record('crm', 'contact', 'c-2')).toBeUndefined();
+    expect(api.writeLog().map((entry) => entry.id)).toEqual(['c-1']);
+    expect(api.stats()).toMatchObject({ requests: 3, writes: 1, rejected: 0, replays: 0, throttledByRateLimit: 2, injected: { throttle: 0 } });
+  });
+
+  it('refills continuously at perSecond and never holds more than the burst', async () => {
+    // Prepare
+    api.setRateLimit('crm', { perSecond: 10, burst: 2 });
+    const statusAfter = async (ms: number, id: string): Promise<number> => {
+      clock.advance(ms);
+      return (await put(api, id, 1)).status;
+    };
+
+    // Act
+    const statuses = [
+      await statusAfter(0, 'a'),
+      await statusAfter(0, 'b'),
+      await statusAfter(0, 'c'),
+      await statusAfter(50, 'd'),
+      await statusAfter(50, 'e'),
+      await statusAfter(10_000, 'f'),
+      await statusAfter(0, 'g'),
+      await statusAfter(0, 'h'),
+    ];
+
+    // Assess
+    expect(statuses).toEqual([200, 200, 429, 429, 200, 200, 200, 429]);
+  });
+
+  it('limits each destination on its own and never limits reads', async () => {
+    // Prepare
+    api.setRateLimit('crm', { perSecond: 1 });
+    await put(api, 'c-1', 1);
+
+    // Act
+    const crm = await put(api, 'c-2', 1);
+    const erp = await Promise.all([1, 2, 3].map((n) => write(api, 'PUT', { destination: 'erp', id: `e-${n}`, version: 1 })));
+    const reads = await Promise.all([1, 2, 3].map(() => get(api, 'c-1')));
+
+    // Assess
+    expect(crm.status).toBe(429);
+    expect(erp.map((response) => response.status)).toEqual([200, 200, 200]);
+    expect(reads.map((response) => response.status)).toEqual([200, 200, 200]);
+    expect(api.stats().byDestination['erp']).toMatchObject({ writes: 3, throttledByRateLimit: 0 });
+  });
+
+  it('keeps the tokens held when the limit changes, and lifts it with undefined', async () => {
+    // Prepare: 20 tokens held, 19 of them spent.
+    for (let id = 0; id < 19; id += 1) await put(api, `c-${id}`, 1);
+
+    // Act
+    api.setRateLimit('crm', { perSecond: 5, burst: 10 });
+    const lowered = [(await put(api, 'x-1', 1)).status, (await put(api, 'x-2', 1)).status];
+    api.setRateLimit('crm', undefined);
+    const lifted = await Promise.all([1, 2, 3].map(async (n) => (await put(api, `y-${n}`, 1)).status));
+
+    // Assess
+    expect(lowered).toEqual([200, 429]);
+    expect(lifted).toEqual([200, 200, 200]);
+  });
+
+  it('holds to the bucket on the real clock: at most the burst plus perSecond per second elapsed', async () => {
+    // Prepare
+    const real = await startFakeApi({ rateLimits: { crm: { perSecond: 20 } } });
+    const started = performance.now();
+    try {
+      // Act
+      const statuses: number[] = [];
+      for (let id = 0; id < 100; id += 1) statuses.push((await put(real, `c-${id}`, 1)).status);
+      const elapsedSeconds = (performance.now() - started) / 1000;
+
+      // Assess
+      const accepted = statuses.filter((status) => status === 200).length;
+      expect(accepted).toBeGreaterThanOrEqual(20);
+      expect(accepted).toBeLessThanOrEqual(20 + Math.ceil(20 * elapsedSeconds));
+      expect(statuses.filter((status) => status === 429)).toHaveLength(100 - accepted);
+      expect(real.stats()).toMatchObject({ requests: 100, writes: accepted, throttledByRateLimit: 100 - accepted });
+    } finally {
+      await real.stop();
+    }
+  });
+});
+
+describe('Function: startFakeApi write times', () => {
+  it('records the first and last write times and the writes of each second, on its clock, per destination and in total', async () => {
+    // Prepare
+    let at = 1_000_000;
+    const api = await startFakeApi({ now: () => at });
+    try {
+      // Act
+      for (const [offset, destination] of [[0, 'crm'], [500, 'crm'], [1_500, 'erp'], [1_999, 'crm'], [3_200, 'crm']] as const) {
+        at = 1_000_000 + offset;
+        await write(api, 'PUT', { destination, id: `c-${offset}`, version: 1 });
+      }
+      await put(api, 'c-0', 1, { key: null });
+
+      // Assess
+      const { byDestination, ...totals } = api.stats();
+      expect(totals).toMatchObject({ writes: 5, firstWriteAt: 1_000_000, lastWriteAt: 1_003_200, writesPerSecond: [2, 2, 0, 1] });
+      expect(byDestination['crm']).toMatchObject({ writes: 4, firstWriteAt: 1_000_000, lastWriteAt: 1_003_200, writesPerSecond: [2, 1, 0, 1] });
+      expect(byDestination['erp']).toMatchObject({ writes: 1, firstWriteAt: 1_001_500, lastWriteAt: 1_001_500, writesPerSecond: [1] });
+      expect(api.writeLog().map((entry) => entry.at)).toEqual([0, 500, 1_500, 1_999, 3_200].map((offset) => 1_000_000 + offset));
+      expect(api.record('crm', 'contact', 'c-500')?.writtenAt).toBe(1_000_500);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('has no write times before the first write', async () => {
+    // Prepare
+    const api = await startFakeApi();
+    try {
+      // Act
+      const stats = api.stats();
+
+      // Assess
+      expect(stats).toMatchObject({ writes: 0, firstWriteAt: null, lastWriteAt: null, writesPerSecond: [] });
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
+describe('Function: startFakeApi with a destination latency', () => {
+  it('delays one destination by its own latency, reads too, and not the others', async () => {
+    // Prepare
+    const api = await startFakeApi({ latencyMsByDestination: { erp: 300 } });
+    try {
+      // Act
+      const timed = async (request: () => Promise<Response>): Promise<{ status: number; ms: number }> => {
+        const started = performance.now();
+        const { status } = await request();
+        return { status, ms: performance.now() - started };
+      };
+      const slowWrite = await timed(() => write(api, 'PUT', { destination: 'erp', id: 'e-1', version: 1 }));
+      const slowRead = await timed(() => get(api, 'e-1', 'erp'));
+      api.setLatency('erp', 0);
+      api.setLatency('crm', 150);
+      const healed = await timed(() => write(api, 'PUT', { destination: 'erp', id: 'e-2', version: 1 }));
+      const slowed = await timed(() => put(api, 'c-1', 1));
+
+      // Assess: lower bounds only; the slow side's is what the latency defines.
+      expect(slowWrite).toMatchObject({ status: 200 });
+      expect(slowWrite.ms).toBeGreaterThanOrEqual(290);
+      expect(slowRead.ms).toBeGreaterThanOrEqual(290);
+      expect(slowed.ms).toBeGreaterThanOrEqual(140);
+      expect(healed.ms).toBeLessThan(slowWrite.ms);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('rejects a negative latency', async () => {
+    // Prepare
+    const api = await startFakeApi();
+    try {
+      // Act
+      const setting = () => api.setLatency('erp', -1);
+
+      // Assess
+      expect(setting).toThrow('Expected `latency of erp` to be a number >= 0, got `-1`');
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('Function: startFakeApi option validation', () => {
   it.each<[FakeApiOptions, string]>([
     [{ versionPrecondition: { header: '', refusedStatus: 409 } }, 'versionPrecondition.header: expected a non-empty HTTP header name'],
@@ -998,6 +1216,9 @@ describe('Function: startFakeApi option validation', () => {
     [JSON.parse('{"versionPrecondition":"If-Match"}') as FakeApiOptions, 'versionPrecondition: expected an object { header, refusedStatus }, got "If-Match"'],
     [JSON.parse('{"deduplicate":"yes"}') as FakeApiOptions, 'deduplicate: expected a boolean, got "yes"'],
     [JSON.parse('{"conflictWhileInFlight":1}') as FakeApiOptions, 'conflictWhileInFlight: expected a boolean, got 1'],
+    [{ rateLimits: { crm: { perSecond: -1 } } }, 'Invalid fake API rate limit of crm:\n  - perSecond: expected a number > 0, got -1'],
+    [{ rateLimits: { crm: { perSecond: 5, burst: 0.5 } } }, 'burst: expected a number >= 1, got 0.5'],
+    [{ latencyMsByDestination: { erp: Number.NaN } }, 'Expected `latency of erp` to be a number >= 0, got `NaN`'],
   ])('rejects the options %o', async (options, message) => {
     // Act
     const starting = startFakeApi(options);

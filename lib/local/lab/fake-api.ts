@@ -4,6 +4,9 @@ import { ValidationError, describeValue } from '../../contract/validation.ts';
 import { ChangeOp } from '../../contract/change-event.ts';
 import { createRandom } from '../../core/random.ts';
 import { recordKey } from '../../core/record-key.ts';
+import { createTokenBucket, resolveRateLimit, type RateLimit, type TokenBucket } from './token-bucket.ts';
+
+export type { RateLimit } from './token-bucket.ts';
 
 /** The ways the fake API can misbehave on a write (PUT or DELETE). */
 export const FailureKind = {
@@ -83,6 +86,7 @@ export interface VersionPrecondition {
  * @example
  * const options: FakeApiOptions = { failures: { unavailable: 0.05 }, seed: 7, latencyMs: 5 };
  * const stripeLike: FakeApiOptions = { deduplicate: true, conflictWhileInFlight: true };
+ * const strict: FakeApiOptions = { rateLimits: { crm: { perSecond: 20 } }, latencyMsByDestination: { erp: 2_000 } };
  */
 export interface FakeApiOptions {
   /** Failure rates of every destination that has none of its own (see `FakeApi.setFailures`). @default no failures */
@@ -124,6 +128,19 @@ export interface FakeApiOptions {
    * @default no precondition
    */
   readonly versionPrecondition?: VersionPrecondition;
+  /**
+   * Per destination, the writes per second it takes from all its clients together (see
+   * {@link FakeApi.setRateLimit}). @default no limit
+   */
+  readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** Per destination, milliseconds added to every request's latency (see {@link FakeApi.setLatency}). @default none */
+  readonly latencyMsByDestination?: Readonly<Record<string, number>>;
+  /**
+   * The clock of the rate limits and of every time the API records (`at`, `writtenAt`, the write
+   * times in the stats), in epoch milliseconds; a test can step it. Latency still waits in real time.
+   * @default Date.now
+   */
+  readonly now?: () => number;
 }
 
 /**
@@ -216,6 +233,17 @@ export interface FakeApiCounters {
   readonly conflicts: number;
   /** Writes refused because the record held was as new or newer (`versionPrecondition`). */
   readonly preconditionFailed: number;
+  /** Writes answered 429 because the rate limit's bucket was empty; injected 429s count in `injected.throttle`. */
+  readonly throttledByRateLimit: number;
+  /** Epoch milliseconds of the first and the last request counted in `writes`; null before the first. */
+  readonly firstWriteAt: number | null;
+  readonly lastWriteAt: number | null;
+  /**
+   * `writes` by whole second since `firstWriteAt`: `[0]` counts those in `[firstWriteAt,
+   * firstWriteAt + 1000)`, and so on up to the second of `lastWriteAt`; a sustained rate can be read
+   * from it without the bursts at either end.
+   */
+  readonly writesPerSecond: readonly number[];
   readonly injected: Readonly<Record<FailureKind, number>>;
 }
 
@@ -252,6 +280,24 @@ export interface FakeApi {
   setFailures(destination: string, rates: FailureRates): void;
   /** Replaces the failure rates of every destination that has none of its own. */
   setDefaultFailures(rates: FailureRates): void;
+  /**
+   * Limits the writes (PUT, DELETE) one destination takes from all its clients together, as real
+   * APIs do: a token bucket of `burst` tokens (default one second's worth) refilled continuously at
+   * `perSecond`. A write that finds it empty is answered 429 with `Retry-After: 1` before anything
+   * else is looked at, has no effect, and is counted in `throttledByRateLimit`. Reads are never
+   * limited. A new limit keeps the tokens the destination holds (up to its burst); a first one
+   * starts full. `undefined` lifts the limit.
+   *
+   * @throws {ValidationError} for a `perSecond` not > 0 or a `burst` below 1
+   */
+  setRateLimit(destination: string, limit: RateLimit | undefined): void;
+  /**
+   * Adds `ms` milliseconds, fixed, to the latency of every request of one destination (on top of
+   * the jittered `latencyMs`): a slow destination beside fast ones. 0 removes it.
+   *
+   * @throws {RangeError} for a negative or non-finite `ms`
+   */
+  setLatency(destination: string, ms: number): void;
   /** Every write and replay so far, in the order applied; `answered` as known now. */
   writeLog(): readonly WriteLogEntry[];
   /** Deletes answered 404 because the record never existed (nothing written, but the goal state). */
@@ -283,10 +329,14 @@ interface MutableCounters {
   deleteMisses: number;
   conflicts: number;
   preconditionFailed: number;
+  throttledByRateLimit: number;
+  firstWriteAt: number | null;
+  lastWriteAt: number | null;
+  writesPerSecond: number[];
   injected: Record<FailureKind, number>;
 }
 
-type CounterField = Exclude<keyof MutableCounters, 'injected'>;
+type CounterField = Exclude<keyof MutableCounters, 'injected' | 'firstWriteAt' | 'lastWriteAt' | 'writesPerSecond'>;
 
 /** A validated write: what the store needs to apply it. */
 interface ParsedWrite {
@@ -336,10 +386,44 @@ const newCounters = (): MutableCounters => ({
   deleteMisses: 0,
   conflicts: 0,
   preconditionFailed: 0,
+  throttledByRateLimit: 0,
+  firstWriteAt: null,
+  lastWriteAt: null,
+  writesPerSecond: [],
   injected: Object.fromEntries(FAILURE_KINDS.map((kind) => [kind, 0])) as Record<FailureKind, number>,
 });
 
-const copyCounters = (counters: MutableCounters): FakeApiCounters => ({ ...counters, injected: { ...counters.injected } });
+const copyCounters = (counters: MutableCounters): FakeApiCounters => ({
+  ...counters,
+  writesPerSecond: [...counters.writesPerSecond],
+  injected: { ...counters.injected },
+});
+
+/**
+ * The counters of a destination that received nothing: what `stats().byDestination` leaves out.
+ *
+ * @example
+ * const crm = fakeApi.stats().byDestination['crm'] ?? emptyFakeApiCounters();
+ */
+export const emptyFakeApiCounters = (): FakeApiCounters => copyCounters(newCounters());
+
+/** Counts one write at `at` in `writes` and in the write times. */
+const countWrite = (counters: MutableCounters, at: number): void => {
+  counters.writes += 1;
+  counters.firstWriteAt ??= at;
+  counters.lastWriteAt = Math.max(counters.lastWriteAt ?? at, at);
+  const second = Math.max(0, Math.floor((at - counters.firstWriteAt) / 1000));
+  while (counters.writesPerSecond.length <= second) counters.writesPerSecond.push(0);
+  counters.writesPerSecond[second] = (counters.writesPerSecond[second] ?? 0) + 1;
+};
+
+/** A latency in milliseconds, validated. */
+const resolveLatencyMs = (ms: number, name: string): number => {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new RangeError(`Expected \`${name}\` to be a number >= 0, got \`${String(ms)}\``);
+  }
+  return ms;
+};
 
 const resolveFailureRates = (rates: FailureRates): ResolvedFailures => {
   const issues: string[] = [];
@@ -492,7 +576,9 @@ const INJECTED_REFUSALS = {
  * replay Stripe-style, `conflictWhileInFlight` refuses a key that is still being processed, and
  * `versionPrecondition` makes it refuse versions not above the one held (see
  * {@link FakeApiOptions}). Injected failures (see {@link FailureRates}) happen before any state
- * change, except `timeoutAfterWrite` and `lateWrite`.
+ * change, except `timeoutAfterWrite` and `lateWrite`. A destination's rate limit (`rateLimits`,
+ * {@link FakeApi.setRateLimit}) is enforced on every write whoever sends it, as a real API
+ * enforces its limit on an account, and is checked before anything else.
  *
  * @example
  * const fakeApi = await startFakeApi({ failures: { throttle: 0.1 }, seed: 3 });
@@ -505,15 +591,29 @@ const INJECTED_REFUSALS = {
  * await fakeApi.stop();
  */
 export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeApi> => {
-  const latencyMs = options.latencyMs ?? 0;
-  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
-    throw new RangeError(`Expected \`latencyMs\` to be a number >= 0, got \`${String(latencyMs)}\``);
-  }
+  const latencyMs = resolveLatencyMs(options.latencyMs ?? 0, 'latencyMs');
+  const now = options.now ?? Date.now;
   const { deduplicate, conflictWhileInFlight, versionPrecondition } = resolveBehaviour(options);
   const preconditionHeader = versionPrecondition?.header.toLowerCase();
   const random = createRandom(options.seed ?? DEFAULT_SEED);
   let defaultFailures = resolveFailureRates(options.failures ?? {});
   const failuresByDestination = new Map<string, ResolvedFailures>();
+  const buckets = new Map<string, TokenBucket>();
+  const addedLatencyMs = new Map<string, number>();
+  const setRateLimit = (destination: string, limit: RateLimit | undefined): void => {
+    if (limit === undefined) {
+      buckets.delete(destination);
+      return;
+    }
+    const resolved = resolveRateLimit(limit, `fake API rate limit of ${destination}`);
+    buckets.set(destination, createTokenBucket(resolved, now, buckets.get(destination)?.tokens()));
+  };
+  const setLatency = (destination: string, ms: number): void => {
+    if (resolveLatencyMs(ms, `latency of ${destination}`) === 0) addedLatencyMs.delete(destination);
+    else addedLatencyMs.set(destination, ms);
+  };
+  for (const [destination, limit] of Object.entries(options.rateLimits ?? {})) setRateLimit(destination, limit);
+  for (const [destination, ms] of Object.entries(options.latencyMsByDestination ?? {})) setLatency(destination, ms);
 
   const stores = new Map<string, Map<string, StoredRecord>>();
   const idempotency = new Map<string, Map<string, StoredResponse>>();
@@ -566,9 +666,11 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     };
   };
 
-  const delay = (): Promise<void> => {
-    if (latencyMs === 0) return Promise.resolve();
-    const waitMs = latencyMs * (0.5 + random.next());
+  const delay = (destination: string): Promise<void> => {
+    const added = addedLatencyMs.get(destination) ?? 0;
+    if (latencyMs === 0 && added === 0) return Promise.resolve();
+    // No draw without a global latency, so the failure draws of a seed stay as they were.
+    const waitMs = (latencyMs === 0 ? 0 : latencyMs * (0.5 + random.next())) + added;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -664,6 +766,14 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
   };
 
   const handleWrite = (request: IncomingMessage, response: ServerResponse, route: Route, body: string, flight: Flight): void => {
+    // First, as at a real API's edge: a throttled request is not even validated.
+    const bucket = buckets.get(route.destination);
+    if (bucket !== undefined && !bucket.take()) {
+      flight.release();
+      count(route.destination, 'throttledByRateLimit');
+      send(response, 429, errorBody('rate-limited', `more than ${bucket.limit.perSecond} writes per second`), { 'Retry-After': '1' });
+      return;
+    }
     const write = parseWrite(request, response, route, body);
     if (write === undefined) {
       flight.release();
@@ -774,7 +884,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
         answer(422, errorBody('idempotency-key-reused', `Idempotency-Key ${JSON.stringify(write.idempotencyKey)} was used for a different request`));
         return;
       }
-      const at = Date.now();
+      const at = now();
       logEntry(at, true, answer(earlier.status, earlier.body, { 'Idempotent-Replayed': 'true' }));
       return;
     }
@@ -800,9 +910,10 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       answer(404, errorBody('not-found', `no ${resourceType} ${JSON.stringify(id)}`));
       return;
     }
-    const at = Date.now();
+    const at = now();
     store.set(key, { resourceType, id, version: write.version, payload: write.payload, deleted: op === ChangeOp.DELETE, writtenAt: at });
-    count(destination, 'writes');
+    countWrite(totals, at);
+    countWrite(countersOf(destination), at);
     const status = op === ChangeOp.DELETE ? 204 : 200;
     const answerBody = op === ChangeOp.DELETE ? null : JSON.stringify({ version: write.version });
     // Stored before answering: with deduplicate, a retry after a lost answer must replay (I4).
@@ -829,7 +940,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     const flight = method === 'GET' ? undefined : takeFlight(route.destination, headerValue(request, 'idempotency-key'));
     try {
       const body = await readBody(request);
-      await delay();
+      await delay(route.destination);
       if (stopped) return;
       if (body === undefined) {
         flight?.release();
@@ -874,6 +985,8 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     setDefaultFailures: (rates) => {
       defaultFailures = resolveFailureRates(rates);
     },
+    setRateLimit,
+    setLatency,
     writeLog: () => log.slice(),
     deleteMisses: () => deleteMisses.slice(),
     record: (destination, resourceType, id) => {

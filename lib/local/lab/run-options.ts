@@ -25,6 +25,11 @@ export interface LocalRunOptions {
   readonly events?: readonly ChangeEvent[];
   /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */
   readonly pollers?: number;
+  /**
+   * Publish the whole workload before any poller starts, so the consumers find a backlog, as after
+   * an outage or a paused event source mapping. @default false: the pollers run while it is published
+   */
+  readonly startConsumersAfterPublish?: boolean;
   /** Source queue visibility timeout for the run. @default 5 */
   readonly visibilityTimeoutSeconds?: number;
   /**

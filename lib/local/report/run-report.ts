@@ -1,3 +1,4 @@
+import type { FakeApiStats } from '../lab/fake-api.ts';
 import type { DestinationProgress } from '../lab/run-options.ts';
 import type { InvariantReport } from '../lab/invariants.ts';
 import type { RunSettings } from '../lab/run-settings.ts';
@@ -122,6 +123,12 @@ export interface LocalRunReport {
     /** Execution environments created (cold starts), every destination. */
     readonly environments: number;
   };
+  /**
+   * The fake API's own counters at the end of the run, in total and per destination: requests,
+   * writes and their times, 429s of its rate limits, injected failures. What reached the
+   * destination, as the destination saw it rather than as the consumers' metrics say.
+   */
+  readonly fakeApiStats: FakeApiStats;
   /** The redrive phase, when the run had one. */
   readonly redrive?: RedrivePhaseReport;
   /** Per-second metrics of the run, for the HTML report. */
