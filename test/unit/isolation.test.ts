@@ -134,7 +134,7 @@ describe('The circuit breaker', () => {
     const switches: boolean[] = [];
     const { handler, destination, queue } = inMemoryConsumer({ control, breaker: BREAKER, eventSource: { setEnabled: async (on) => void switches.push(on) } });
     const waiting = recordsOf(1)[0]!;
-    queue.waiting.push({ messageId: waiting.messageId, receiptHandle: waiting.receiptHandle, body: waiting.body, attributes: waiting.attributes, messageAttributes: {} });
+    queue.waiting.push({ messageId: waiting.messageId, receiptHandle: waiting.receiptHandle, body: waiting.body, attributes: { ...waiting.attributes } as Record<string, string>, messageAttributes: {} });
 
     // Act
     await handler(PROBE_EVENT as never, lambdaContext());
@@ -155,7 +155,7 @@ describe('The circuit breaker', () => {
       throw unavailable();
     };
     const waiting = recordsOf(1)[0]!;
-    queue.waiting.push({ messageId: waiting.messageId, receiptHandle: waiting.receiptHandle, body: waiting.body, attributes: waiting.attributes, messageAttributes: {} });
+    queue.waiting.push({ messageId: waiting.messageId, receiptHandle: waiting.receiptHandle, body: waiting.body, attributes: { ...waiting.attributes } as Record<string, string>, messageAttributes: {} });
 
     // Act
     await handler(PROBE_EVENT as never, lambdaContext());
