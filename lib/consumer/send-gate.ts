@@ -131,14 +131,13 @@ export class SendGate {
     const rate = rateInForce(this.#state, limit, now);
     this.#intervalMs = 1000 / rate;
     const count = Math.max(1, Math.min(SqsLimits.MAX_BATCH_ENTRIES, this.#pending));
-    const { startAt, state } = await this.#deps.control.reserve(this.#deps.destination, {
-      count,
-      intervalMs: this.#intervalMs,
-      burstMs: (limit.burst - 1) * this.#intervalMs,
-      now,
-    });
+    const burstMs = (limit.burst - 1) * this.#intervalMs;
+    const { startAt, state } = await this.#deps.control.reserve(this.#deps.destination, { count, intervalMs: this.#intervalMs, burstMs, now });
     this.#state = { ...this.#state, ...state };
-    this.#slots = Array.from({ length: count }, (_, index) => startAt + index * this.#intervalMs);
+    // GCRA: slot i conforms at its place in the schedule less the burst tolerance, never before the
+    // first one may go; so after a quiet spell up to `burst` calls go at once, then one per interval.
+    const scheduled = state.tat! - count * this.#intervalMs;
+    this.#slots = Array.from({ length: count }, (_, index) => Math.max(startAt, scheduled + index * this.#intervalMs - burstMs));
   }
 
   /** Counts a call's end; a 429 lowers the rate in force for every consumer and stops this batch. */
