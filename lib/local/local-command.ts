@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, type CommandFactory } from '../ops/cli.ts';
 import { UsageError } from '../ops/targets.ts';
 import { CHAOS_SIZE, chaosOverrides, chaosRunOptions } from './lab/chaos.ts';
@@ -8,6 +8,7 @@ import type { LocalRunOptions } from './lab/run-options.ts';
 import { formatHtmlReport, formatReport, formatRetrySchedule } from './report/format-report.ts';
 import { createProgressView } from './report/progress-view.ts';
 import type { LocalRunReport } from './report/run-report.ts';
+import { runIsolationScenario } from './isolation.ts';
 import { runLocalPipeline, type KeptRuntime } from './run-pipeline.ts';
 
 /**
@@ -35,6 +36,7 @@ interface LocalFlags {
   readonly redrive: boolean;
   readonly plainRedrive: boolean;
   readonly keepRunning: boolean;
+  readonly scenario?: 'isolation';
 }
 
 /** The report as JSON: invariant verdicts as booleans (for `jq .invariants`), details beside them, no timeline. */
@@ -68,6 +70,12 @@ export const localCommand: CommandFactory = (context) =>
       false,
     )
     .option('--explain', "print each destination's retry schedule (from its retry horizon) and exit", false)
+    .addOption(
+      new Option(
+        '--scenario <name>',
+        'run a scenario instead of the demo: isolation = three destinations (one down for a while, one slow and rate-limited, one healthy) against a baseline of three healthy ones, judging I5',
+      ).choices(['isolation']),
+    )
     .option('--changes <n>', 'changes to publish (default 500)', integer(1, 1_000_000))
     .option('--rate <r>', 'changes per second, 0 for unthrottled (default 250)', integer(0, 100_000))
     .option('--ids <n>', 'distinct records (default changes / 5)', integer(1, 1_000_000))
@@ -92,6 +100,19 @@ export const localCommand: CommandFactory = (context) =>
       const chaotic = chaos ? chaosRunOptions(config, { changes, ids, seed: flags.seed }) : undefined;
       if (flags.explain) {
         io.stderr.write(`${formatRetrySchedule(chaotic?.config ?? config)}\n`);
+        return;
+      }
+      if (flags.scenario === 'isolation') {
+        const scenario = await runIsolationScenario(
+          { changes: flags.changes ?? 200, ids: flags.ids ?? 40, seed: flags.seed },
+          { onRun: (label) => io.stderr.write(`${label}\n`), ...(io.signal === undefined ? {} : { signal: io.signal }) },
+        );
+        const { isolatedReport, ...summary } = scenario;
+        mkdirSync(dirname(flags.html), { recursive: true });
+        writeFileSync(flags.html, formatHtmlReport(isolatedReport));
+        io.stderr.write(`${scenario.verdicts.map((v) => `${v.ok ? 'PASS' : 'FAIL'}  ${v.check}: ${v.detail}`).join('\n')}\n\nHTML report of the isolated run: ${flags.html}\n`);
+        if (globals.json) io.stdout.write(`${JSON.stringify({ ...summary, invariants: Object.fromEntries(Object.entries(isolatedReport.invariants).map(([name, check]) => [name, check.ok])) })}\n`);
+        if (!scenario.ok) ctx.exitCode = ExitCode.UNHEALTHY;
         return;
       }
       const endpoint = globals.endpoint ?? (io.env.AWS_ENDPOINT_URL || undefined);

@@ -101,6 +101,11 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
     },
   };
   const running: RunningConsumers = { pollers: [], environmentsOf: new Map(), copiesOf: new Map(), terminalOf: new Map(), lostRequests: new Set(), probes };
+  // The probe deletes what it ends itself: its outcomes are terminal like the pollers'.
+  output.onProbeEnded = (destination, messageId) => {
+    const terminal = running.terminalOf.get(destination);
+    terminal?.set(messageId, (terminal.get(messageId) ?? 0) + 1);
+  };
   const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
   for (const [index, destination] of config.destinations.entries()) {
     const queues = resources.destinations[destination.name]!;
@@ -446,6 +451,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
   const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
   const { sqs, dynamodb } = aws;
   const fakeApi = await startFakeApi({ seed: options.seed ?? LOCAL_RUN_DEFAULTS.seed, ...options.fakeApi });
+  const faultTimers = (options.faultSchedule ?? []).map((change) => setTimeout(() => fakeApi.setFailures(change.destination, change.failures), change.atMs));
   const emf = new EmfStore();
   const logFile = options.logFile ?? 'reports/local-run.log';
   const output = captureConsumerOutput({ emf, logFile });
@@ -572,6 +578,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     }
     return ended;
   } finally {
+    for (const timer of faultTimers) clearTimeout(timer);
     await Promise.all([...(consumers?.pollers ?? []).map((poller) => poller.stop()), consumers?.probes.stop()]);
     await sampler?.stop();
     output.restore();

@@ -2,7 +2,7 @@ import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import type { ChangeEvent } from '../../contract/change-event.ts';
 import type { Destination } from '../../core/destination.ts';
 import type { LedgerStore } from '../../core/ledger.ts';
-import type { FakeApiOptions } from './fake-api.ts';
+import type { FailureRates, FakeApiOptions } from './fake-api.ts';
 import type { DestinationAccounting } from './invariants.ts';
 
 /** What a local run does: the workload, the faults to inject and the stand-ins to use. */
@@ -21,6 +21,11 @@ export interface LocalRunOptions {
   readonly endpoint?: string;
   /** The fake external API: latency and failure injection. @default no latency, no failures */
   readonly fakeApi?: FakeApiOptions;
+  /**
+   * Failure rates the fake API switches to at given times after the run starts, per destination:
+   * an outage and its end (the isolation scenario). @default none
+   */
+  readonly faultSchedule?: ReadonlyArray<{ readonly atMs: number; readonly destination: string; readonly failures: FailureRates }>;
   /** Publish exactly these changes instead of a generated demo stream. */
   readonly events?: readonly ChangeEvent[];
   /** Concurrent pollers per destination. @default min(maxConcurrency, 4) */

@@ -21,6 +21,11 @@ export interface ConsumerOutput {
   readonly appliedRecords: readonly LoggedApply[];
   /** Per destination, the new messages deferrals sent (from the consumers' log lines): published by the consumer itself. */
   readonly deferredAs: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Called with each message a breaker's probe ended (the probe deletes it itself, not the event
+   * source), from the consumers' log lines, so the run counts its outcome like any other.
+   */
+  onProbeEnded?: (destination: string, messageId: string) => void;
   /** Adds a line of the run's own to the log file. */
   log(line: string): void;
   /** Writes the pending log lines to the log file. */
@@ -47,6 +52,11 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
   const capture = captureJsonOutput((line) => {
     if (options.emf.ingestLine(line)) return;
     pending.push(line);
+    if (line.includes('"probe":true')) {
+      const entry = JSON.parse(line) as { destination?: string; messageId?: string; outcome?: string };
+      // A probe's retry stays on the queue; every other outcome ended the message.
+      if (entry.destination !== undefined && entry.messageId !== undefined && entry.outcome !== 'retry') output.onProbeEnded?.(entry.destination, entry.messageId);
+    }
     if (line.includes('"record deferred"')) {
       const entry = JSON.parse(line) as { destination?: string; deferredAs?: string };
       if (entry.destination !== undefined && entry.deferredAs !== undefined) deferredAs.set(entry.destination, [...(deferredAs.get(entry.destination) ?? []), entry.deferredAs]);
@@ -60,7 +70,7 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
   const flush = () => {
     if (pending.length > 0) appendFileSync(options.logFile, `${pending.splice(0).join('\n')}\n`);
   };
-  return {
+  const output: ConsumerOutput = {
     appliedRecords,
     deferredAs,
     log: (line) => pending.push(line),
@@ -70,4 +80,5 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
       flush();
     },
   };
+  return output;
 };
