@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { endpointFor, serviceClientConfig, type EndpointSettings } from '../adapters/aws-endpoint.ts';
+import { DynamoDbDestinationControl } from '../adapters/dynamodb-destination-control.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { ledgerTableName } from '../config/resources.ts';
@@ -199,7 +200,7 @@ export const buildCli = (io: CliIo, extra: readonly CommandFactory[] = []): { pr
 
   program
     .command('status')
-    .description("each destination's queue depth, in flight, DLQ depth, age of oldest message and last applied time; exit 1 if any is unhealthy")
+    .description("each destination's queue depth, in flight, DLQ depth, age of oldest message, last applied time, breaker state and rate in force; exit 1 if any is unhealthy")
     .argument('[destinations...]', 'destinations to show (default: all)')
     .action(
       withAws(async (ctx, aws, names: string[]) => {
@@ -208,7 +209,8 @@ export const buildCli = (io: CliIo, extra: readonly CommandFactory[] = []): { pr
         const statuses = [];
         for (const destination of destinations) {
           const queues = await resolveQueues(aws.sqs, config, destination, aws.where);
-          statuses.push(await destinationStatus({ sqs: aws.sqs, ...(aws.cloudwatch === undefined ? {} : { cloudwatch: aws.cloudwatch }) }, config, destination, queues));
+          const control = new DynamoDbDestinationControl({ client: aws.dynamodb, tableName: ledgerTableName(config) });
+          statuses.push(await destinationStatus({ sqs: aws.sqs, control, ...(aws.cloudwatch === undefined ? {} : { cloudwatch: aws.cloudwatch }) }, config, destination, queues));
         }
         const result = { endpoint: aws.where, healthy: statuses.every((s) => s.healthy), destinations: statuses };
         ctx.print(result, formatStatus);

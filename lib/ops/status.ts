@@ -3,6 +3,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
+import { isBreakerOpen, rateInForce, type DestinationControlStore } from '../core/destination-control.ts';
 import type { DestinationQueues } from './targets.ts';
 
 /** One destination's health, as `sync-pipeline status` shows it. */
@@ -17,8 +18,9 @@ export interface DestinationStatus {
   readonly oldestMessageAgeSeconds: number | null;
   /** The last minute with RecordsApplied > 0 in the past day (CloudWatch); null when unknown. */
   readonly lastAppliedAt: string | null;
-  /** The breaker and the adaptive rate are not part of this release: always 'none' / null. */
-  readonly breaker: 'none';
+  /** The circuit breaker: open (nothing is sent, the event source is off) or closed; from the shared control state. */
+  readonly breaker: 'open' | 'closed';
+  /** Requests per second in force (the configured ceiling, lowered after a 429); null without a rate limit. */
   readonly rateInForcePerSecond: number | null;
   readonly healthy: boolean;
   /** Why it is unhealthy, one line each. */
@@ -91,21 +93,24 @@ const cloudWatchFigures = async (
  * status.healthy; // false when the DLQ is not empty
  */
 export const destinationStatus = async (
-  clients: { readonly sqs: SQSClient; readonly cloudwatch?: CloudWatchClient },
+  clients: { readonly sqs: SQSClient; readonly cloudwatch?: CloudWatchClient; readonly control?: DestinationControlStore },
   config: PipelineConfig,
   destination: DestinationConfig,
   queues: DestinationQueues,
   now: number = Date.now(),
 ): Promise<DestinationStatus & { readonly notes: readonly string[] }> => {
   const names = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
-  const [source, dlq, figures] = await Promise.all([
+  const [source, dlq, figures, control] = await Promise.all([
     clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.queueUrl, AttributeNames: [...names] })),
     clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.deadLetterQueueUrl, AttributeNames: [...names] })),
     cloudWatchFigures(clients.cloudwatch, config, destination, queues, now),
+    clients.control?.read(destination.name),
   ]);
+  const breakerOpen = isBreakerOpen(control);
   const deadLetters = count(dlq.Attributes, names[0]) + count(dlq.Attributes, names[1]) + count(dlq.Attributes, names[2]);
   const threshold = destination.alarms.oldestMessageAgeSeconds;
   const problems = [
+    ...(breakerOpen ? [`the circuit breaker is open since ${new Date(control!.breakerOpenedAt!).toISOString()}: nothing is sent, changes wait in the queue; the probe closes it once the destination answers`] : []),
     ...(deadLetters > 0 ? [`${deadLetters} messages in the DLQ ${queues.deadLetterQueueName}: sync-pipeline dlq inspect ${destination.name}`] : []),
     ...(figures.oldestMessageAgeSeconds !== null && figures.oldestMessageAgeSeconds > threshold
       ? [`oldest message is ${Math.round(figures.oldestMessageAgeSeconds)} s old, above the ${threshold} s alarm threshold`]
@@ -119,8 +124,8 @@ export const destinationStatus = async (
     deadLetters,
     oldestMessageAgeSeconds: figures.oldestMessageAgeSeconds,
     lastAppliedAt: figures.lastAppliedAt,
-    breaker: 'none',
-    rateInForcePerSecond: null,
+    breaker: breakerOpen ? 'open' : 'closed',
+    rateInForcePerSecond: destination.rateLimit === undefined ? null : Math.round(rateInForce(control, destination.rateLimit, now) * 10) / 10,
     healthy: problems.length === 0,
     problems,
     notes: figures.note === undefined ? [] : [figures.note],

@@ -7,6 +7,7 @@ import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand, SQSCl
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromSqsMessageAttributes, toSqsMessageAttributes } from '../../lib/adapters/sqs-attributes.ts';
+import { DynamoDbDestinationControl } from '../../lib/adapters/dynamodb-destination-control.ts';
 import { DynamoDbLedgerStore } from '../../lib/adapters/dynamodb-ledger.ts';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { serializeChangeEvent, type ChangeEvent } from '../../lib/contract/change-event.ts';
@@ -168,6 +169,25 @@ describe('The sync-pipeline CLI against the embedded emulators', () => {
       expect(JSON.parse(unhealthy.stdout)).toMatchObject({ healthy: false, destinations: [{ destination: 'crm', queued: 1, deadLetters: 1, healthy: false }] });
       expect(human.stdout).toBe('');
       expect(human.stderr).toMatch(/crm\s+UNHEALTHY\s+1\s+0\s+0\s+1/);
+    });
+  });
+
+  describe('status of the breaker', () => {
+    it('says when a destination's breaker is open, and calls it unhealthy', async () => {
+      // Prepare
+      const control = new DynamoDbDestinationControl({ client: dynamodb, tableName: resources.tableName });
+      await control.openBreaker('crm', Date.now());
+
+      // Act
+      const open = await cli(emulators, ['status', '--json'], configPath);
+      await control.closeBreaker('crm', Date.now());
+      const closed = await cli(emulators, ['status', '--json'], configPath);
+
+      // Assess
+      expect(open.code).toBe(1);
+      expect(JSON.parse(open.stdout).destinations[0]).toMatchObject({ breaker: 'open', healthy: false });
+      expect(JSON.parse(open.stdout).destinations[0].problems[0]).toMatch(/circuit breaker is open/);
+      expect(JSON.parse(closed.stdout).destinations[0]).toMatchObject({ breaker: 'closed', healthy: true });
     });
   });
 
