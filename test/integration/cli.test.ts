@@ -173,7 +173,7 @@ describe('The sync-pipeline CLI against the embedded emulators', () => {
   });
 
   describe('status of the breaker', () => {
-    it('says when a destination's breaker is open, and calls it unhealthy', async () => {
+    it("says when a destination's breaker is open, and calls it unhealthy", async () => {
       // Prepare
       const control = new DynamoDbDestinationControl({ client: dynamodb, tableName: resources.tableName });
       await control.openBreaker('crm', Date.now());
