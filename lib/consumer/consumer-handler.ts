@@ -11,6 +11,7 @@ import { MetricDimension, MetricName } from '../core/metrics.ts';
 import type { RecordOutcome } from '../core/outcome.ts';
 import { isBreakerOpen, probeDue, type BreakerSettings, type DestinationControlStore, type EventSourceSwitch, type RateLimitSettings } from '../core/destination-control.ts';
 import { sleep } from '../core/sleep.ts';
+import { SqsLimits } from '../core/sqs-limits.ts';
 import { isProbeEvent } from '../config/probe-event.ts';
 import { deferredMessage } from './deferral.ts';
 import { processRecord, type RecordProcessorDeps } from './process-record.ts';
@@ -30,6 +31,16 @@ export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   /** Turns the event source off while the breaker is open, on when a probe closes it. @default none */
   readonly eventSource?: EventSourceSwitch;
 }
+
+/** Gathers the visibility changes of an invocation's retries into batches. */
+interface RetryVisibility {
+  add(entry: { receiptHandle: string; delaySeconds: number }): void;
+  /** Sends what is pending; resolves once every batch so far was sent. */
+  flush(): Promise<void>;
+}
+
+/** How long a retry's visibility change waits for others to share its batch. */
+const RETRY_BATCH_WINDOW_MS = 20;
 
 /** What a probe found. */
 export type ProbeResult = 'closed' | 'still-open' | 'not-due' | 'not-open';
@@ -197,18 +208,40 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   };
 
   /**
-   * Sends the retries' visibility changes and the deferrals, in batches, once every record has ended.
+   * The retries' visibility changes, in batches of up to ten: each goes out within a few milliseconds
+   * of its decision (a message must not come back to another consumer while its invocation runs on),
+   * gathered with the decisions that follow it.
+   */
+  const retryVisibility = (): RetryVisibility => {
+    const pending: Array<{ receiptHandle: string; delaySeconds: number }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    let sending: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => {
+      clearTimeout(timer);
+      timer = undefined;
+      const batch = pending.splice(0);
+      if (batch.length > 0) {
+        // A lost visibility change only loses the pacing: the message comes back after the queue's timeout.
+        sending = sending.then(() => deps.queue.delayRetries(batch)).catch(() => undefined);
+      }
+      return sending;
+    };
+    return {
+      add: (entry) => {
+        pending.push(entry);
+        if (pending.length >= SqsLimits.MAX_BATCH_ENTRIES) void flush();
+        else timer ??= setTimeout(() => void flush(), RETRY_BATCH_WINDOW_MS);
+      },
+      flush,
+    };
+  };
+
+  /**
+   * Sends the deferrals, in batches, once every record has ended (and the retries' last visibility changes).
    * A deferral SQS refused leaves its message on the queue: it is reported failed and comes back.
    */
-  const settleQueue = async (ended: ReadonlyArray<{ record: SQSRecord; outcome: RecordOutcome }>): Promise<string[]> => {
-    const retries = ended.flatMap(({ record, outcome }) => (outcome.kind === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds }] : []));
-    if (retries.length > 0) {
-      try {
-        await deps.queue.delayRetries(retries);
-      } catch {
-        // The messages still come back after the queue's visibility timeout; only the pacing is lost.
-      }
-    }
+  const settleQueue = async (ended: ReadonlyArray<{ record: SQSRecord; outcome: RecordOutcome }>, retries: RetryVisibility): Promise<string[]> => {
+    await retries.flush();
     const deferrals = ended.filter(({ outcome }) => outcome.kind === 'deferred');
     if (deferrals.length === 0) return [];
     const results = await deps.queue.defer(deferrals.map(({ record, outcome }) => deferredMessage(record, (outcome as { delaySeconds: number }).delaySeconds)));
@@ -238,6 +271,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     const parsed = new Map(event.Records.map((record) => [record, readChangeMessage(record.body, receivedAt)]));
     const turns = planRecordTurns(parsed);
     const gate = newGate(event.Records.length);
+    const retries = retryVisibility();
     const openAtStart = gate === undefined ? false : isBreakerOpen(await gate.begin());
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
@@ -252,12 +286,15 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       ended.push({ record, outcome });
       // A deferral is logged once SQS has its new message (below).
       if (outcome.kind !== 'deferred') logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);
-      if (outcome.kind === 'retry') throw new RetryLaterError(outcome.message);
+      if (outcome.kind === 'retry') {
+        retries.add({ receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
+        throw new RetryLaterError(outcome.message);
+      }
     };
 
     try {
       const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
-      const refused = await settleQueue(ended);
+      const refused = await settleQueue(ended, retries);
       return { batchItemFailures: [...response.batchItemFailures, ...refused.map((itemIdentifier) => ({ itemIdentifier }))] };
     } finally {
       await endGate(gate, openAtStart).catch((error: unknown) =>
@@ -311,7 +348,9 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       idempotencyConfig.registerLambdaContext(context);
       const outcome = await handleRecord(record, idempotencyConfig, readChangeMessage(record.body, at), gate);
       logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId, { probe: true });
-      const refused = await settleQueue([{ record, outcome }]);
+      const retries = retryVisibility();
+      if (outcome.kind === 'retry') retries.add({ receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
+      const refused = await settleQueue([{ record, outcome }], retries);
       if (outcome.kind !== 'retry' && refused.length === 0) await deps.queue.delete(record.receiptHandle);
       working = outcome.kind === 'applied' || outcome.kind === 'skipped' || outcome.kind === 'dead-lettered';
       publishOutcomeMetrics(metrics, [outcome]);

@@ -40,8 +40,10 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
     // Assess
     for (const response of [applied, duplicates, stale]) expect(response.batchItemFailures).toEqual([]);
     expect(consumer.fakeApi.writeLog().filter((entry) => entry.id.startsWith('cost-'))).toHaveLength(ids.length);
-    // The bar is <= 3 and <= 1; the design spends exactly 2 (lease, commit) and 1 (the failed lease).
-    expect(writesPerApplied).toBe(2);
+    // The bar is <= 3 and <= 1; the design spends 2 (lease, commit) per applied record plus the
+    // breaker's window, one or two writes per invocation that called, and 1 (the failed lease) otherwise.
+    expect(writesPerApplied).toBeGreaterThanOrEqual(2);
+    expect(writesPerApplied).toBeLessThanOrEqual(2 + 2 / ids.length);
     expect(writesPerDuplicate).toBe(1);
     expect(writesPerStale).toBe(1);
     expect(consumer.fakeApi.stats().reads).toBe(0);
