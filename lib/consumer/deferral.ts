@@ -37,14 +37,12 @@ export const readDeferral = (record: Pick<SQSRecord, 'attributes' | 'messageAttr
 };
 
 /**
- * The message that defers a record: its body and attributes as received, with the deferral count one
- * up and the first-sent time kept.
+ * A record's message attributes as a message sent again carries them (no list values: SQS has none in use).
  *
  * @example
- * await queue.defer([deferredMessage(record, 5)]);
+ * messageAttributesOf(record); // { correlationId: { dataType: 'String', stringValue: 'c-1' } }
  */
-export const deferredMessage = (record: SQSRecord, delaySeconds: number): DeferredMessage => {
-  const deferral = readDeferral(record);
+export const messageAttributesOf = (record: Pick<SQSRecord, 'messageAttributes'>): Record<string, MessageAttribute> => {
   const attributes: Record<string, MessageAttribute> = {};
   for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
     attributes[name] = {
@@ -53,6 +51,19 @@ export const deferredMessage = (record: SQSRecord, delaySeconds: number): Deferr
       ...(value.binaryValue === undefined ? {} : { binaryValue: value.binaryValue }),
     };
   }
+  return attributes;
+};
+
+/**
+ * The message that defers a record: its body and attributes as received, with the deferral count one
+ * up and the first-sent time kept.
+ *
+ * @example
+ * await queue.defer([deferredMessage(record, 5)]);
+ */
+export const deferredMessage = (record: SQSRecord, delaySeconds: number): DeferredMessage => {
+  const deferral = readDeferral(record);
+  const attributes = messageAttributesOf(record);
   attributes[DEFERRAL_ATTRIBUTE] = { dataType: 'String', stringValue: JSON.stringify({ count: deferral.count + 1, firstSentAt: deferral.firstSentAt }) };
   return { messageId: record.messageId, body: record.body, attributes, delaySeconds };
 };

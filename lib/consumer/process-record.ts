@@ -3,7 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, type ChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
 import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, RetryReason, type AttemptFailure } from '../core/attempt.ts';
-import { buildDeadLetter, DeadLetterReason, type MessageAttribute } from '../core/dead-letter.ts';
+import { buildDeadLetter, DeadLetterReason } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
 import type { LeaseDecision, LedgerStore } from '../core/ledger.ts';
@@ -11,7 +11,7 @@ import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from
 import type { RecordQueue } from '../core/record-queue.ts';
 import { sleep, type Sleep } from '../core/sleep.ts';
 import { LedgerPersistenceLayer, LeaseLostError, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
-import { readDeferral } from './deferral.ts';
+import { messageAttributesOf, readDeferral } from './deferral.ts';
 import type { CallResult, GateVerdict, SendGate } from './send-gate.ts';
 
 /** Everything one record's processing touches, as ports. */
@@ -109,19 +109,6 @@ const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotency
     receivedAt: now(),
     remainingMs: () => idempotencyConfig.lambdaContext?.getRemainingTimeInMillis() ?? deps.leaseDurationMs,
   };
-};
-
-/** The record's message attributes as the dead letter carries them (no list values: SQS has none in use). */
-const messageAttributesOf = (record: SQSRecord): Record<string, MessageAttribute> => {
-  const attributes: Record<string, MessageAttribute> = {};
-  for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
-    attributes[name] = {
-      dataType: value.dataType,
-      ...(value.stringValue === undefined ? {} : { stringValue: value.stringValue }),
-      ...(value.binaryValue === undefined ? {} : { binaryValue: value.binaryValue }),
-    };
-  }
-  return attributes;
 };
 
 /** Writes the dead letter (resolves once the DLQ has it) and returns the outcome that says so. */
