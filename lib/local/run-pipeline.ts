@@ -26,6 +26,7 @@ import { buildTimeline } from './report/timeline.ts';
 import { captureConsumerOutput, type ConsumerOutput } from './sim/consumer-output.ts';
 import { EmfStore } from './sim/emf.ts';
 import { connectAws } from './sim/emulators.ts';
+import { isStoppedInvocation, never } from './sim/invocation-scope.ts';
 import {
   createConcurrentCopies,
   createContext,
@@ -450,6 +451,10 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
   const runId = randomUUID().slice(0, 8);
   const aws = await connectAws(options.endpoint === undefined ? {} : { endpoint: options.endpoint });
   const { sqs, dynamodb } = aws;
+  // A timed-out invocation's I/O never returns, as after Lambda's kill; the runtime's own goes through.
+  const freeze = { step: 'initialize', name: 'freezeStoppedInvocations' } as const;
+  sqs.middlewareStack.add((next) => async (args) => (isStoppedInvocation() ? never : next(args)), freeze);
+  dynamodb.middlewareStack.add((next) => async (args) => (isStoppedInvocation() ? never : next(args)), freeze);
   const fakeApi = await startFakeApi({ seed: options.seed ?? LOCAL_RUN_DEFAULTS.seed, ...options.fakeApi });
   const faultTimers = (options.faultSchedule ?? []).map((change) => setTimeout(() => fakeApi.setFailures(change.destination, change.failures), change.atMs));
   const emf = new EmfStore();

@@ -1,6 +1,7 @@
 import { toHeaderValue } from '../../adapters/http-destination.ts';
 import type { Destination } from '../../core/destination.ts';
 import { createRandom } from '../../core/random.ts';
+import { isStoppedInvocation } from '../sim/invocation-scope.ts';
 import type { WriteLogEntry } from './fake-api.ts';
 
 export interface CallFaultOptions {
@@ -68,7 +69,13 @@ export const createCallFaults = (options: CallFaultOptions): CallFaults => {
         apply: async (write) => {
           const wireKey = toHeaderValue(write.idempotencyKey);
           callStarts.set(wireKey, [...(callStarts.get(wireKey) ?? []), Date.now()]);
+          if (isStoppedInvocation()) await hangForever;
           const result = await inner.apply(write);
+          if (isStoppedInvocation()) {
+            // The answer came after Lambda stopped the invocation: it is lost with it, like a crash's.
+            lostAnswers.set(wireKey, (lostAnswers.get(wireKey) ?? 0) + 1);
+            await hangForever;
+          }
           if (crashRate > 0 && crashRandom.next() < crashRate) {
             // The answer arrived and dies with the invocation: nothing commits it.
             lostAnswers.set(wireKey, (lostAnswers.get(wireKey) ?? 0) + 1);

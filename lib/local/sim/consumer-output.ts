@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EmfStore } from './emf.ts';
+import { isStoppedInvocation } from './invocation-scope.ts';
 import { captureJsonOutput } from './output-capture.ts';
 
 /** A record version the consumer logged as applied, with the invocation that applied it. */
@@ -50,6 +51,8 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
   const appliedRecords: LoggedApply[] = [];
   const deferredAs = new Map<string, string[]>();
   const capture = captureJsonOutput((line) => {
+    // Lambda stopped that invocation: nothing it writes after reaches CloudWatch.
+    if (isStoppedInvocation()) return;
     if (options.emf.ingestLine(line)) return;
     pending.push(line);
     if (line.includes('"probe":true')) {

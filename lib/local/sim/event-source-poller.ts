@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { invocationScope, type InvocationScope } from './invocation-scope.ts';
 import { intInRange, parseOrThrow } from '../../contract/validation.ts';
 import { createRandom } from '../../core/random.ts';
 import { batchingWindowIssue, chunk, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../../core/sqs-limits.ts';
@@ -413,15 +414,20 @@ type HandlerResult =
 
 /**
  * Runs the handler under the function timeout. On a timeout Lambda stops the runtime; here the
- * handler's promise cannot be stopped, so it runs on and its result is ignored.
+ * handler's promise cannot be stopped, so its invocation is marked stopped (see invocationScope):
+ * its next I/O never returns and what it writes after is dropped, and its result is ignored.
  */
 const runHandler = async (handler: SqsBatchHandler, event: SQSEvent, context: Context, timeoutMs: number): Promise<HandlerResult> => {
   let timer: NodeJS.Timeout | undefined;
+  const scope: InvocationScope = { requestId: context.awsRequestId, stopped: false };
   const timedOut = new Promise<HandlerResult>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+    timer = setTimeout(() => {
+      scope.stopped = true;
+      resolve({ kind: 'timeout' });
+    }, timeoutMs);
   });
-  const ran = Promise.resolve()
-    .then(() => handler(event, context))
+  const ran = invocationScope
+    .run(scope, () => Promise.resolve().then(() => handler(event, context)))
     .then(
       (response): HandlerResult => ({ kind: 'resolved', response }),
       (error: unknown): HandlerResult => ({ kind: 'threw', error }),
