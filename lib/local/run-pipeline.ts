@@ -227,7 +227,7 @@ const publishWorkload = async (
     sent = index + 1;
     if (setup.rate > 0) {
       const wait = setup.startedAt + ((index + 1) / setup.rate) * 1000 - Date.now();
-      if (wait > 0) await pause(wait, { signal: setup.signal }).catch(() => undefined);
+      if (wait > 0) await pause(wait, undefined, { signal: setup.signal }).catch(() => undefined);
     }
     if (Date.now() - lastTickAt > 250) {
       lastTickAt = Date.now();
@@ -289,7 +289,7 @@ const waitUntilDrained = async (watch: {
       lastAccounted = accounted;
       lastMoveAt = Date.now();
     }
-    if (!drained) await pause(100, { signal: watch.signal }).catch(() => undefined);
+    if (!drained) await pause(100, undefined, { signal: watch.signal }).catch(() => undefined);
   }
   return drained;
 };
