@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
 import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
@@ -27,4 +29,5 @@ export const handler = wireConsumerHandler({
   logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
   dynamodb: new DynamoDBClient({}),
   sqs: new SQSClient({}),
+  eventSource: new LambdaEventSourceSwitch({ client: new LambdaClient({}), functionName: required('AWS_LAMBDA_FUNCTION_NAME'), queueArn: required(ConsumerEnv.QUEUE_ARN) }),
 });

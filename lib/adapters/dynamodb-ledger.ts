@@ -33,6 +33,7 @@ const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry 
   const appliedVersion = number('appliedVersion');
   const claimedVersion = number('claimedVersion');
   const fencedUntil = number('fencedUntil');
+  const seenVersion = number('seenVersion');
   const leaseToken = item.leaseToken?.S;
   const leaseVersion = number('leaseVersion');
   const leaseExpiresAt = number('leaseExpiresAt');
@@ -44,6 +45,7 @@ const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry 
     ...(appliedAt === undefined ? {} : { appliedAt }),
     ...(claimedVersion === undefined ? {} : { claimedVersion }),
     ...(fencedUntil === undefined ? {} : { fencedUntil }),
+    ...(seenVersion === undefined ? {} : { seenVersion }),
     ...(leaseToken === undefined || leaseVersion === undefined || leaseExpiresAt === undefined
       ? {}
       : { lease: { token: leaseToken, key: item.leaseKey?.S ?? '', version: leaseVersion, expiresAt: leaseExpiresAt } }),
@@ -97,6 +99,7 @@ export class DynamoDbLedgerStore implements LedgerStore {
           ConditionExpression:
             '(attribute_not_exists(appliedVersion) OR appliedVersion < :version) AND ' +
             '(attribute_not_exists(claimedVersion) OR claimedVersion <= :version) AND ' +
+            '(attribute_not_exists(seenVersion) OR seenVersion <= :version) AND ' +
             '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now) AND ' +
             '(attribute_not_exists(fencedUntil) OR fencedUntil <= :now)',
           ExpressionAttributeValues: {
@@ -174,6 +177,23 @@ export class DynamoDbLedgerStore implements LedgerStore {
       new GetItemCommand({ TableName: this.#tableName, Key: key(record), ConsistentRead: true }),
     );
     return toEntry(result.Item);
+  }
+
+  public async markSeen(record: LedgerRecordKey, version: number): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: key(record),
+          UpdateExpression: 'SET seenVersion = :version',
+          ConditionExpression: 'attribute_not_exists(seenVersion) OR seenVersion < :version',
+          ExpressionAttributeValues: { ':version': { N: String(version) } },
+        }),
+      );
+    } catch (error) {
+      // A newer version was seen already: nothing to raise.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**

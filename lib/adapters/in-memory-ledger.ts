@@ -36,6 +36,7 @@ export class InMemoryLedgerStore implements LedgerStore {
     this.#entries.set(ledgerKey(record), {
       appliedVersion: lease.version,
       claimedVersion: entry.claimedVersion ?? lease.version,
+      ...(entry.seenVersion === undefined ? {} : { seenVersion: entry.seenVersion }),
       ...(applied.fencedUntil === undefined ? {} : { fencedUntil: applied.fencedUntil }),
     });
     return true;
@@ -50,5 +51,11 @@ export class InMemoryLedgerStore implements LedgerStore {
 
   public async read(record: LedgerRecordKey): Promise<LedgerEntry | undefined> {
     return this.#entries.get(ledgerKey(record));
+  }
+
+  public async markSeen(record: LedgerRecordKey, version: number): Promise<void> {
+    const entry = this.#entries.get(ledgerKey(record));
+    if (entry?.seenVersion !== undefined && entry.seenVersion >= version) return;
+    this.#entries.set(ledgerKey(record), { ...entry, seenVersion: version });
   }
 }

@@ -96,7 +96,8 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
         this.#leaseExpiresAt = expiresAt;
         return;
       case 'duplicate':
-      case 'stale': {
+      case 'stale':
+      case 'superseded': {
         const responseData: ApplyResult = {
           outcome: 'skipped',
           reason: decision.status,
@@ -156,7 +157,7 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
     // from the ledger with the same rule anyway, so the contract holds.
     const { ledger, record, event } = this.#options;
     const decision = decideLease(await ledger.read(record), { version: event.version }, this.#now());
-    if (decision.status === 'duplicate' || decision.status === 'stale') {
+    if (decision.status === 'duplicate' || decision.status === 'stale' || decision.status === 'superseded') {
       const responseData: ApplyResult = { outcome: 'skipped', reason: decision.status, appliedVersion: decision.appliedVersion };
       return new IdempotencyRecord({ idempotencyKey, status: IdempotencyRecordStatus.COMPLETED, responseData });
     }

@@ -137,8 +137,23 @@ const breakerSchema = z.strictObject({
   failurePercent: intInRange(1, 100).default(50),
   minCalls: intInRange(1, 10_000).default(20),
   windowSeconds: intInRange(5, 3_600).default(60),
-  /** At least 60 on AWS: the probe runs on an EventBridge schedule, whose finest rate is a minute. */
+  /**
+   * Locally the probe runs every probeIntervalSeconds; on AWS every ceil(probeIntervalSeconds / 60)
+   * minutes, on an EventBridge schedule, whose finest rate is a minute.
+   */
   probeIntervalSeconds: intInRange(1, 3_600).default(60),
+});
+
+/**
+ * Backlog coalescing: a change first received after waiting `backlogAgeSeconds` in the queue is part
+ * of a backlog. Its version is marked as seen and it comes back `holdSeconds` later (one receive
+ * spent); by then the backlog's newer versions of the record are marked too, so only the newest is
+ * sent and the older ones are skipped as superseded, unsent. Fresh changes are not held.
+ */
+const coalescingSchema = z.strictObject({
+  enabled: z.boolean({ error: 'expected true or false' }).default(true),
+  backlogAgeSeconds: intInRange(1, 86_400).default(10),
+  holdSeconds: intInRange(1, 900).default(5),
 });
 
 /** The fields every destination has, whatever its kind. */
@@ -160,6 +175,7 @@ const destinationCommonShape = {
   /** @default no limit */
   rateLimit: rateLimitSchema.optional(),
   breaker: breakerSchema.prefault({}),
+  coalescing: coalescingSchema.prefault({}),
 };
 
 /**
@@ -189,6 +205,13 @@ const destinationSchema = z
     }
   });
 
+/**
+ * The pipeline's and a destination's name together: the longest physical name is the destination's
+ * probe rule, `<name>-<destination>-probe` (see probeRuleName in resources.ts), and EventBridge
+ * allows 64 characters.
+ */
+const MAX_COMBINED_NAME_LENGTH = 64 - '--probe'.length;
+
 export const PipelineConfigSchema = z
   .strictObject({
     /** Prefix of every physical resource name (queues, table, bus, functions). */
@@ -209,6 +232,14 @@ export const PipelineConfigSchema = z
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
     config.destinations.forEach((destination, index) => {
+      if (config.name.length + destination.name.length > MAX_COMBINED_NAME_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['destinations', index, 'name'],
+          input: destination.name,
+          message: `expected at most ${MAX_COMBINED_NAME_LENGTH - config.name.length} characters with name ${JSON.stringify(config.name)} (its probe rule <name>-<destination>-probe is an EventBridge rule name, at most 64)`,
+        });
+      }
       const first = seen.get(destination.name);
       if (first !== undefined) {
         ctx.addIssue({
@@ -230,6 +261,7 @@ export type DestinationConfig = PipelineConfig['destinations'][number];
 export type RetryConfig = DestinationConfig['retry'];
 export type RateLimitConfig = NonNullable<DestinationConfig['rateLimit']>;
 export type BreakerConfig = DestinationConfig['breaker'];
+export type CoalescingConfig = DestinationConfig['coalescing'];
 /** The destination config of one kind. */
 export type DestinationConfigOf<K extends DestinationConfig['kind']> = Extract<DestinationConfig, { readonly kind: K }>;
 export type VersionPreconditionConfig = NonNullable<HttpDestinationFields['versionPrecondition']>;

@@ -36,6 +36,17 @@ export const ledgerTableName = (config: PipelineConfig): string => `${config.nam
 /** The EventBridge bus publishers send changes to. */
 export const eventBusName = (config: PipelineConfig): string => `${config.name}-changes`;
 
+/**
+ * The scheduled EventBridge rule that probes a destination whose circuit breaker is open. The
+ * longest name derived from the config: an EventBridge rule name has at most 64 characters, which
+ * is why the config refuses a pipeline and destination name longer than 57 together.
+ *
+ * @example
+ * probeRuleName(config, config.destinations[0]); // 'sync-pipeline-crm-probe'
+ */
+export const probeRuleName = (config: Pick<PipelineConfig, 'name'>, destination: Pick<DestinationConfig, 'name'>): string =>
+  `${config.name}-${destination.name}-probe`;
+
 /** Partition key attribute of the ledger table. */
 export const LEDGER_KEY_ATTRIBUTE = 'pk';
 /** TTL attribute of the ledger table (idempotency-style records that may expire). */

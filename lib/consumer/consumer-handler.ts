@@ -9,13 +9,30 @@ import { planRecordTurns } from '../core/batch-plan.ts';
 import { readChangeMessage } from '../core/message-body.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import type { RecordOutcome } from '../core/outcome.ts';
+import { isBreakerOpen, probeDue, type BreakerSettings, type DestinationControlStore, type EventSourceSwitch, type RateLimitSettings } from '../core/destination-control.ts';
+import { sleep } from '../core/sleep.ts';
+import { isProbeEvent } from '../config/probe-event.ts';
+import { deferredMessage } from './deferral.ts';
 import { processRecord, type RecordProcessorDeps } from './process-record.ts';
+import { SendGate, type GateSummary } from './send-gate.ts';
 
 export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   readonly logger: Logger;
   /** Configured with the namespace and the default dimension `Destination`. */
   readonly metrics: Metrics;
+  /**
+   * The destination's shared rate limit and circuit breaker. Without `control`, neither applies (unit
+   * tests of the record pipeline). @default none
+   */
+  readonly control?: DestinationControlStore;
+  readonly rateLimit?: RateLimitSettings;
+  readonly breaker?: BreakerSettings;
+  /** Turns the event source off while the breaker is open, on when a probe closes it. @default none */
+  readonly eventSource?: EventSourceSwitch;
 }
+
+/** What a probe found. */
+export type ProbeResult = 'closed' | 'still-open' | 'not-due' | 'not-open';
 
 /** Powertools' switch that would skip idempotency, and with it our version check. */
 const IDEMPOTENCY_DISABLED_ENV = 'POWERTOOLS_IDEMPOTENCY_DISABLED';
@@ -45,8 +62,10 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
   const skipped = ofKind('skipped');
   const retried = ofKind('retry');
   const deadLettered = ofKind('dead-lettered');
+  const deferred = ofKind('deferred');
 
   metrics.addMetric(MetricName.RECORDS_RECEIVED, MetricUnit.Count, outcomes.length);
+  metrics.addMetric(MetricName.RECORDS_DEFERRED, MetricUnit.Count, deferred.length);
   metrics.addMetric(MetricName.RECORDS_APPLIED, MetricUnit.Count, applied.length);
   metrics.addMetric(MetricName.RECORDS_SKIPPED, MetricUnit.Count, skipped.length);
   metrics.addMetric(MetricName.RECORDS_RETRIED, MetricUnit.Count, retried.length);
@@ -72,6 +91,7 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
   breakdown(MetricName.RECORDS_SKIPPED, MetricDimension.REASON, skipped.map((o) => o.reason));
   breakdown(MetricName.RECORDS_DEAD_LETTERED, MetricDimension.REASON, deadLettered.map((o) => o.reason));
   breakdown(MetricName.RECORDS_RETRIED, MetricDimension.REASON, retried.map((o) => o.reason));
+  breakdown(MetricName.RECORDS_DEFERRED, MetricDimension.REASON, deferred.map((o) => o.reason));
   breakdown(
     MetricName.DESTINATION_ERRORS,
     MetricDimension.ERROR_CLASS,
@@ -107,17 +127,20 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     record: SQSRecord,
     idempotencyConfig: IdempotencyConfig,
     parsed: ParsedChangeEvent,
+    gate: SendGate | undefined,
   ): Promise<RecordOutcome> => {
     try {
-      return await processRecord(record, deps, idempotencyConfig, parsed);
+      return await processRecord(record, deps, idempotencyConfig, parsed, gate);
     } catch (error) {
       // Only reached when even the dead-letter send failed: keep the message on the queue.
       const message = error instanceof Error ? error.message : String(error);
       return { kind: 'retry', ref: { messageId: record.messageId }, reason: RetryReason.INTERNAL, delaySeconds: 0, message };
+    } finally {
+      gate?.leave();
     }
   };
 
-  const logOutcome = (outcome: RecordOutcome, correlationId: string): void => {
+  const logOutcome = (outcome: RecordOutcome, correlationId: string, extra: Record<string, unknown> = {}): void => {
     const fields = {
       destination: deps.destinationName,
       ...outcome.ref,
@@ -127,43 +150,191 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       ...('errorClass' in outcome && outcome.errorClass !== undefined ? { errorClass: outcome.errorClass } : {}),
       ...('message' in outcome ? { error: outcome.message } : {}),
       ...('delaySeconds' in outcome ? { retryInSeconds: outcome.delaySeconds } : {}),
+      ...extra,
     };
     if (outcome.kind === 'dead-lettered') logger.error('record dead-lettered', fields);
     else if (outcome.kind === 'retry') logger.warn('record will be retried', fields);
     else logger.info(`record ${outcome.kind}`, fields);
   };
 
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const now = deps.now ?? Date.now;
+  const newGate = (expectedCallers: number): SendGate | undefined =>
+    deps.control === undefined || deps.breaker === undefined
+      ? undefined
+      : new SendGate(
+          {
+            destination: deps.destinationName,
+            control: deps.control,
+            ...(deps.rateLimit === undefined ? {} : { rateLimit: deps.rateLimit }),
+            breaker: deps.breaker,
+            now,
+            sleep: deps.sleep ?? sleep,
+          },
+          expectedCallers,
+        );
+
+  /** The event source follows the breaker; a failed switch is logged, and the next invocation or probe tries again. */
+  const switchEventSource = async (enabled: boolean, why: string): Promise<void> => {
+    try {
+      await deps.eventSource?.setEnabled(enabled);
+      if (deps.eventSource !== undefined) logger.warn(enabled ? 'event source enabled' : 'event source disabled', { destination: deps.destinationName, why });
+    } catch (error) {
+      logger.error('could not switch the event source', { destination: deps.destinationName, enabled, why, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  /** Ends an invocation's gate: its breaker counts, the metrics of the rate and the breaker, and the event source. */
+  const endGate = async (gate: SendGate | undefined, openAtStart: boolean): Promise<GateSummary | undefined> => {
+    if (gate === undefined) return undefined;
+    const summary = await gate.end();
+    if (summary.rateInForce !== undefined) metrics.addMetric(MetricName.RATE_IN_FORCE, MetricUnit.CountPerSecond, summary.rateInForce);
+    metrics.addMetric(MetricName.BREAKER_OPEN, MetricUnit.Count, summary.breakerOpen ? 1 : 0);
+    if (summary.opened) {
+      logger.warn('breaker opened', { destination: deps.destinationName, calls: summary.calls, failures: summary.failures });
+      await switchEventSource(false, 'breaker opened');
+    } else if (openAtStart) await switchEventSource(false, 'breaker open');
+    return summary;
+  };
+
+  /**
+   * Sends the retries' visibility changes and the deferrals, in batches, once every record has ended.
+   * A deferral SQS refused leaves its message on the queue: it is reported failed and comes back.
+   */
+  const settleQueue = async (ended: ReadonlyArray<{ record: SQSRecord; outcome: RecordOutcome }>): Promise<string[]> => {
+    const retries = ended.flatMap(({ record, outcome }) => (outcome.kind === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds }] : []));
+    if (retries.length > 0) {
+      try {
+        await deps.queue.delayRetries(retries);
+      } catch {
+        // The messages still come back after the queue's visibility timeout; only the pacing is lost.
+      }
+    }
+    const deferrals = ended.filter(({ outcome }) => outcome.kind === 'deferred');
+    if (deferrals.length === 0) return [];
+    const results = await deps.queue.defer(deferrals.map(({ record, outcome }) => deferredMessage(record, (outcome as { delaySeconds: number }).delaySeconds)));
+    const byId = new Map(results.map((result) => [result.messageId, result]));
+    const failed: string[] = [];
+    for (const { record, outcome } of deferrals) {
+      const result = byId.get(record.messageId);
+      const correlationId = record.messageAttributes?.correlationId?.stringValue ?? record.messageId;
+      if (result !== undefined && 'sentAs' in result) logOutcome(outcome, correlationId, { deferredAs: result.sentAs });
+      else {
+        failed.push(record.messageId);
+        logger.warn('record will be retried', { destination: deps.destinationName, ...outcome.ref, correlationId, outcome: 'retry', reason: RetryReason.INTERNAL, error: `deferral refused: ${result !== undefined && 'error' in result ? result.error : 'no answer'}` });
+      }
+    }
+    return failed;
+  };
+
+  const handleBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // Every log line of this invocation carries its request id, so a lost invocation can be traced.
     logger.addContext(context);
     const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', throwOnNoIdempotencyKey: true });
     idempotencyConfig.registerLambdaContext(context);
-    const outcomes: RecordOutcome[] = [];
+    const ended: Array<{ record: SQSRecord; outcome: RecordOutcome }> = [];
     const processor = new BatchProcessor(EventType.SQS);
     // readChangeMessage never throws: a bad body becomes a rejection, dead-lettered by its record.
-    const receivedAt = (deps.now ?? Date.now)();
+    const receivedAt = now();
     const parsed = new Map(event.Records.map((record) => [record, readChangeMessage(record.body, receivedAt)]));
     const turns = planRecordTurns(parsed);
+    const gate = newGate(event.Records.length);
+    const openAtStart = gate === undefined ? false : isBreakerOpen(await gate.begin());
 
     const recordHandler = async (record: SQSRecord): Promise<void> => {
       const turn = turns.get(record);
       await turn?.ready;
       let outcome: RecordOutcome;
       try {
-        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? readChangeMessage(record.body, receivedAt));
+        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? readChangeMessage(record.body, receivedAt), gate);
       } finally {
         turn?.done();
       }
-      outcomes.push(outcome);
-      logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);
+      ended.push({ record, outcome });
+      // A deferral is logged once SQS has its new message (below).
+      if (outcome.kind !== 'deferred') logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);
       if (outcome.kind === 'retry') throw new RetryLaterError(outcome.message);
     };
 
     try {
-      return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      const refused = await settleQueue(ended);
+      return { batchItemFailures: [...response.batchItemFailures, ...refused.map((itemIdentifier) => ({ itemIdentifier }))] };
     } finally {
-      publishOutcomeMetrics(metrics, outcomes);
+      await endGate(gate, openAtStart).catch((error: unknown) =>
+        logger.error('could not count the calls for the breaker', { destination: deps.destinationName, error: error instanceof Error ? error.message : String(error) }),
+      );
+      publishOutcomeMetrics(metrics, ended.map(({ outcome }) => outcome));
       metrics.publishStoredMetrics();
     }
+  };
+
+  /**
+   * The breaker's probe: while it is open, and once per probe interval, one message is taken from the
+   * queue and processed as the event source would (its call goes through the open breaker). A working
+   * destination (applied, skipped, or a refusal it answered) closes the breaker and turns the event
+   * source back on; a failure restarts the interval. An empty queue closes it too: the next batch
+   * tells.
+   */
+  const probe = async (context: Context): Promise<ProbeResult> => {
+    logger.addContext(context);
+    const gate = newGate(1);
+    if (gate === undefined || deps.breaker === undefined || deps.control === undefined) return 'not-open';
+    const state = await gate.begin();
+    const at = now();
+    if (!isBreakerOpen(state)) {
+      metrics.addMetric(MetricName.BREAKER_OPEN, MetricUnit.Count, 0);
+      metrics.publishStoredMetrics();
+      return 'not-open';
+    }
+    if (!probeDue(state, deps.breaker, at)) return 'not-due';
+    gate.probe();
+    const received = await deps.queue.receiveOne(Math.ceil(deps.leaseDurationMs / 1000) * 2 + 1);
+    let working = true;
+    if (received !== undefined) {
+      const record: SQSRecord = {
+        messageId: received.messageId,
+        receiptHandle: received.receiptHandle,
+        body: received.body,
+        attributes: {
+          ApproximateReceiveCount: received.attributes.ApproximateReceiveCount ?? '1',
+          SentTimestamp: received.attributes.SentTimestamp ?? String(at),
+          SenderId: received.attributes.SenderId ?? '',
+          ApproximateFirstReceiveTimestamp: received.attributes.ApproximateFirstReceiveTimestamp ?? String(at),
+        },
+        messageAttributes: Object.fromEntries(Object.entries(received.messageAttributes).map(([name, value]) => [name, { ...value, stringListValues: [], binaryListValues: [] }])),
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: '',
+        awsRegion: '',
+      };
+      const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', throwOnNoIdempotencyKey: true });
+      idempotencyConfig.registerLambdaContext(context);
+      const outcome = await handleRecord(record, idempotencyConfig, readChangeMessage(record.body, at), gate);
+      logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId, { probe: true });
+      const refused = await settleQueue([{ record, outcome }]);
+      if (outcome.kind !== 'retry' && refused.length === 0) await deps.queue.delete(record.receiptHandle);
+      working = outcome.kind === 'applied' || outcome.kind === 'skipped' || outcome.kind === 'dead-lettered';
+      publishOutcomeMetrics(metrics, [outcome]);
+    }
+    await gate.end();
+    if (working) {
+      await deps.control.closeBreaker(deps.destinationName, now());
+      logger.warn('breaker closed', { destination: deps.destinationName, probedWith: received?.messageId ?? 'an empty queue' });
+      await switchEventSource(true, 'breaker closed');
+    } else {
+      await deps.control.openBreaker(deps.destinationName, now(), true);
+      logger.warn('breaker still open', { destination: deps.destinationName, probedWith: received?.messageId });
+    }
+    metrics.addMetric(MetricName.BREAKER_OPEN, MetricUnit.Count, working ? 0 : 1);
+    metrics.publishStoredMetrics();
+    return working ? 'closed' : 'still-open';
+  };
+
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    if (isProbeEvent(event)) {
+      await probe(context);
+      return { batchItemFailures: [] };
+    }
+    return handleBatch(event, context);
   };
 };

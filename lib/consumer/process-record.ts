@@ -2,7 +2,7 @@ import { makeIdempotent, type IdempotencyConfig } from '@aws-lambda-powertools/i
 import type { SQSRecord } from 'aws-lambda';
 import type { IdNormalization, RetryConfig } from '../config/pipeline-config.ts';
 import { idempotencyKey, type ChangeEvent, type ParsedChangeEvent } from '../contract/change-event.ts';
-import { busyWaitPauseMs, decideOnFailure, quickRetryPauseMs, type AttemptFailure } from '../core/attempt.ts';
+import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, RetryReason, type AttemptFailure } from '../core/attempt.ts';
 import { buildDeadLetter, DeadLetterReason, type MessageAttribute } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
@@ -11,6 +11,8 @@ import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from
 import type { RecordQueue } from '../core/record-queue.ts';
 import { sleep, type Sleep } from '../core/sleep.ts';
 import { LedgerPersistenceLayer, LeaseLostError, type ApplyResult } from '../adapters/ledger-persistence-layer.ts';
+import { readDeferral } from './deferral.ts';
+import type { CallResult, GateVerdict, SendGate } from './send-gate.ts';
 
 /** Everything one record's processing touches, as ports. */
 export interface RecordProcessorDeps {
@@ -36,6 +38,13 @@ export interface RecordProcessorDeps {
   readonly sleep?: Sleep;
   /** A fresh lease token per acquisition. @default crypto.randomUUID */
   readonly newLeaseToken?: () => string;
+  /**
+   * How long a change may keep being deferred (throttled, breaker open) after it first reached the
+   * queue: the retry horizon. Without it a 429 is retried like any transient failure. @default none
+   */
+  readonly deferralHorizonMs?: number;
+  /** Backlog coalescing (see the destination's `coalescing`). @default off */
+  readonly coalescing?: { readonly backlogAgeMs: number; readonly holdSeconds: number };
 }
 
 /** What one delivery of a record works with: its deps with the defaults resolved, and its delivery facts. */
@@ -51,6 +60,8 @@ interface Delivery {
   readonly receivedAt: number;
   /** Time left in the invocation; one lease when there is no Lambda context (tests, scripts). */
   readonly remainingMs: () => number;
+  /** The invocation's door to the destination (rate limit, breaker), when it has one. */
+  readonly gate?: SendGate;
 }
 
 /** What an attempt's calls learnt, shared by the calls and the persistence layer that ends the lease. */
@@ -65,9 +76,29 @@ interface AttemptState {
 
 const IN_PROGRESS_ERROR = 'IdempotencyAlreadyInProgressError';
 
-const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotencyConfig: IdempotencyConfig): Delivery => {
+/** Thrown inside the lease when the gate says not to call now: the lease is released, the change deferred. */
+class DeferralSignal extends Error {
+  public readonly verdict: Extract<GateVerdict, { go: false }>;
+
+  public constructor(verdict: Extract<GateVerdict, { go: false }>) {
+    super(`deferred: ${verdict.reason}`);
+    this.name = 'DeferralSignal';
+    this.verdict = verdict;
+  }
+}
+
+/** How the rate limiter and the breaker count a call's end: a 429, a transient failure, or an answer. */
+const callResultOf = (failure: DestinationError | undefined): CallResult => {
+  if (failure === undefined) return 'answered';
+  if (failure.errorClass === DestinationErrorClass.THROTTLED) return 'throttled';
+  // A refusal (4xx) and a 409 for a key in flight are answers of a working destination.
+  return failure.retryable && failure.errorClass !== DestinationErrorClass.CONFLICT ? 'failed' : 'answered';
+};
+
+const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotencyConfig: IdempotencyConfig, gate: SendGate | undefined): Delivery => {
   const now = deps.now ?? Date.now;
   return {
+    ...(gate === undefined ? {} : { gate }),
     record,
     deps,
     idempotencyConfig,
@@ -121,7 +152,7 @@ const deadLetter = async (
   return { kind: 'dead-lettered', ref, reason, message, ...calls };
 };
 
-/** Carries out the decision for a failed attempt: a dead letter, or the message's next visibility. */
+/** Carries out the decision for a failed attempt: a dead letter now, or the retry or deferral the handler sends. */
 const carryOutFailure = async (
   delivery: Delivery,
   ref: RecordRef,
@@ -129,7 +160,8 @@ const carryOutFailure = async (
   details: CallDetails = {},
   fencedUntil?: number,
 ): Promise<RecordOutcome> => {
-  const { deps } = delivery;
+  const { deps, record } = delivery;
+  const horizonMs = deps.deferralHorizonMs;
   const decision = decideOnFailure({
     failure,
     attempts: delivery.attempts,
@@ -137,16 +169,12 @@ const carryOutFailure = async (
     now: delivery.now(),
     random: delivery.random,
     ...(fencedUntil === undefined ? {} : { fencedUntil }),
+    ...(horizonMs === undefined ? {} : { deferral: { firstSentAt: readDeferral(record).firstSentAt, horizonMs } }),
   });
   if (decision.kind === 'dead-letter') {
     return deadLetter(delivery, ref, decision.reason, decision.message, { ...details, ...(decision.status === undefined ? {} : { status: decision.status }) });
   }
-  try {
-    await deps.queue.delayRetry(delivery.record.receiptHandle, decision.delaySeconds);
-  } catch {
-    // The message still comes back after the queue's visibility timeout; only the pacing is lost.
-  }
-  return { kind: 'retry', ref, reason: decision.reason, delaySeconds: decision.delaySeconds, message: decision.message, ...details };
+  return { kind: decision.kind === 'defer' ? 'deferred' : 'retry', ref, reason: decision.reason, delaySeconds: decision.delaySeconds, message: decision.message, ...details } as RecordOutcome;
 };
 
 /** Step 1's verdict: the change to send (ids normalized as configured), or why it goes to the DLQ now. */
@@ -182,15 +210,22 @@ const callWithQuickRetries = async (
   const { deps, now } = delivery;
   const { event, key, state } = call;
   for (let quickRetries = 0; ; quickRetries += 1) {
+    if (delivery.gate !== undefined) {
+      // The call must end (by its timeout) before the lease does, slot wait included.
+      const verdict = await delivery.gate.acquire((call.leaseExpiresAt() ?? 0) - deps.requestTimeoutMs - LEASE_MARGIN_MS);
+      if (!verdict.go) throw new DeferralSignal(verdict);
+    }
     state.callStartedAt = now();
     try {
       const result = await deps.destination.apply({ event, idempotencyKey: key });
+      await delivery.gate?.finished('answered');
       state.failure = undefined;
       return result === WriteResult.SUPERSEDED ? { outcome: 'skipped', reason: SkipReason.STALE, appliedVersion: event.version } : { outcome: 'applied' };
     } catch (error) {
       const failure = asDestinationError(error);
       state.failure = failure;
       state.callErrors.push(failure.errorClass);
+      await delivery.gate?.finished(callResultOf(failure), failure.retryAfterMs);
       // The request may land until the settle window after the client gave up on it.
       if (failure.outcomeUnknown) state.fencedUntil = now() + deps.settleMs;
       const pauseMs = quickRetryPauseMs({
@@ -236,6 +271,10 @@ const classifyAttemptError = (error: unknown, state: AttemptState, lastDecision:
       ...(state.fencedUntil === undefined ? {} : { fencedUntil: state.fencedUntil }),
       busy: false,
     };
+  }
+  const deferral = findInCauseChain(error, (e) => (e instanceof DeferralSignal ? e : undefined));
+  if (deferral !== undefined) {
+    return { failure: { kind: 'deferred', reason: deferral.verdict.reason, retryAt: deferral.verdict.retryAt }, details: callDetails(state, now), busy: false };
   }
   const lost = findInCauseChain(error, (e) => (e instanceof LeaseLostError ? e : undefined));
   if (lost !== undefined) return { failure: { kind: 'lease-lost', message: lost.message }, details: callDetails(state, now), busy: false };
@@ -301,6 +340,25 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
 };
 
 /**
+ * Backlog coalescing, its first pass: a change received for the first time after waiting in a
+ * backlog marks its version as seen in the ledger and comes back after the hold, by when the
+ * backlog's newer versions of the record have marked theirs. The second pass then sends only the
+ * newest (older ones find a newer seen version and are skipped as superseded). A deferred change was
+ * marked before; a destination whose retry budget could not spare the receive is not held.
+ */
+const holdForCoalescing = async (delivery: Delivery, event: ChangeEvent, ref: RecordRef): Promise<RecordOutcome | undefined> => {
+  const { deps, record } = delivery;
+  const coalescing = deps.coalescing;
+  if (coalescing === undefined || delivery.attempts !== 1 || deps.retry.maxReceiveCount < 3) return undefined;
+  const sentAt = Number(record.attributes.SentTimestamp);
+  if (!(delivery.now() - sentAt >= coalescing.backlogAgeMs) || readDeferral(record).count > 0) return undefined;
+  const key = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
+  await deps.ledger.markSeen(key, event.version);
+  const message = `waited ${Math.round((delivery.now() - sentAt) / 1000)} s in a backlog: version marked as seen, held ${coalescing.holdSeconds} s so only the newest goes`;
+  return { kind: 'retry', ref, reason: RetryReason.COALESCING, delaySeconds: coalescing.holdSeconds, message };
+};
+
+/**
  * Processes one SQS record for one destination, in the five steps of the architecture: (1) parse,
  * validate and check the routing; (2) Powertools idempotency on the idempotency key; (3) the version
  * check against the ledger, which takes the record's lease only if this version is newer and the
@@ -324,10 +382,16 @@ export const processRecord = async (
   deps: RecordProcessorDeps,
   idempotencyConfig: IdempotencyConfig,
   parsed: ParsedChangeEvent,
+  gate?: SendGate,
 ): Promise<RecordOutcome> => {
-  const delivery = startDelivery(record, deps, idempotencyConfig);
+  const delivery = startDelivery(record, deps, idempotencyConfig, gate);
   const change = validateChange(parsed, deps, record.messageId);
   if (!change.ok) return deadLetter(delivery, change.ref, change.reason, change.message);
+  const held = await holdForCoalescing(delivery, change.event, change.ref);
+  if (held !== undefined) return held;
+  // The breaker is open, or a 429 stopped this batch: no lease, no call; the change waits.
+  const stopped = gate?.deferral();
+  if (stopped !== undefined && !stopped.go) return carryOutFailure(delivery, change.ref, { kind: 'deferred', reason: stopped.reason, retryAt: stopped.retryAt });
   // A lease must never be cut short by the invocation's end: a call still in flight when the
   // function dies could then land after a newer version. Too little time left: hand it back.
   if (delivery.remainingMs() < deps.leaseDurationMs) {

@@ -4,9 +4,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { createDestination } from '../adapters/destination-factory.ts';
+import { DynamoDbDestinationControl } from '../adapters/dynamodb-destination-control.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
 import type { Destination } from '../core/destination.ts';
+import type { DestinationControlStore, EventSourceSwitch } from '../core/destination-control.ts';
 import { leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension } from '../core/metrics.ts';
 import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
@@ -23,8 +25,12 @@ export interface ConsumerWiring {
   readonly sqs: SQSClient;
   /** Replaces the adapter chosen by `destination.kind` (tests wrap it to inject delays or faults). */
   readonly decorateDestination?: (destination: Destination) => Destination;
+  /** Turns the destination's event source off while its breaker is open (the Lambda mapping; the pollers locally). @default none */
+  readonly eventSource?: EventSourceSwitch;
   /** Overrides for the local runtime and tests. */
-  readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger' | 'sleep'>>;
+  readonly overrides?: Partial<Pick<ConsumerHandlerDeps, 'logger' | 'metrics' | 'random' | 'now' | 'ledger' | 'sleep'>> & {
+    readonly control?: DestinationControlStore;
+  };
 }
 
 /**
@@ -63,6 +69,14 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
     queue: new SqsRecordQueue({ client: wiring.sqs, queueUrl: wiring.queueUrl, deadLetterQueueUrl: wiring.deadLetterQueueUrl }),
     logger,
     metrics,
+    control: wiring.overrides?.control ?? new DynamoDbDestinationControl({ client: wiring.dynamodb, tableName: wiring.tableName }),
+    ...(wiring.destination.rateLimit === undefined ? {} : { rateLimit: wiring.destination.rateLimit }),
+    breaker: wiring.destination.breaker,
+    deferralHorizonMs: wiring.destination.retry.horizonMinutes * 60_000,
+    ...(wiring.destination.coalescing.enabled
+      ? { coalescing: { backlogAgeMs: wiring.destination.coalescing.backlogAgeSeconds * 1000, holdSeconds: wiring.destination.coalescing.holdSeconds } }
+      : {}),
+    ...(wiring.eventSource === undefined ? {} : { eventSource: wiring.eventSource }),
     ...(wiring.overrides?.random === undefined ? {} : { random: wiring.overrides.random }),
     ...(wiring.overrides?.now === undefined ? {} : { now: wiring.overrides.now }),
     ...(wiring.overrides?.sleep === undefined ? {} : { sleep: wiring.overrides.sleep }),

@@ -12,6 +12,8 @@ import { DestinationError, DestinationErrorClass, MAX_UNKNOWN_ERROR_ATTEMPTS } f
  * - `lease-lost`: the lease ran out before the commit and another attempt took it.
  * - `invocation-ending`: too little invocation time is left for a whole lease.
  * - `internal`: our own dependencies (DynamoDB, SQS) failed.
+ * - `coalescing`: the first delivery of a change that waited in a backlog marked its version as seen
+ *   and comes back shortly, so that only the newest of the backlog's versions is sent.
  */
 export const RetryReason = {
   BUSY: 'busy',
@@ -21,18 +23,32 @@ export const RetryReason = {
   LEASE_LOST: 'lease-lost',
   INVOCATION_ENDING: 'invocation-ending',
   INTERNAL: 'internal',
+  COALESCING: 'coalescing',
 } as const;
 export type RetryReason = (typeof RetryReason)[keyof typeof RetryReason];
+
+/**
+ * Why a change is deferred: sent back to the queue as a new message with a delay, which spends none
+ * of its receives (SQS counts those toward the DLQ). The destination throttled us (a 429, or the rest
+ * of a batch after one), or its circuit breaker is open. Neither is a failure of the change.
+ */
+export const DeferReason = { THROTTLED: 'throttled', BREAKER_OPEN: 'breaker-open' } as const;
+export type DeferReason = (typeof DeferReason)[keyof typeof DeferReason];
+
+/** The longest delay SQS allows on a message (15 minutes). */
+export const MAX_DELAY_SECONDS = 900;
 
 /** How an attempt failed, as the orchestration saw it. */
 export type AttemptFailure =
   | { readonly kind: 'destination'; readonly error: DestinationError }
   | { readonly kind: 'busy' | 'fenced'; readonly retryAt: number }
+  | { readonly kind: 'deferred'; readonly reason: DeferReason; readonly retryAt: number }
   | { readonly kind: 'lease-lost' | 'invocation-ending' | 'internal'; readonly message: string };
 
 /** What to do with a change whose attempt did not end applied or skipped. */
 export type FailureDecision =
   | { readonly kind: 'retry'; readonly reason: RetryReason; readonly delaySeconds: number; readonly message: string }
+  | { readonly kind: 'defer'; readonly reason: DeferReason; readonly delaySeconds: number; readonly message: string }
   | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason; readonly message: string; readonly status?: number };
 
 export interface FailureDecisionInput {
@@ -44,6 +60,12 @@ export interface FailureDecisionInput {
   readonly fencedUntil?: number;
   readonly now: number;
   readonly random: () => number;
+  /**
+   * When the change first reached the queue (its first message's SentTimestamp; deferrals keep it)
+   * and how long it may keep being deferred: past the retry horizon it is dead-lettered as
+   * `retries-exhausted`, so a destination that throttles for ever cannot hold a change for ever.
+   */
+  readonly deferral?: { readonly firstSentAt: number; readonly horizonMs: number };
 }
 
 const secondsUntil = (at: number, now: number): number => Math.max(0, Math.ceil((at - now) / 1000));
@@ -54,6 +76,10 @@ const describe = (failure: AttemptFailure): string => {
       return failure.error.message;
     case 'busy':
       return 'another attempt holds the lease on this record';
+    case 'deferred':
+      return failure.reason === DeferReason.BREAKER_OPEN
+        ? "the destination's circuit breaker is open"
+        : 'the destination throttled this batch (429)';
     case 'fenced':
       return `a call in doubt may still land until ${new Date(failure.retryAt).toISOString()}`;
     default:
@@ -67,7 +93,16 @@ const retryFor = (input: FailureDecisionInput): FailureDecision => {
   const message = describe(failure);
   // Not a failure of this change: retry it on the first, shortest step.
   const firstStep = () => retryDelaySeconds({ attempt: 1, retry, random });
+  const deferFor = (reason: DeferReason, retryAt: number): FailureDecision => ({
+    kind: 'defer',
+    reason,
+    // At least a second, jittered, so the changes of a throttled batch do not all return at once.
+    delaySeconds: Math.min(MAX_DELAY_SECONDS, secondsUntil(retryAt, now) + Math.ceil(random() * 2)),
+    message,
+  });
   switch (failure.kind) {
+    case 'deferred':
+      return deferFor(failure.reason, failure.retryAt);
     case 'busy':
       return { kind: 'retry', reason: RetryReason.BUSY, delaySeconds: firstStep(), message };
     case 'fenced':
@@ -91,6 +126,10 @@ const retryFor = (input: FailureDecisionInput): FailureDecision => {
           message,
           ...(error.status === undefined ? {} : { status: error.status }),
         };
+      }
+      // A 429 asks us to slow down: not a failure of the change, it spends none of its receives.
+      if (error.errorClass === DestinationErrorClass.THROTTLED && input.deferral !== undefined) {
+        return deferFor(DeferReason.THROTTLED, now + (error.retryAfterMs ?? 1000));
       }
       const backoff = retryDelaySeconds({ attempt: attempts, retry, random, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
       // A change in doubt comes back only once its own fence is over: sooner it would find it fenced.
@@ -116,6 +155,10 @@ const retryFor = (input: FailureDecisionInput): FailureDecision => {
  */
 export const decideOnFailure = (input: FailureDecisionInput): FailureDecision => {
   const decision = retryFor(input);
+  if (decision.kind === 'defer' && input.deferral !== undefined && input.now - input.deferral.firstSentAt > input.deferral.horizonMs) {
+    const hours = Math.round(input.deferral.horizonMs / 360_000) / 10;
+    return { kind: 'dead-letter', reason: DeadLetterReason.RETRIES_EXHAUSTED, message: `deferred for longer than the retry horizon (${hours} h); last: ${decision.message}` };
+  }
   if (decision.kind === 'retry' && input.attempts >= input.retry.maxReceiveCount) {
     return { kind: 'dead-letter', reason: DeadLetterReason.RETRIES_EXHAUSTED, message: `${input.attempts} deliveries failed; last: ${decision.message}` };
   }

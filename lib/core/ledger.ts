@@ -43,6 +43,11 @@ export interface LedgerEntry {
    * that dies mid-call fences the record too; a commit or release with a known outcome clears it.
    */
   readonly fencedUntil?: number;
+  /**
+   * Highest version seen waiting in the queue (backlog coalescing): marked when a change that waited
+   * in a backlog is first received. An older version is then skipped as superseded, unsent.
+   */
+  readonly seenVersion?: number;
 }
 
 /** Result of trying to take the lease for a version. */
@@ -55,6 +60,8 @@ export type LeaseDecision =
    * the record backwards (I1). `appliedVersion` is that newer version.
    */
   | { readonly status: 'stale'; readonly appliedVersion: number }
+  /** A newer version is waiting in the queue (it was seen there): only the newest is sent. */
+  | { readonly status: 'superseded'; readonly appliedVersion: number }
   /** Another attempt holds a live lease on this record; it usually finishes within one call. */
   | { readonly status: 'busy'; readonly retryAt: number }
   /** A call whose outcome is unknown may still land until `retryAt`; nothing may be sent before. */
@@ -63,7 +70,8 @@ export type LeaseDecision =
 /**
  * The one rule of the version check, shared by every ledger store so they cannot disagree:
  * a version may be sent only when it is newer than the applied one, not older than any version sent
- * before, no live lease exists (whoever holds it), and no settle window is running.
+ * before nor than one seen waiting in the queue, no live lease exists (whoever holds it), and no
+ * settle window is running.
  *
  * @example
  * decideLease({ appliedVersion: 4 }, { version: 3 }, Date.now()); // { status: 'stale', appliedVersion: 4 }
@@ -75,6 +83,8 @@ export const decideLease = (entry: LedgerEntry | undefined, lease: Pick<Lease, '
   if (applied !== undefined && applied > version) return { status: 'stale', appliedVersion: applied };
   const claimed = entry?.claimedVersion;
   if (claimed !== undefined && claimed > version) return { status: 'stale', appliedVersion: claimed };
+  const seen = entry?.seenVersion;
+  if (seen !== undefined && seen > version) return { status: 'superseded', appliedVersion: seen };
   const held = entry?.lease;
   if (held !== undefined && held.expiresAt > now) return { status: 'busy', retryAt: held.expiresAt };
   const fencedUntil = entry?.fencedUntil;
@@ -106,6 +116,8 @@ export interface LedgerStore {
   /** Ends the lease without changing the applied version (the call failed or was refused). */
   release(record: LedgerRecordKey, token: string, end?: LeaseEnd): Promise<void>;
   read(record: LedgerRecordKey): Promise<LedgerEntry | undefined>;
+  /** Raises `seenVersion` to `version` if it is lower (or absent); one write, no lease needed. */
+  markSeen(record: LedgerRecordKey, version: number): Promise<void>;
 }
 
 /** The ledger's partition key for a record; unambiguous, as destination and type cannot hold '#' and the id comes last. */

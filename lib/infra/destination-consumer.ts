@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type Policy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, consumerServiceName } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
+import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
 
@@ -31,8 +32,10 @@ export interface DestinationConsumerProps {
 
 /**
  * Everything one destination needs: its queue and DLQ, its consumer function with its own role and
- * log group, and the EventBridge rule routing its resource types to its queue. Only the bus and the
- * ledger table are shared, so a slow or failing destination cannot hold up another (invariant I5).
+ * log group, the EventBridge rule routing its resource types to its queue, and its circuit breaker's
+ * controls (the right to switch its own event source mapping, and the scheduled probe). Only the bus
+ * and the ledger table are shared, so a slow or failing destination cannot hold up another
+ * (invariant I5).
  *
  * @example
  * const crm = new DestinationConsumer(this, 'crm', {
@@ -53,6 +56,10 @@ export class DestinationConsumer extends Construct {
   public readonly consumer: NodejsFunction;
   /** The EventBridge rule sending this destination's resource types to {@link queue}. */
   public readonly rule: Rule;
+  /** The scheduled rule invoking {@link consumer} with the probe event. */
+  public readonly probeRule: Rule;
+  /** Allows {@link consumer} to disable and enable its own event source mapping, and no other. */
+  public readonly eventSourceSwitchPolicy: Policy;
 
   public constructor(scope: Construct, id: string, props: DestinationConsumerProps) {
     super(scope, id);
@@ -93,6 +100,7 @@ export class DestinationConsumer extends Construct {
       [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
       [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
       [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
+      [ConsumerEnv.QUEUE_ARN]: this.queue.queueArn,
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: this.deadLetterQueue.queueUrl,
       [ConsumerEnv.METRICS_NAMESPACE]: config.metricsNamespace,
       // Also the `service` dimension of every metric: the alarms and dashboard read it from the same function.
@@ -134,15 +142,20 @@ export class DestinationConsumer extends Construct {
     this.deadLetterQueue.grantSendMessages(this.consumer);
 
     // The event source grants receive, delete and ChangeMessageVisibility (backoff) on this queue.
-    this.consumer.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: destination.batchSize,
-        maxBatchingWindow:
-          destination.maxBatchingWindowSeconds > 0 ? Duration.seconds(destination.maxBatchingWindowSeconds) : undefined,
-        maxConcurrency: destination.maxConcurrency,
-        reportBatchItemFailures: true,
-      }),
-    );
+    const eventSource = new SqsEventSource(this.queue, {
+      batchSize: destination.batchSize,
+      maxBatchingWindow:
+        destination.maxBatchingWindowSeconds > 0 ? Duration.seconds(destination.maxBatchingWindowSeconds) : undefined,
+      maxConcurrency: destination.maxConcurrency,
+      reportBatchItemFailures: true,
+    });
+    this.consumer.addEventSource(eventSource);
+
+    this.eventSourceSwitchPolicy = new EventSourceSwitch(this, 'EventSourceSwitch', {
+      role,
+      eventSourceMappingArn: eventSource.eventSourceMappingArn,
+    }).policy;
+    this.probeRule = new BreakerProbe(this, 'BreakerProbe', { config, destination, consumer: this.consumer }).rule;
 
     // Publishers put the change event in the EventBridge event's `detail`; the queue receives the
     // change event itself, the same body a publisher sending straight to SQS would produce.

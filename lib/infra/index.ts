@@ -1,3 +1,9 @@
+export {
+  BreakerProbe,
+  type BreakerProbeProps,
+  EventSourceSwitch,
+  type EventSourceSwitchProps,
+} from './destination-breaker.ts';
 export { DestinationConsumer, type DestinationConsumerProps } from './destination-consumer.ts';
 export {
   alarmTopicName,

@@ -20,6 +20,7 @@ import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources } from '../config/resources.ts';
 import { MetricName } from '../core/metrics.ts';
+import { probeIntervalMinutes } from './destination-breaker.ts';
 import { DestinationMetrics } from './pipeline-metrics.ts';
 
 /** The name of the SNS topic every pipeline alarm notifies. */
@@ -34,9 +35,9 @@ export interface DestinationAlarmsProps {
 }
 
 /**
- * The alarm policy of one destination: one alarm per signal, thresholds from `destination.alarms`,
- * each notifying the alarm topic on ALARM and on OK. Every description says what the alarm means
- * and, after "First:", what to do first.
+ * The alarm policy of one destination: one alarm per signal, thresholds from `destination.alarms`
+ * (the breaker's settings go into its alarm's description), each notifying the alarm topic on ALARM
+ * and on OK. Every description says what the alarm means and, after "First:", what to do first.
  *
  * @example
  * const alarms = new DestinationAlarms(scope, 'crm', { metrics, alarmTopic });
@@ -51,7 +52,9 @@ export class DestinationAlarms extends Construct {
   public readonly errorRateAboveLimit: Alarm;
   /** The oldest queued message older than `alarms.oldestMessageAgeSeconds`. */
   public readonly oldestMessageTooOld: Alarm;
-  /** The four alarms above, in that order. */
+  /** The circuit breaker is open: the event source is disabled until the probe enables it. */
+  public readonly breakerOpen: Alarm;
+  /** The five alarms above, in that order. */
   public readonly all: readonly Alarm[];
 
   public constructor(scope: Construct, id: string, props: DestinationAlarmsProps) {
@@ -59,6 +62,7 @@ export class DestinationAlarms extends Construct {
     const { metrics } = props;
     const { config, destination } = metrics;
     const { lagP99Seconds, errorRatePercent, oldestMessageAgeSeconds } = destination.alarms;
+    const { failurePercent, minCalls, windowSeconds } = destination.breaker;
     const { queueName, deadLetterQueueName } = destinationResources(config, destination);
     const alarmName = (signal: string): string => `${config.name}-${destination.name}-${signal}`;
 
@@ -134,7 +138,26 @@ export class DestinationAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    this.all = [this.deadLetterQueueNotEmpty, this.lagAboveSlo, this.errorRateAboveLimit, this.oldestMessageTooOld];
+    this.breakerOpen = new Alarm(this, 'BreakerOpen', {
+      alarmName: alarmName('breaker-open'),
+      alarmDescription:
+        `The circuit breaker of ${destination.name} is open: at least ${failurePercent}% of ${minCalls} or more calls in ` +
+        `${windowSeconds} s failed transiently, so its event source mapping is disabled. Changes wait in ${queueName} ` +
+        `(14-day retention) without spending their receives, and lag grows. First: check ${destination.name}'s own ` +
+        `status and \`sync-pipeline status ${destination.name}\`. Nothing needs re-enabling: a probe tries ` +
+        `${destination.name} every ${probeIntervalMinutes(destination)} min and enables the event source once it ` +
+        `answers; enabling it by hand while ${destination.name} still fails only opens the breaker again.`,
+      metric: metrics.breakerOpen(),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // IGNORE, not NOT_BREACHING: while the breaker is open the consumer runs only when probed, so
+      // minutes between probes have no datapoint. Read as "closed", they would send OK after every
+      // probe and ALARM at the next; keeping the last state holds the alarm until a 0 is reported.
+      treatMissingData: TreatMissingData.IGNORE,
+    });
+
+    this.all = [this.deadLetterQueueNotEmpty, this.lagAboveSlo, this.errorRateAboveLimit, this.oldestMessageTooOld, this.breakerOpen];
     const action = new SnsAction(props.alarmTopic);
     for (const alarm of this.all) {
       alarm.addAlarmAction(action);
@@ -243,10 +266,39 @@ const deadLetterQueueWidget = (metrics: DestinationMetrics): IWidget =>
     height: GRAPH_HEIGHT,
   });
 
+const breakerWidget = (metrics: DestinationMetrics, alarms: DestinationAlarms): IWidget => {
+  const { rateLimit } = metrics.destination;
+  return new GraphWidget({
+    title: `${metrics.destination.name}: circuit breaker${rateLimit === undefined ? '' : ' and rate in force'}`,
+    left: [metrics.breakerOpen().with({ label: 'breaker open (1) or closed (0)' })],
+    leftAnnotations: [alarms.breakerOpen.toAnnotation()],
+    leftYAxis: { min: 0, max: 1 },
+    // Without a rate limit the consumer reports no rate.
+    ...(rateLimit === undefined
+      ? {}
+      : {
+          right: [metrics.rateInForce().with({ label: 'rate in force (requests/s)' })],
+          rightAnnotations: [{ value: rateLimit.perSecond, label: 'rateLimit.perSecond' }],
+          rightYAxis: { min: 0 },
+        }),
+    width: FULL_WIDTH / 2,
+    height: GRAPH_HEIGHT,
+  });
+};
+
+const deferredWidget = (metrics: DestinationMetrics): IWidget =>
+  new GraphWidget({
+    title: `${metrics.destination.name}: records deferred per minute, by reason`,
+    left: [metrics.recordsDeferredByReason()],
+    width: FULL_WIDTH / 2,
+    height: GRAPH_HEIGHT,
+  });
+
 /**
  * Alarms and dashboard of the whole pipeline, from the same config as the resources: an SNS topic
  * (`<name>-alarms`, emailed to `config.alarmEmail` when set), {@link DestinationAlarms} per
- * destination, and a dashboard `<name>` with a summary row and one row per destination.
+ * destination, and a dashboard `<name>` with a summary row and, per destination, a header and two
+ * rows of graphs.
  *
  * @example
  * const monitoring = new PipelineMonitoring(scope, 'Monitoring', { config, destinations: [{ destination, queue, deadLetterQueue }] });
@@ -311,6 +363,7 @@ export class PipelineMonitoring extends Construct {
             queueWidget(metrics, alarms),
             deadLetterQueueWidget(metrics),
           ],
+          [breakerWidget(metrics, alarms), deferredWidget(metrics)],
         ]),
       ],
     });

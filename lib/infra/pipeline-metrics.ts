@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { MathExpression, Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
+import { MathExpression, Metric, SearchExpression, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName } from '../config/resources.ts';
@@ -113,6 +113,39 @@ export class DestinationMetrics {
         ),
       },
       label: 'error rate (%)',
+      period: METRIC_PERIOD,
+    });
+  }
+
+  /** BreakerOpen: 1 while the destination's circuit breaker is open, else 0 (maximum per minute). */
+  public breakerOpen(): Metric {
+    return this.metric(MetricName.BREAKER_OPEN, { statistic: Stats.MAXIMUM });
+  }
+
+  /** RateInForce: the requests per second the destination is sent at most (average per minute). */
+  public rateInForce(): Metric {
+    return this.metric(MetricName.RATE_IN_FORCE, { statistic: Stats.AVERAGE });
+  }
+
+  /**
+   * RecordsDeferred per minute, one series per Reason the consumer emitted (throttled, breaker-open,
+   * coalescing, ...). A search rather than one metric per reason: a reason added later shows up
+   * without a change here. For graphs only; an alarm cannot search.
+   */
+  public recordsDeferredByReason(): SearchExpression {
+    const { SERVICE, DESTINATION, REASON } = MetricDimension;
+    // Quoted terms match whole values: `Destination="crm"` alone would also match `crm-eu`. The schema
+    // in braces keeps to series with exactly these dimensions, so the per-reason ones only.
+    const schema = `{"${this.config.metricsNamespace}",${DESTINATION},${REASON},${SERVICE}}`;
+    const terms = [
+      `MetricName="${MetricName.RECORDS_DEFERRED}"`,
+      `${DESTINATION}="${this.destination.name}"`,
+      `${SERVICE}="${consumerServiceName(this.config, this.destination)}"`,
+    ];
+    return new SearchExpression({
+      expression: `SEARCH('${schema} ${terms.join(' ')}', '${Stats.SUM}', ${METRIC_PERIOD.toSeconds()})`,
+      // A dynamic label: each series is named by its Reason.
+      label: `\${PROP('Dim.${REASON}')}`,
       period: METRIC_PERIOD,
     });
   }

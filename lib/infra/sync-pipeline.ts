@@ -39,7 +39,7 @@ export interface SyncPipelineDestination {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly consumer: NodejsFunction;
-  /** Its four alarms (DLQ not empty, lag p99, error rate, oldest message age); add actions here. */
+  /** Its five alarms (DLQ not empty, lag p99, error rate, oldest message age, breaker open); add actions here. */
   readonly alarms: DestinationAlarms;
 }
 

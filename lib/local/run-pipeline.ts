@@ -7,6 +7,8 @@ import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { consumerServiceName, leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
+import type { SQSEvent } from 'aws-lambda';
+import { PROBE_EVENT } from '../config/probe-event.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { groupDeadLetters, peekMessages, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
 import { redriveDeadLetters } from '../ops/dlq.ts';
@@ -26,6 +28,7 @@ import { EmfStore } from './sim/emf.ts';
 import { connectAws } from './sim/emulators.ts';
 import {
   createConcurrentCopies,
+  createContext,
   createExecutionEnvironments,
   startEventSourcePoller,
   type ConcurrentCopies,
@@ -66,6 +69,8 @@ interface RunningConsumers {
   readonly terminalOf: Map<string, Map<string, number>>;
   /** Request ids of the invocations that died (timed out by the poller). */
   readonly lostRequests: Set<string>;
+  /** The breakers' probes, one timer per destination, as the stack's schedule runs them. */
+  readonly probes: { stop(): Promise<void> };
 }
 
 interface ConsumerSetup {
@@ -87,11 +92,27 @@ interface ConsumerSetup {
  * environment (or a new one) beside the original's.
  */
 const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output, onReceive }: ConsumerSetup): RunningConsumers => {
-  const running: RunningConsumers = { pollers: [], environmentsOf: new Map(), copiesOf: new Map(), terminalOf: new Map(), lostRequests: new Set() };
+  const timers: NodeJS.Timeout[] = [];
+  const probing = new Set<Promise<unknown>>();
+  const probes = {
+    stop: async () => {
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      await Promise.all([...probing]);
+    },
+  };
+  const running: RunningConsumers = { pollers: [], environmentsOf: new Map(), copiesOf: new Map(), terminalOf: new Map(), lostRequests: new Set(), probes };
   const ledger = new DynamoDbLedgerStore({ client: dynamodb, tableName: resources.tableName });
   for (const [index, destination] of config.destinations.entries()) {
     const queues = resources.destinations[destination.name]!;
     const destinationLedger = options.wrapLedger?.(ledger);
+    // The event source mapping, locally: the breaker pauses and resumes this destination's pollers.
+    const pollersOfDestination: EventSourcePoller[] = [];
+    const eventSource = {
+      setEnabled: async (enabled: boolean) => {
+        for (const poller of pollersOfDestination) (enabled ? poller.resume : poller.pause)();
+      },
+    };
+    const functionName = `${config.name}-${destination.name}-consumer`;
     const environments = createExecutionEnvironments(() =>
       wireConsumerHandler({
         destination,
@@ -104,8 +125,19 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
         dynamodb,
         sqs,
         decorateDestination: faults.instrument,
+        eventSource,
         ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
       }),
+    );
+    timers.push(
+      setInterval(() => {
+        const context = createContext(functionName, 'us-east-1', '000000000000', 1024, Date.now() + destination.functionTimeoutSeconds * 1000);
+        const probe: Promise<unknown> = environments
+          .handler(PROBE_EVENT as unknown as SQSEvent, context)
+          .catch((error: unknown) => output.log(JSON.stringify({ level: 'ERROR', message: 'probe failed', destination: destination.name, error: String(error) })))
+          .finally(() => probing.delete(probe));
+        probing.add(probe);
+      }, destination.breaker.probeIntervalSeconds * 1000),
     );
     const copies = createConcurrentCopies({ rate: options.concurrentCopyRate ?? 0, seed: (options.seed ?? LOCAL_RUN_DEFAULTS.seed) * 31 + index });
     const terminal = new Map<string, number>();
@@ -124,13 +156,12 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
     };
     const concurrentPollers = pollersFor(options, destination);
     for (let poller = 0; poller < concurrentPollers; poller += 1) {
-      running.pollers.push(
-        startEventSourcePoller({
+      const started = startEventSourcePoller({
           sqs,
           queueUrl: queues.queueUrl,
           queueArn: queues.queueArn,
           handler: environments.handler,
-          functionName: `${config.name}-${destination.name}-consumer`,
+          functionName,
           batchSize: Math.min(destination.batchSize, SqsLimits.MAX_BATCH_ENTRIES),
           pollers: 1,
           functionTimeoutMs: destination.functionTimeoutSeconds * 1000,
@@ -138,8 +169,9 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
           copies,
           onInvocation,
           onReceive: (messages) => onReceive(destination.name, messages),
-        }),
-      );
+        });
+      running.pollers.push(started);
+      pollersOfDestination.push(started);
     }
   }
   return running;
@@ -350,6 +382,7 @@ const assembleReport = (input: ReportInput): LocalRunReport => {
     deleteMisses: fakeApi.deleteMisses(),
     appliedRecords: output.appliedRecords,
     lostAnswers: faults.lostAnswers,
+    receivedAnswers: faults.receivedAnswers,
   });
   const leaseOf = new Map(config.destinations.map((d) => [d.name, leaseDurationMsFor(d)]));
   const apiStats = fakeApi.stats();
@@ -456,11 +489,13 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
       destinations: config.destinations.map((d) => ({
         destination: d.name,
         planned: workload.plannedByDestination.get(d.name) ?? 0,
-        published: published.counts.get(d.name) ?? 0,
+        // A deferral is a message the consumer itself published (and the deferred one ended).
+        published: (published.counts.get(d.name) ?? 0) + (output.deferredAs.get(d.name)?.length ?? 0),
         applied: count(MetricName.RECORDS_APPLIED, d.name),
         skipped: count(MetricName.RECORDS_SKIPPED, d.name),
         deadLettered: count(MetricName.RECORDS_DEAD_LETTERED, d.name),
         retried: count(MetricName.RECORDS_RETRIED, d.name),
+        deferred: count(MetricName.RECORDS_DEFERRED, d.name),
       })),
     });
     const tick = (): LocalRunProgress => {
@@ -480,7 +515,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     // the metrics alone could reach the published count early), or nothing moves for too long.
     const unterminated = (destination: string): string[] => {
       const terminal = running.terminalOf.get(destination)!;
-      return published.messageIds.get(destination)!.filter((id) => (terminal.get(id) ?? 0) === 0);
+      return [...published.messageIds.get(destination)!, ...(output.deferredAs.get(destination) ?? [])].filter((id) => (terminal.get(id) ?? 0) === 0);
     };
     const drain = () =>
       waitUntilDrained({
@@ -505,7 +540,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
       redrive = { plain: options.redrive.plain === true, destinations: phase.destinations };
     }
     // Also waits for the copies still in flight: their outcomes count below.
-    await Promise.all(running.pollers.splice(0).map((poller) => poller.stop()));
+    await Promise.all([...running.pollers.splice(0).map((poller) => poller.stop()), running.probes.stop()]);
     await queues.stop();
 
     const deadLetters: DeadLetter[] = [];
@@ -537,7 +572,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     }
     return ended;
   } finally {
-    await Promise.all((consumers?.pollers ?? []).map((poller) => poller.stop()));
+    await Promise.all([...(consumers?.pollers ?? []).map((poller) => poller.stop()), consumers?.probes.stop()]);
     await sampler?.stop();
     output.restore();
     await fakeApi.stop();

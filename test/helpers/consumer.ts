@@ -1,12 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Destination, DestinationWrite, WriteResult } from '../../lib/core/destination.ts';
-import type { RecordQueue } from '../../lib/core/record-queue.ts';
+import type { DeferredMessage, DeferResult, ReceivedRecord, RecordQueue } from '../../lib/core/record-queue.ts';
 import { captureJsonOutput } from '../../lib/local/sim/output-capture.ts';
 import { createConsumerHandler } from '../../lib/consumer/consumer-handler.ts';
 import type { DeadLetterFacts, DeadLetterMessage, MessageAttribute } from '../../lib/core/dead-letter.ts';
 import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
 import type { LedgerStore } from '../../lib/core/ledger.ts';
+import type { BreakerSettings, DestinationControlStore, EventSourceSwitch, RateLimitSettings } from '../../lib/core/destination-control.ts';
 import type { Sleep } from '../../lib/core/sleep.ts';
 
 /** A destination that records every call and answers with what `respond` decides. */
@@ -30,8 +31,28 @@ export class RecordingQueue implements RecordQueue {
     this.deadLetters.push({ ...letter.facts, originalBody: letter.body, attributes: letter.attributes });
   }
 
-  public async delayRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
-    this.delays.push({ receiptHandle, delaySeconds });
+  /** Every deferral sent, in order. */
+  public readonly deferrals: DeferredMessage[] = [];
+
+  public async delayRetries(entries: ReadonlyArray<{ receiptHandle: string; delaySeconds: number }>): Promise<void> {
+    this.delays.push(...entries);
+  }
+
+  public async defer(messages: readonly DeferredMessage[]): Promise<DeferResult[]> {
+    this.deferrals.push(...messages);
+    return messages.map((message) => ({ messageId: message.messageId, sentAs: `deferred-${message.messageId}` }));
+  }
+
+  /** What the probe's receive returns next (one message each time), and what it deleted. */
+  public readonly waiting: ReceivedRecord[] = [];
+  public readonly deleted: string[] = [];
+
+  public async receiveOne(): Promise<ReceivedRecord | undefined> {
+    return this.waiting.shift();
+  }
+
+  public async delete(receiptHandle: string): Promise<void> {
+    this.deleted.push(receiptHandle);
   }
 }
 
@@ -53,6 +74,13 @@ export const inMemoryConsumer = (
     idNormalization?: 'none' | 'NFC';
     /** Capture output per call; false when the test runs several handlers at once under one capture. @default true */
     capture?: boolean;
+    /** The destination's shared state, with the rate limit and breaker settings; none by default (no gate). */
+    control?: DestinationControlStore;
+    rateLimit?: RateLimitSettings;
+    breaker?: BreakerSettings;
+    eventSource?: EventSourceSwitch;
+    deferralHorizonMs?: number;
+    coalescing?: { backlogAgeMs: number; holdSeconds: number };
   } = {},
 ) => {
   const ledger = options.ledger ?? new InMemoryLedgerStore();
@@ -78,6 +106,11 @@ export const inMemoryConsumer = (
     destination,
     queue,
     random: options.random ?? (() => 0.5),
+    ...(options.control === undefined ? {} : { control: options.control, breaker: options.breaker ?? { failurePercent: 50, minCalls: 20, windowSeconds: 60, probeIntervalSeconds: 60 } }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.eventSource === undefined ? {} : { eventSource: options.eventSource }),
+    ...(options.deferralHorizonMs === undefined ? {} : { deferralHorizonMs: options.deferralHorizonMs }),
+    ...(options.coalescing === undefined ? {} : { coalescing: options.coalescing }),
     logger: new Logger({ serviceName: 'test', logLevel: 'DEBUG' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test', defaultDimensions: { Destination: 'crm' } }),
   });

@@ -27,6 +27,8 @@ export const pipelineTestConfig = parsePipelineConfig({
       requestTimeoutMs: 5_000,
       functionTimeoutSeconds: 30,
       retry: { maxReceiveCount: 4 },
+      // Below EventBridge's finest rate: the probe runs every minute.
+      breaker: { probeIntervalSeconds: 30 },
     },
     {
       name: 'erp',
@@ -39,11 +41,14 @@ export const pipelineTestConfig = parsePipelineConfig({
       requestTimeoutMs: 10_000,
       functionTimeoutSeconds: 60,
       retry: { maxReceiveCount: 9 },
+      // Not a whole number of minutes: rounded up to 3.
+      breaker: { probeIntervalSeconds: 150 },
     },
   ],
 });
 
-// Two destinations whose alarm settings all differ, so a threshold wired to the wrong one shows.
+// Two destinations whose alarm and breaker settings all differ, so a threshold wired to the wrong one
+// shows; only crm has a rate limit.
 export const monitoringTestConfigInput = {
   name: 'mon-test',
   metricsNamespace: 'MonTest',
@@ -55,6 +60,8 @@ export const monitoringTestConfigInput = {
       baseUrl: 'https://crm.example.com/api',
       resourceTypes: ['contact'],
       alarms: { lagP99Seconds: 120, errorRatePercent: 2, oldestMessageAgeSeconds: 600 },
+      rateLimit: { perSecond: 20 },
+      breaker: { failurePercent: 40, minCalls: 10, windowSeconds: 30, probeIntervalSeconds: 120 },
     },
     {
       name: 'erp',

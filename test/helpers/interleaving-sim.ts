@@ -274,7 +274,10 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
 
   const queue: RecordQueue = {
     deadLetter: async (_letter: DeadLetterMessage) => undefined,
-    delayRetry: async () => undefined,
+    delayRetries: async () => undefined,
+    defer: async (messages) => messages.map((message) => ({ messageId: message.messageId, sentAs: message.messageId })),
+    receiveOne: async () => undefined,
+    delete: async () => undefined,
   };
 
   const deliver = (index: number, plan: MessagePlan, body: string, delivery: number, crashAtStep: number | undefined): void => {
@@ -317,6 +320,7 @@ export const simulate = async (schedule: Schedule, options: SimOptions, setSyste
       commit: (...args) => ledgerOp(() => ledger.commit(...args)),
       release: (...args) => ledgerOp(() => ledger.release(...args)),
       read: (...args) => ledgerOp(() => ledger.read(...args)),
+      markSeen: (...args) => ledgerOp(() => ledger.markSeen(...args)),
     };
 
     const destination: Destination = {

@@ -43,5 +43,10 @@ export const keyedLeaseLedger = (): LedgerStore => {
       entries.set(ledgerKey(record), { ...rest, ...(end.fencedUntil === undefined ? {} : { fencedUntil: end.fencedUntil }) });
     },
     read: async (record) => entries.get(ledgerKey(record)),
+    // The simulation never coalesces; a mark would be kept like the real stores keep it.
+    markSeen: async (record, version) => {
+      const entry = entries.get(ledgerKey(record));
+      if ((entry?.seenVersion ?? -1) < version) entries.set(ledgerKey(record), { ...entry, seenVersion: version });
+    },
   };
 };

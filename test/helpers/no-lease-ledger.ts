@@ -34,5 +34,7 @@ export const withoutLease = (): LedgerStore => {
       const current = applied.get(ledgerKey(record));
       return current === undefined ? undefined : { appliedVersion: current };
     },
+    // No coalescing either: the variant is about the lease alone.
+    markSeen: async (): Promise<void> => undefined,
   };
 };

@@ -75,6 +75,7 @@ export const destinationReport = (overrides: Partial<DestinationReport> = {}): D
   skipped: 136,
   deadLettered: 3,
   retried: 0,
+  deferred: 0,
   extraTerminalOutcomes: 0,
   skippedByReason: { stale: 118, duplicate: 18 },
   retriedByReason: {},

@@ -21,6 +21,9 @@ const destinations = [
     lagThresholdMs: 120_000,
     errorRatePercent: 2,
     oldestMessageAgeSeconds: 600,
+    breaker: { failurePercent: 40, minCalls: 10, windowSeconds: 30 },
+    probeIntervalMinutes: 2,
+    rateLimitPerSecond: 20,
   },
   {
     name: 'erp',
@@ -30,6 +33,9 @@ const destinations = [
     lagThresholdMs: 900_000,
     errorRatePercent: 10,
     oldestMessageAgeSeconds: 3600,
+    breaker: { failurePercent: 50, minCalls: 20, windowSeconds: 60 },
+    probeIntervalMinutes: 1,
+    rateLimitPerSecond: undefined,
   },
 ] as const;
 type ExpectedDestination = (typeof destinations)[number];
@@ -184,16 +190,18 @@ describe('Construct: PipelineMonitoring', () => {
     templateWithoutEmail.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 
-  it('creates four alarms per destination and no others', () => {
+  it('creates five alarms per destination and no others', () => {
     // Assess
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
-    templateWithoutEmail.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    templateWithoutEmail.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     const names = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => (alarm as Resource).Properties.AlarmName);
     expect(names.sort()).toEqual([
+      'mon-test-crm-breaker-open',
       'mon-test-crm-dlq-not-empty',
       'mon-test-crm-error-rate',
       'mon-test-crm-lag-p99',
       'mon-test-crm-oldest-message-age',
+      'mon-test-erp-breaker-open',
       'mon-test-erp-dlq-not-empty',
       'mon-test-erp-error-rate',
       'mon-test-erp-lag-p99',
@@ -222,6 +230,7 @@ describe('Construct: PipelineMonitoring', () => {
         MetricName: 'ApproximateAgeOfOldestMessage',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId.get(d.name), 'QueueName'] } }],
       },
+      breakerOpen: { MetricName: 'BreakerOpen', Dimensions: Match.arrayWith([{ Name: 'Destination', Value: d.name }]) },
     };
 
     // Assess
@@ -345,12 +354,41 @@ describe('Construct: PipelineMonitoring', () => {
     },
   );
 
+  it.each(destinations)('creates the $name breaker alarm on BreakerOpen at 1 in one minute, keeping its state between probes', (d: ExpectedDestination) => {
+    // Assess
+    const alarm = oneAlarm(template, { AlarmName: `mon-test-${d.name}-breaker-open` });
+    expect(alarm).toMatchObject({
+      Namespace: 'MonTest',
+      MetricName: 'BreakerOpen',
+      Statistic: 'Maximum',
+      Period: 60,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      // While open, only the probes report: a minute between them must not read as "closed".
+      TreatMissingData: 'ignore',
+    });
+    expect([...alarm.Dimensions].sort(byName)).toEqual(serviceDimensions(d));
+  });
+
   it.each(
     destinations.flatMap((d) => [
       { alarmName: `mon-test-${d.name}-dlq-not-empty`, d, mentions: [d.deadLetterQueueName, 'sync-reason', 'redrive'] },
       { alarmName: `mon-test-${d.name}-lag-p99`, d, mentions: [`${d.lagThresholdMs / 1000} s`, 'error rate', 'queue depth'] },
       { alarmName: `mon-test-${d.name}-error-rate`, d, mentions: [`${d.errorRatePercent}%`, 'ErrorClass', 'credentials'] },
       { alarmName: `mon-test-${d.name}-oldest-message-age`, d, mentions: [d.queueName, `${d.oldestMessageAgeSeconds} s`, 'logs'] },
+      {
+        alarmName: `mon-test-${d.name}-breaker-open`,
+        d,
+        mentions: [
+          `${d.breaker.failurePercent}% of ${d.breaker.minCalls} or more calls in ${d.breaker.windowSeconds} s`,
+          'event source mapping is disabled',
+          d.queueName,
+          'lag grows',
+          `\`sync-pipeline status ${d.name}\``,
+          `every ${d.probeIntervalMinutes} min`,
+        ],
+      },
     ]),
   )('creates $alarmName with a description of what it means and what to do first', ({ alarmName, d, mentions }) => {
     // Prepare
@@ -361,6 +399,15 @@ describe('Construct: PipelineMonitoring', () => {
     expect(meaning).toContain(d.name);
     expect(nextStep.length).toBeGreaterThan(40);
     for (const text of mentions) expect(description).toContain(text);
+  });
+
+  it('creates every alarm with a description CloudWatch accepts (at most 1024 characters)', () => {
+    // Prepare
+    const descriptions = alarmsMatching(template, {}).map((alarm) => [alarm.AlarmName, alarm.AlarmDescription as string] as const);
+
+    // Assess
+    expect(descriptions).toHaveLength(10);
+    for (const [name, description] of descriptions) expect(description.length, name).toBeLessThanOrEqual(1024);
   });
 
   it('creates the dashboard named after the pipeline, with a summary row of every destination first', () => {
@@ -426,6 +473,42 @@ describe('Construct: PipelineMonitoring', () => {
           name: 'ApproximateNumberOfMessagesVisible',
           dimensions: { QueueName: `<GetAtt:${deadLetterQueueId.get(d.name)}.QueueName>` },
         }),
+      ]);
+    },
+  );
+
+  it.each(destinations)(
+    'creates a second dashboard row for $name: the breaker with the rate in force, and deferred records by reason',
+    (d: ExpectedDestination) => {
+      // Prepare
+      const widgets = dashboardBody(template).widgets;
+      const header = widgets.find((widget) => widget.type === 'text' && widget.properties.markdown.startsWith(`## ${d.name}\n`));
+      const firstRowY = (header?.y ?? 0) + (header?.height ?? 0);
+      const row = widgets.filter((widget) => widget.y === firstRowY + 6);
+      const [breaker, deferred] = row.map((widget) => widgetMetrics(widget as Record<string, any>));
+      const dimensions = { Destination: d.name, service: d.service };
+
+      // Assess
+      expect(row.map((widget) => widget.properties.title)).toEqual([
+        d.rateLimitPerSecond === undefined ? `${d.name}: circuit breaker` : `${d.name}: circuit breaker and rate in force`,
+        `${d.name}: records deferred per minute, by reason`,
+      ]);
+      // A graph leaves out its default statistic, Average, and its default axis, left.
+      expect(breaker?.map((metric) => [metric.namespace, metric.name, metric.dimensions, metric.options.stat ?? 'Average', metric.options.yAxis ?? 'left'])).toEqual([
+        ['MonTest', 'BreakerOpen', dimensions, 'Maximum', 'left'],
+        ...(d.rateLimitPerSecond === undefined ? [] : [['MonTest', 'RateInForce', dimensions, 'Average', 'right']]),
+      ]);
+      expect(row[0]?.properties.annotations.horizontal).toEqual([
+        // The breaker alarm's threshold.
+        { value: 1, label: 'BreakerOpen >= 1 for 1 datapoints within 1 minute', yAxis: 'left' },
+        ...(d.rateLimitPerSecond === undefined ? [] : [{ value: d.rateLimitPerSecond, label: 'rateLimit.perSecond', yAxis: 'right' }]),
+      ]);
+      // One series per Reason the consumer emitted, for exactly this destination's dimensions.
+      expect(deferred).toEqual([
+        {
+          expression: `SEARCH('{"MonTest",Destination,Reason,service} MetricName="RecordsDeferred" Destination="${d.name}" service="${d.service}"', 'Sum', 60)`,
+          options: expect.objectContaining({ label: "${PROP('Dim.Reason')}" }),
+        },
       ]);
     },
   );

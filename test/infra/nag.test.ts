@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
@@ -19,6 +20,25 @@ describe('Function: applyNagChecks', () => {
     // Assess: the list first, for a readable failure; then synth, which runs the plugin for real.
     expect(checks.validateScope(app).violations.map((violation) => violation.ruleName)).toEqual([]);
     expect(() => app.synth()).not.toThrow();
+  });
+
+  it('acknowledges only the wildcard resource of ListEventSourceMappings, on each event source switch', () => {
+    // Prepare
+    const app = newApp();
+    new SyncPipelineStack(app, 'NagTest', { config: pipelineTestConfig });
+
+    // Act
+    const acknowledged = app.node.findAll().flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.keys(entry.data as Record<string, string>).map((rule) => `${construct.node.path}: ${rule}`)),
+    );
+
+    // Assess: the action has no resource-level permission, so "*" is the only way to grant it.
+    expect(acknowledged.sort()).toEqual([
+      'NagTest/Pipeline/crm/EventSourceSwitch/Policy: Annotation::AwsSolutions-IAM5[Resource::*]',
+      'NagTest/Pipeline/erp/EventSourceSwitch/Policy: Annotation::AwsSolutions-IAM5[Resource::*]',
+    ]);
   });
 
   it('fails synth on a finding nobody acknowledged', () => {

@@ -26,6 +26,7 @@ const isolated = (ledger: LedgerStore, destination: string): LedgerStore => ({
   commit: (record, ...rest) => ledger.commit({ ...record, destination }, ...rest),
   release: (record, ...rest) => ledger.release({ ...record, destination }, ...rest),
   read: (record) => ledger.read({ ...record, destination }),
+  markSeen: (record, version) => ledger.markSeen({ ...record, destination }, version),
 });
 
 describe(`Interleavings with the DynamoDB ledger (${endpointUnderTest === undefined ? 'embedded emulator' : endpointUnderTest})`, () => {

@@ -408,6 +408,7 @@ describe('Function: createConsumerHandler', () => {
         throw new Error('DynamoDB unavailable');
       },
       read: (...args) => inner.read(...args),
+      markSeen: (...args) => inner.markSeen(...args),
     };
     const { handler, destination, queue } = inMemoryConsumer({ ledger: failingRelease });
     destination.respond = async () => {
@@ -430,6 +431,7 @@ describe('Function: createConsumerHandler', () => {
       commit: async () => false,
       release: (...args) => inner.release(...args),
       read: (...args) => inner.read(...args),
+      markSeen: (...args) => inner.markSeen(...args),
     };
     const { handler, output } = inMemoryConsumer({ ledger: losing });
     const record = recordOf();

@@ -12,6 +12,20 @@ describe('Function: checkInvariants', () => {
     expect(report.effectOnce.offendingRecords).toBeUndefined();
   });
 
+  it.each([
+    ['the client received only the second answer (the first came after its timeout)', 1, true],
+    ['the client received both answers', 2, false],
+  ])('judges a version applied twice by the answers the client received: %s', (_case, received, ok) => {
+    // Prepare: the destination answered both requests for v2
+    const log = [writeLogEntry({ seq: 1, version: 2 }), writeLogEntry({ seq: 2, version: 2, previousVersion: 2 })];
+
+    // Act
+    const { effectOnce } = checkInvariants({ ...invariantInputOf(log), receivedAnswers: new Map([['crm:contact:c-1:2', received]]) });
+
+    // Assess
+    expect(effectOnce.ok).toBe(ok);
+  });
+
   it('gives a failed noRegression the write sequence of the record, the write that went backwards flagged, the detail text kept', () => {
     // Prepare: c-1 gets v1, v3, then v2; c-2 is fine
     const log = [

@@ -85,6 +85,11 @@ describe('Function: parsePipelineConfig', () => {
     ['a horizon whose slowest schedule outlives the retention', { destinations: [destination({ retry: { horizonMinutes: 12_000, maxDelaySeconds: 3600 } })] }, "destinations[0].retry.horizonMinutes: expected a horizon whose slowest schedule (400 h) fits the queue's 14-day retention, got 12000"],
     ['both horizon and maxReceiveCount', { destinations: [destination({ retry: { horizonMinutes: 60, maxReceiveCount: 5 } })] }, 'destinations[0].retry.maxReceiveCount: expected either horizonMinutes or maxReceiveCount, not both, got 5'],
     ['no destinations', { destinations: [] }, 'destinations: expected at least one destination'],
+    [
+      'names too long together for the probe rule',
+      { name: 'p'.repeat(30), destinations: [destination({ name: 'd'.repeat(28) })] },
+      `destinations[0].name: expected at most 27 characters with name "${'p'.repeat(30)}" (its probe rule <name>-<destination>-probe is an EventBridge rule name, at most 64), got "${'d'.repeat(28)}"`,
+    ],
   ])('names the field and the value for %s', (_name, input, expected) => {
     // Act
     const message = errorOf(() => parsePipelineConfig(input));

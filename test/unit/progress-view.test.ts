@@ -13,6 +13,7 @@ const destinationRow = (destination: string, planned: number, ended: number, ext
   skipped: Math.floor(ended / 2),
   deadLettered: 0,
   retried: 0,
+  deferred: 0,
   ...extra,
 });
 

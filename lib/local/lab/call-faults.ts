@@ -18,6 +18,8 @@ export interface CallFaults {
   readonly instrument: (destination: Destination) => Destination;
   /** Per key, the answered calls a crash swallowed (their repeat is excused, I4). */
   readonly lostAnswers: ReadonlyMap<string, number>;
+  /** Per key, the successful answers the client received (crashed ones included). */
+  readonly receivedAnswers: ReadonlyMap<string, number>;
   /**
    * Writes whose answer never reached a waiting client that landed more than one lease after their
    * call started: the lease was over before they landed (it is taken before the call).
@@ -42,14 +44,26 @@ export const createCallFaults = (options: CallFaultOptions): CallFaults => {
   // Keyed by the HTTP adapter's header value, which percent-encodes what is not visible ASCII
   // (ids such as `müller-客户`), as the fake API logs it.
   const lostAnswers = new Map<string, number>();
+  const receivedAnswers = new Map<string, number>();
   const callStarts = new Map<string, number[]>();
   return {
     lostAnswers,
+    receivedAnswers,
     stopCrashing: () => {
       crashRate = 0;
     },
     instrument: (destination) => {
-      const inner = options.decorate?.(destination) ?? destination;
+      // Answers are counted on the adapter itself, beneath any decoration: a decoration that calls
+      // twice receives two answers, and its second effect stays a duplicate (I4).
+      const counted: Destination = {
+        apply: async (write) => {
+          const result = await destination.apply(write);
+          const key = toHeaderValue(write.idempotencyKey);
+          receivedAnswers.set(key, (receivedAnswers.get(key) ?? 0) + 1);
+          return result;
+        },
+      };
+      const inner = options.decorate?.(counted) ?? counted;
       return {
         apply: async (write) => {
           const wireKey = toHeaderValue(write.idempotencyKey);

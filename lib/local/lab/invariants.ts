@@ -20,6 +20,8 @@ export interface DestinationAccounting {
   readonly applied: number;
   readonly skipped: number;
   readonly deadLettered: number;
+  /** Sent back to the queue as new messages (throttled, breaker open); each new message is among `published`. @default 0 */
+  readonly deferred?: number;
   /** Applied in invocations that died before publishing metrics (counted from their log lines). */
   readonly appliedUnreported?: number;
   /**
@@ -55,7 +57,33 @@ export interface InvariantInput {
    * duplicate effect. @default none
    */
   readonly lostAnswers?: ReadonlyMap<string, number>;
+  /**
+   * Per idempotency key, how many successful answers the consumer's client actually received. The
+   * fake API marks a write answered when it sent the answer; under load the client's timeout can fire
+   * first, and then the consumer never knew (an unknown outcome, rightly repeated). Given, each
+   * answer sent but not received excuses one repeat, like a lost one. @default every answer sent was received
+   */
+  readonly receivedAnswers?: ReadonlyMap<string, number>;
 }
+
+/**
+ * The repeats each key may have: answers lost with a dying consumer, plus answers the destination sent
+ * that the client never received (see {@link InvariantInput.receivedAnswers}).
+ */
+const excusedRepeats = (input: InvariantInput): { excuses: Map<string, number>; unreceived: number } => {
+  const excuses = new Map(input.lostAnswers ?? []);
+  let unreceived = 0;
+  if (input.receivedAnswers !== undefined) {
+    const sent = new Map<string, number>();
+    for (const entry of input.writeLog) if (entry.answered) sent.set(entry.idempotencyKey, (sent.get(entry.idempotencyKey) ?? 0) + 1);
+    for (const [key, count] of sent) {
+      const missed = Math.max(0, count - (input.receivedAnswers.get(key) ?? 0));
+      if (missed > 0) excuses.set(key, (excuses.get(key) ?? 0) + missed);
+      unreceived += missed;
+    }
+  }
+  return { excuses, unreceived };
+};
 
 /** One write log entry of a record, as a write sequence shows it. */
 export type SequencedWrite = Pick<WriteLogEntry, 'seq' | 'version' | 'op' | 'at' | 'previousVersion' | 'answered' | 'replayed' | 'idempotencyKey'>;
@@ -153,7 +181,8 @@ const sample = (items: readonly string[]): string => items.slice(0, 3).join('; '
  */
 export const checkInvariants = (input: InvariantInput): InvariantReport => {
   const regressions = findRegressions(input.writeLog);
-  const duplicates = findDuplicateEffects(input.writeLog, input.lostAnswers === undefined ? {} : { lostAnswers: input.lostAnswers });
+  const { excuses, unreceived } = excusedRepeats(input);
+  const duplicates = findDuplicateEffects(input.writeLog, { lostAnswers: excuses });
 
   const notConverged: string[] = [];
   for (const [destination, events] of input.routed) {
@@ -187,11 +216,11 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
   const notes: string[] = [];
   const versionKey = (r: { resourceType: string; id: string; version: number }) => recordKey(r.resourceType, r.id, r.version);
   for (const row of input.accounting) {
-    const accounted = row.applied + row.skipped + row.deadLettered;
+    const accounted = row.applied + row.skipped + row.deadLettered + (row.deferred ?? 0);
     const extra = row.extraTerminalOutcomes ?? 0;
     if (accounted !== row.published + extra) {
       unbalanced.push(
-        `${row.destination}: published ${row.published}${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} but applied+skipped+dead-lettered = ${accounted}`,
+        `${row.destination}: published ${row.published}${extra === 0 ? '' : ` + ${extra} extra outcomes of copies`} but applied+skipped+dead-lettered${(row.deferred ?? 0) > 0 ? '+deferred' : ''} = ${accounted}`,
       );
     }
     const unterminated = row.unterminated ?? [];
@@ -280,7 +309,7 @@ export const checkInvariants = (input: InvariantInput): InvariantReport => {
       detail:
         duplicates.length === 0
           ? `${input.writeLog.length} requests reached the destination, ${repeats} repeated a version (${repeats - repeatsAfterAnswer} after a call whose answer never arrived, ` +
-            `${repeatsAfterAnswer} after an answer the consumer lost by dying, ${lostToCrashes} such answers); none after an answer that was used`
+            `${repeatsAfterAnswer} after an answer the consumer lost by dying or never received, ${lostToCrashes} lost by dying, ${unreceived} sent after the client had given up); none after an answer that was used`
           : sample(
               duplicates.map(
                 (d) =>

@@ -85,6 +85,8 @@ export interface DestinationProgress extends DestinationAccounting {
   /** Messages the workload sends this destination (after fan-out); fixed before the first is sent. */
   readonly planned: number;
   readonly retried: number;
+  /** Sent back to the queue as new messages (a 429, an open breaker); counted in `published` too. */
+  readonly deferred: number;
 }
 
 /** A snapshot of a run, as `onProgress` receives it every few hundred milliseconds. */

@@ -19,6 +19,8 @@ export interface ConsumerOutput {
    * metrics, but its log lines (like CloudWatch Logs) survive.
    */
   readonly appliedRecords: readonly LoggedApply[];
+  /** Per destination, the new messages deferrals sent (from the consumers' log lines): published by the consumer itself. */
+  readonly deferredAs: ReadonlyMap<string, readonly string[]>;
   /** Adds a line of the run's own to the log file. */
   log(line: string): void;
   /** Writes the pending log lines to the log file. */
@@ -41,9 +43,15 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
   writeFileSync(options.logFile, '');
   const pending: string[] = [];
   const appliedRecords: LoggedApply[] = [];
+  const deferredAs = new Map<string, string[]>();
   const capture = captureJsonOutput((line) => {
     if (options.emf.ingestLine(line)) return;
     pending.push(line);
+    if (line.includes('"record deferred"')) {
+      const entry = JSON.parse(line) as { destination?: string; deferredAs?: string };
+      if (entry.destination !== undefined && entry.deferredAs !== undefined) deferredAs.set(entry.destination, [...(deferredAs.get(entry.destination) ?? []), entry.deferredAs]);
+      return;
+    }
     if (!line.includes('"record applied"')) return;
     const entry = JSON.parse(line) as Partial<Omit<LoggedApply, 'requestId'>> & { function_request_id?: string };
     if (entry.destination === undefined || entry.resourceType === undefined || entry.id === undefined || entry.version === undefined) return;
@@ -54,6 +62,7 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
   };
   return {
     appliedRecords,
+    deferredAs,
     log: (line) => pending.push(line),
     flush,
     restore: () => {

@@ -305,6 +305,12 @@ export const createExecutionEnvironments = (create: () => SqsBatchHandler): Exec
  */
 export interface EventSourcePoller {
   /**
+   * Stops receiving until {@link resume}, as a disabled event source mapping does: what is in flight
+   * ends normally; messages wait in the queue.
+   */
+  pause(): void;
+  resume(): void;
+  /**
    * Stops receiving and resolves once every loop has ended: the long polls in progress (at most
    * `waitTimeSeconds`), and the invocations and deletes of what they returned, and the invocations
    * of copies handed over to it (see `copies`). Takes no copies once called. Safe to call twice.
@@ -376,7 +382,7 @@ const unsupported = (name: string) => (): never => {
   throw new Error(`context.${name}() is not supported by the local event source poller; return a promise instead`);
 };
 
-const createContext = (
+export const createContext = (
   functionName: string,
   region: string,
   account: string,
@@ -610,9 +616,14 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
     summarize(read.failed.size === 0 ? 'success' : 'partial', { failedMessageIds: [...read.failed], deleted });
   };
 
+  let paused = false;
   const pollLoop = async (): Promise<void> => {
     let backoffMs: number = POLL_ERROR_BACKOFF_MS.first;
     while (!signal.aborted) {
+      if (paused) {
+        await sleep(100, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
       let batch: Message[];
       try {
         batch = await receiveBatch();
@@ -651,6 +662,12 @@ export const startEventSourcePoller = (options: EventSourcePollerOptions): Event
   const loops = Array.from({ length: settings.pollers }, () => pollLoop());
   let stopped: Promise<void> | undefined;
   return {
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+    },
     stop: () => {
       if (stopped === undefined) {
         // Ends the pauses at once; a long poll in progress is let finish (see waitTimeSeconds).
