@@ -87,8 +87,13 @@ class DeferralSignal extends Error {
   }
 }
 
-/** How the rate limiter and the breaker count a call's end: a 429, a transient failure, or an answer. */
-const callResultOf = (failure: DestinationError | undefined): CallResult => {
+/**
+ * How the rate limiter and the breaker count a call's end: a 429, a transient failure, or an answer.
+ *
+ * @example
+ * await gate.finished(callResultOf(failure), failure?.retryAfterMs); // 'throttled' for a 429
+ */
+export const callResultOf = (failure: DestinationError | undefined): CallResult => {
   if (failure === undefined) return 'answered';
   if (failure.errorClass === DestinationErrorClass.THROTTLED) return 'throttled';
   // A refusal (4xx) and a 409 for a key in flight are answers of a working destination.

@@ -518,7 +518,10 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
 
     const { signal } = options;
     const sentSteps = await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt, signal }, workload, published, tick);
-    // Started only now with startConsumersAfterPublish: the pollers find the whole workload queued.
+    // Started only now with startConsumersAfterPublish: the pollers find the whole workload queued,
+    // at least consumerStartDelayMs old.
+    const startDelayMs = consumers === undefined ? (options.consumerStartDelayMs ?? 0) : 0;
+    if (startDelayMs > 0) await pause(startDelayMs, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
     consumers ??= launchConsumers();
     const running = consumers;
 

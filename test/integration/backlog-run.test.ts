@@ -55,6 +55,37 @@ describe('Function: runLocalPipeline with startConsumersAfterPublish', () => {
     expect(seen.every((published) => published === planned)).toBe(true);
   });
 
+  it('lets the queued workload wait consumerStartDelayMs: every change is at least that old when sent', async () => {
+    // Prepare: each call's age of its change, from the occurredAt stamped when it was published
+    const ages: number[] = [];
+    const timing = (destination: Destination): Destination => ({
+      apply: (write) => {
+        ages.push(Date.now() - Date.parse(write.event.occurredAt));
+        return destination.apply(write);
+      },
+    });
+    const events = benchEvents({ prefix: 'b', records: 3, versions: 2, seed: 3 });
+
+    // Act
+    const report = await runLocalPipeline({
+      config,
+      changes: events.length,
+      rate: 0,
+      events,
+      malformed: 0,
+      pollers: 2,
+      startConsumersAfterPublish: true,
+      consumerStartDelayMs: 1_000,
+      decorateDestination: timing,
+      logFile: join(logDir, 'delayed.log'),
+    });
+
+    // Assess: a timer may fire a millisecond early; without the delay the first call comes within ms
+    expect(report.drained).toBe(true);
+    expect(ages.length).toBeGreaterThan(0);
+    expect(Math.min(...ages)).toBeGreaterThanOrEqual(999);
+  });
+
   it('calls the destination while still publishing without it (the check can fail)', async () => {
     // Act
     const { seen, planned, drained } = await publishedAtEachCall({});

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runRateLimitBenchCli } from '../../lib/local/bench/rate-limit-bench-command.ts';
-import { runRateLimitBench, type BenchRunResult } from '../../lib/local/bench/rate-limit-bench.ts';
+import type { BenchRunResult } from '../../lib/local/bench/bench-results.ts';
+import { runRateLimitBench } from '../../lib/local/bench/rate-limit-bench.ts';
 
 /** A stream that keeps what is written to it. */
 const capture = (): Writable & { text: () => string } => {
@@ -19,37 +20,52 @@ const capture = (): Writable & { text: () => string } => {
 };
 
 describe('Function: runRateLimitBench', () => {
-  it('measures a tiny bench from the fake API counters: every call accepted or answered 429, every record accepted', async () => {
-    // Prepare: R = 20 with one consumer for 2 s worth of records, and a backlog of 5 records x 3 versions
+  it('measures a tiny bench in both layers from the fake API counters: every call accepted or answered 429, every record accepted', async () => {
+    // Prepare: R = 20 for 2 s in each layer, a ceiling of 30 records and a backlog of 5 records x 3 versions
     const told: BenchRunResult[] = [];
 
     // Act
     const report = await runRateLimitBench({
-      rates: [20],
-      consumers: [1],
-      drainSeconds: 2,
+      limiter: { rates: [20], consumers: [2], drainSeconds: 2 },
+      pipeline: { rates: [20], consumers: [1], drainSeconds: 2 },
+      ceiling: { records: 30, consumers: 1 },
       backlog: { records: 5, versions: 3, consumers: 2 },
       logDir: mkdtempSync(join(tmpdir(), 'sync-bench-')),
       onRun: (run) => told.push(run),
     });
 
     // Assess: the shape and the counts, not the targets (they are the runtime's to meet)
-    const [run] = report.rateRuns;
-    expect(report.rateRuns).toHaveLength(1);
-    expect(run).toMatchObject({ scenario: 'rate', label: 'R=20, 1 consumer', perSecond: 20, consumers: 1, records: 40, drained: true, other: 0 });
-    expect(run!.calls).toBe(run!.accepted + run!.throttled);
-    expect(run!.accepted).toBe(40);
-    expect(run!.throttledShare).toBeCloseTo(run!.throttled / run!.calls, 10);
-    expect(run!.writeSpanMs).toBeGreaterThan(0);
-    expect(run!.rateShare).toBeCloseTo(run!.sustainedPerSecond! / 20, 10);
-    expect(report.backlog).toMatchObject({ scenario: 'backlog', records: 5, versions: 3, consumers: 2, throttled: 0, other: 0, drained: true });
-    expect(report.backlog!.calls).toBe(report.backlog!.accepted);
-    expect(report.backlog!.calls).toBeGreaterThanOrEqual(5);
-    expect(report.backlog!.calls).toBeLessThanOrEqual(15);
-    expect(report.backlog!.callsPerRecord).toBe(report.backlog!.calls / 5);
-    expect(report.verdicts.map((verdict) => verdict.target)).toEqual(['drained', 'rate', 'throttled', 'drained', 'calls-per-record']);
-    expect(report.ok).toBe(report.verdicts.every((verdict) => verdict.ok));
-    expect(told).toEqual([run, report.backlog]);
+    const { limiterRuns, pipelineRuns, ceiling, backlog } = report;
+    expect(limiterRuns).toHaveLength(1);
+    expect(pipelineRuns).toHaveLength(1);
+    expect(limiterRuns[0]).toMatchObject({ scenario: 'rate', layer: 'limiter', label: 'limiter R=20, 2 consumers', perSecond: 20, consumers: 2, records: 40, drained: true, other: 0, accepted: 40 });
+    expect(pipelineRuns[0]).toMatchObject({ scenario: 'rate', layer: 'pipeline', label: 'pipeline R=20, 1 consumer', perSecond: 20, consumers: 1, records: 40, drained: true, other: 0, accepted: 40 });
+    for (const run of [...limiterRuns, ...pipelineRuns]) {
+      expect(run.calls).toBe(run.accepted + run.throttled);
+      expect(run.throttledShare).toBeCloseTo(run.throttled / run.calls, 10);
+      expect(run.writeSpanMs).toBeGreaterThan(0);
+      expect(run.rateShare).toBeCloseTo(run.sustainedPerSecond! / 20, 10);
+    }
+    expect(ceiling).toMatchObject({ scenario: 'ceiling', layer: 'pipeline', records: 30, consumers: 1, calls: 30, accepted: 30, throttled: 0, other: 0, drained: true });
+    expect(ceiling!.sustainedPerSecond).toBeGreaterThan(0);
+    expect(backlog).toMatchObject({ scenario: 'backlog', layer: 'pipeline', records: 5, versions: 3, consumers: 2, throttled: 0, other: 0, drained: true });
+    expect(backlog!.calls).toBe(backlog!.accepted);
+    expect(backlog!.calls).toBeGreaterThanOrEqual(5);
+    expect(backlog!.calls).toBeLessThanOrEqual(15);
+    expect(backlog!.callsPerRecord).toBe(backlog!.calls / 5);
+    expect(report.verdicts.map((verdict) => `${verdict.layer} ${verdict.target}`)).toEqual([
+      'limiter drained',
+      'limiter rate',
+      'limiter throttled',
+      'pipeline drained',
+      'pipeline rate',
+      'pipeline throttled',
+      'pipeline drained',
+      'pipeline calls-per-record',
+    ]);
+    expect(report.ok).toBe(report.verdicts.every((verdict) => verdict.status !== 'missed'));
+    expect(report.settings.destination).toMatchObject({ rateLimitBurst: 10, backlogCoalescing: { backlogAgeSeconds: 1, holdSeconds: 5 } });
+    expect(told).toEqual([limiterRuns[0], ceiling, pipelineRuns[0], backlog]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 });

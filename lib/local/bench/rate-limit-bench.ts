@@ -2,24 +2,29 @@ import { join } from 'node:path';
 import { parsePipelineConfig, type PipelineConfig } from '../../config/pipeline-config.ts';
 import { ChangeOp, type ChangeEvent } from '../../contract/change-event.ts';
 import { createRandom } from '../../core/random.ts';
-import { emptyFakeApiCounters, type FakeApiCounters } from '../lab/fake-api.ts';
+import { emptyFakeApiCounters, type FakeApiCounters, type RateLimit } from '../lab/fake-api.ts';
 import type { LocalRunReport } from '../report/run-report.ts';
 import { runLocalPipeline } from '../run-pipeline.ts';
+import type { BacklogRunResult, BenchLayer, BenchRunResult, BenchRuns, CeilingRunResult, DestinationCalls, RateRunResult, TargetVerdict, WriteRate } from './bench-results.ts';
+import { judgeBench } from './bench-verdicts.ts';
+import { runLimiterLoad } from './limiter-load.ts';
 
-/**
- * What the per-destination isolation must achieve; the bench exits 1 when a figure misses one.
- *
- * @example
- * result.rateShare >= RATE_LIMIT_BENCH_TARGETS.minRateShare;
- */
-export const RATE_LIMIT_BENCH_TARGETS = {
-  /** Sustained accepted writes per second over the limit R, at least. */
-  minRateShare: 0.95,
-  /** Share of destination calls answered 429, at most. */
-  maxThrottledShare: 0.01,
-  /** Destination calls per record of the backlog, at most; 1.0 is one call, for the newest version. */
-  maxCallsPerRecord: 1.1,
-} as const;
+/** One layer's rate runs: every R with every consumer count. */
+export interface RateLayerScenario {
+  /** The limits R, in writes per second: the destination's `rateLimit.perSecond` and the fake API's limit. */
+  readonly rates: readonly number[];
+  /** The consumer counts each R is measured with. */
+  readonly consumers: readonly number[];
+  /** A run sends R x drainSeconds distinct records, at most `maxRecords`: its length at exactly R. */
+  readonly drainSeconds: number;
+  readonly maxRecords: number;
+}
+
+/** The pipeline's own ceiling: distinct records through the rate runs' destination without any rate limit. */
+export interface CeilingScenario {
+  readonly records: number;
+  readonly consumers: number;
+}
 
 /** Records published before the consumers start, each in several versions, shuffled. */
 export interface BacklogScenario {
@@ -31,27 +36,33 @@ export interface BacklogScenario {
 
 /**
  * @example
- * const options: RateLimitBenchOptions = { rates: [20], consumers: [1], maxRecords: 40, backlog: null };
+ * const options: RateLimitBenchOptions = { limiter: { rates: [20], consumers: [1] }, pipeline: null, ceiling: null, backlog: null };
  */
 export interface RateLimitBenchOptions {
-  /** The limits R to measure, in writes per second: the config's `rateLimit.perSecond` and the fake API's limit. @default [20, 100, 500] */
-  readonly rates?: readonly number[];
-  /** The poller counts each rate is measured with. @default [1, 4] */
-  readonly consumers?: readonly number[];
-  /** How long a rate run's drain lasts at exactly R: it publishes R x drainSeconds records, at most `maxRecords`. @default 12 */
-  readonly drainSeconds?: number;
-  /** @default 1000 */
-  readonly maxRecords?: number;
-  /** The backlog run; null leaves it out. @default 200 records x 10 versions, 4 consumers */
+  /**
+   * The limiter layer: the consumers' rate limiter alone (see `runLimiterLoad`); null leaves it out.
+   * Fields left out take their defaults.
+   * @default R 20, 100 and 500 with 1 and 4 consumers, min(R x 10, 6000) records each
+   */
+  readonly limiter?: Partial<RateLayerScenario> | null;
+  /**
+   * The pipeline layer: the whole local pipeline (`runLocalPipeline`); null leaves it out. Fields
+   * left out take their defaults.
+   * @default R 20 and 100 with 1 and 4 pollers, min(R x 12, 1000) records each
+   */
+  readonly pipeline?: Partial<RateLayerScenario> | null;
+  /** The pipeline's own ceiling, which decides whether a pipeline rate can be judged; null leaves it out. @default 600 records, 1 poller */
+  readonly ceiling?: CeilingScenario | null;
+  /** The backlog run; null leaves it out. @default 200 records x 10 versions, 4 pollers */
   readonly backlog?: BacklogScenario | null;
   /**
    * A run still going after this long is stopped and reported not drained.
-   * @default a rate run 4 x its drain at exactly R, at least 30 s; the backlog run 60 s
+   * @default a rate run 4 x its length at exactly R, at least 30 s; the ceiling and backlog runs 60 s
    */
   readonly runTimeoutMs?: number;
   /** Seed of the fake API and of the backlog's shuffle. @default 1 */
   readonly seed?: number;
-  /** Where each run's consumer log goes (`<label>.log`). @default reports/bench-ratelimit */
+  /** Where each pipeline run's consumer log goes (`<label>.log`). @default reports/bench-ratelimit */
   readonly logDir?: string;
   /** Told each run's result as soon as it ends. */
   readonly onRun?: (result: BenchRunResult) => void;
@@ -59,98 +70,45 @@ export interface RateLimitBenchOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The smoke run of `npm run bench:ratelimit -- --quick`: about 25 s on 2 cores. */
+/** The smoke run of `npm run bench:ratelimit -- --quick`: about a minute on 2 cores. */
 export const QUICK_RATE_LIMIT_BENCH = {
-  rates: [20, 100],
-  consumers: [1, 4],
-  drainSeconds: 3,
+  limiter: { drainSeconds: 3 },
+  pipeline: { drainSeconds: 3 },
+  ceiling: { records: 300, consumers: 1 },
   backlog: { records: 50, versions: 10, consumers: 4 },
 } as const satisfies RateLimitBenchOptions;
 
-/** What the destination saw in one run, from the fake API's own counters (never the consumers' metrics). */
-export interface DestinationCalls {
-  /** Every request it received. */
-  readonly calls: number;
-  /** Writes it accepted and applied. */
-  readonly accepted: number;
-  /** Calls answered 429, by its rate limit (no failures are injected). */
-  readonly throttled: number;
-  /** Calls answered anything else (malformed, 404, 409): 0 in a sound run. */
-  readonly other: number;
-}
-
-/** What every run reports: the destination's view, and how the run went. */
-export interface BenchRunFigures extends DestinationCalls {
-  /** Names the run in the table and the verdicts, e.g. `R=20, 4 consumers`. */
-  readonly label: string;
-  /** Pollers of the destination. */
-  readonly consumers: number;
-  /** Distinct records published. */
-  readonly records: number;
-  /** How long the run took, from the emulators' start to its report. */
-  readonly durationMs: number;
-  /** Every published change ended before the run's timeout. */
-  readonly drained: boolean;
-}
-
-/** One rate run: one destination limited to R, `consumers` pollers, distinct records in one version each. */
-export interface RateRunResult extends BenchRunFigures {
-  readonly scenario: 'rate';
-  readonly perSecond: number;
-  /** From the first to the last accepted write; null with fewer than two. */
-  readonly writeSpanMs: number | null;
-  /** Accepted writes per second, as {@link sustainedWriteRate} measures it; null with fewer than two. */
-  readonly sustainedPerSecond: number | null;
-  /** `sustainedPerSecond / perSecond`. */
-  readonly rateShare: number | null;
-  /** `throttled / calls`; 0 without calls. */
-  readonly throttledShare: number;
-}
-
-/** The backlog run: every version of every record queued before the first poller starts, no rate limit. */
-export interface BacklogRunResult extends BenchRunFigures {
-  readonly scenario: 'backlog';
-  readonly versions: number;
-  /** `calls / records`: 1.0 when only the newest version of each record reached the destination. */
-  readonly callsPerRecord: number;
-}
-
-export type BenchRunResult = RateRunResult | BacklogRunResult;
-
-/** One target checked on one run. */
-export interface TargetVerdict {
-  readonly label: string;
-  readonly target: 'drained' | 'rate' | 'throttled' | 'calls-per-record';
-  readonly ok: boolean;
-  /** The figure, the target, and for a miss what held it back when the counters say. */
-  readonly detail: string;
-}
-
 /** The settings of a bench as run, defaults resolved. */
 export interface RateLimitBenchSettings {
-  readonly rates: readonly number[];
-  readonly consumers: readonly number[];
-  readonly drainSeconds: number;
-  readonly maxRecords: number;
+  readonly limiter: RateLayerScenario | null;
+  readonly pipeline: RateLayerScenario | null;
+  readonly ceiling: CeilingScenario | null;
   readonly backlog: BacklogScenario | null;
   readonly seed: number;
   readonly logDir: string;
-  /** The fake API's bucket: one second's worth of burst, refilled at R. */
+  /** The fake API's bucket: this many seconds of R, refilled at R. */
   readonly apiBurstSeconds: number;
-  /** The destination's config beside `rateLimit`, the same in every run. */
+  /** The destination's config beside `rateLimit.perSecond`, the same in every run. */
   readonly destination: {
     readonly batchSize: number;
     readonly maxConcurrency: number;
     readonly retry: { readonly baseDelaySeconds: number; readonly maxDelaySeconds: number; readonly maxReceiveCount: number };
+    /** `rateLimit.burst` of every rate run: one batch, as real APIs allow short bursts (the fake API's bucket holds a second of R). */
+    readonly rateLimitBurst: number;
+    /**
+     * `coalescing` of the backlog run. A backlog here is a few seconds old, so its age threshold is
+     * 1 s; in production a backlog is what waited longer than the default 10 s. The rate and ceiling
+     * runs have coalescing off: one version per record leaves nothing to coalesce, and holding the
+     * records that queued longest would open a gap in the rate measured.
+     */
+    readonly backlogCoalescing: { readonly backlogAgeSeconds: number; readonly holdSeconds: number };
   };
 }
 
-export interface RateLimitBenchReport {
+export interface RateLimitBenchReport extends BenchRuns {
   readonly settings: RateLimitBenchSettings;
-  readonly rateRuns: readonly RateRunResult[];
-  readonly backlog: BacklogRunResult | null;
   readonly verdicts: readonly TargetVerdict[];
-  /** Every run ran (no interruption) and every verdict is ok. */
+  /** Every run ran (no interruption) and no verdict is `missed`. */
   readonly ok: boolean;
   readonly interrupted: boolean;
   readonly durationMs: number;
@@ -165,11 +123,15 @@ const RUN_TIMEOUT_FACTOR = 4;
 /** Short backoff, so a consumer that gets 429s still drains within the run's timeout. */
 const BENCH_RETRY = { baseDelaySeconds: 1, maxDelaySeconds: 8, maxReceiveCount: 100 } as const;
 const BENCH_CONSUMER = { batchSize: 10, maxConcurrency: 5 } as const;
+const BACKLOG_COALESCING = { backlogAgeSeconds: 1, holdSeconds: 5 } as const;
 /** The zero point is stamped again when each change is published. */
 const OCCURRED_AT = '2026-12-01T00:00:00.000Z';
 
-/** The one-destination config of a run; `perSecond` is its `rateLimit`, none when undefined. */
-const benchConfig = (perSecond: number | undefined): PipelineConfig =>
+/**
+ * The one-destination config of a run: `perSecond` its `rateLimit` (burst one batch), none when
+ * undefined; coalescing as the backlog run has it, or off.
+ */
+const benchConfig = (input: { readonly perSecond?: number; readonly coalescing: boolean }): PipelineConfig =>
   parsePipelineConfig({
     name: 'sync-bench',
     destinations: [
@@ -180,10 +142,14 @@ const benchConfig = (perSecond: number | undefined): PipelineConfig =>
         resourceTypes: [RESOURCE_TYPE],
         ...BENCH_CONSUMER,
         retry: BENCH_RETRY,
-        ...(perSecond === undefined ? {} : { rateLimit: { perSecond } }),
+        ...(input.perSecond === undefined ? {} : { rateLimit: { perSecond: input.perSecond, burst: BENCH_CONSUMER.batchSize } }),
+        coalescing: input.coalescing ? BACKLOG_COALESCING : { enabled: false },
       },
     ],
   });
+
+/** What the fake API takes at R: a bucket of one second's worth, refilled at R. */
+const apiLimit = (perSecond: number): RateLimit => ({ perSecond, burst: Math.max(1, perSecond * API_BURST_SECONDS) });
 
 const upsert = (id: string, version: number): ChangeEvent => ({ resourceType: RESOURCE_TYPE, id, version, occurredAt: OCCURRED_AT, op: ChangeOp.UPSERT, payload: { version } });
 
@@ -221,19 +187,27 @@ export const sustainedWriteRate = (counters: Pick<FakeApiCounters, 'writes' | 'f
   return ((writes - (writesPerSecond[0] ?? 0)) * 1_000) / (spanMs - 1_000);
 };
 
-/** What the destination saw, from the run's report. */
-const destinationCalls = (report: LocalRunReport): DestinationCalls & { readonly counters: FakeApiCounters } => {
-  const counters = report.fakeApiStats.byDestination[DESTINATION] ?? emptyFakeApiCounters();
-  const { requests: calls, writes: accepted } = counters;
+/** The destination's calls and write rate, from the fake API's counters of it. */
+const destinationFigures = (counters: FakeApiCounters): DestinationCalls & WriteRate => {
+  const { requests: calls, writes: accepted, firstWriteAt, lastWriteAt } = counters;
   const throttled = counters.throttledByRateLimit + counters.injected.throttle;
-  return { counters, calls, accepted, throttled, other: calls - accepted - throttled };
+  return {
+    calls,
+    accepted,
+    throttled,
+    other: calls - accepted - throttled,
+    writeSpanMs: firstWriteAt === null || lastWriteAt === null || accepted < 2 ? null : lastWriteAt - firstWriteAt,
+    sustainedPerSecond: sustainedWriteRate(counters),
+  };
 };
 
+const pipelineCounters = (report: LocalRunReport): FakeApiCounters => report.fakeApiStats.byDestination[DESTINATION] ?? emptyFakeApiCounters();
+
 /** Runs the pipeline once on the embedded emulators, stopped at `timeoutMs` or by the bench's signal. */
-const runOnce = async (
+const runPipelineOnce = async (
   run: { readonly label: string; readonly config: PipelineConfig; readonly events: readonly ChangeEvent[]; readonly consumers: number; readonly timeoutMs: number },
   settings: RateLimitBenchSettings,
-  options: Pick<RateLimitBenchOptions, 'signal'> & { readonly rateLimit?: number; readonly startConsumersAfterPublish?: boolean },
+  options: Pick<RateLimitBenchOptions, 'signal'> & { readonly rateLimit?: number; readonly backlogAgeMs?: number },
 ): Promise<{ readonly report: LocalRunReport; readonly drained: boolean }> => {
   const stop = AbortSignal.any([AbortSignal.timeout(run.timeoutMs), ...(options.signal === undefined ? [] : [options.signal])]);
   const report = await runLocalPipeline({
@@ -244,8 +218,9 @@ const runOnce = async (
     malformed: 0,
     pollers: run.consumers,
     seed: settings.seed,
-    fakeApi: options.rateLimit === undefined ? {} : { rateLimits: { [DESTINATION]: { perSecond: options.rateLimit, burst: Math.max(1, options.rateLimit * API_BURST_SECONDS) } } },
-    ...(options.startConsumersAfterPublish === true ? { startConsumersAfterPublish: true } : {}),
+    fakeApi: options.rateLimit === undefined ? {} : { rateLimits: { [DESTINATION]: apiLimit(options.rateLimit) } },
+    // A backlog is queued whole before the pollers start, and left to wait until it is that old.
+    ...(options.backlogAgeMs === undefined ? {} : { startConsumersAfterPublish: true, consumerStartDelayMs: options.backlogAgeMs }),
     logFile: join(settings.logDir, `${run.label.replaceAll(/[^a-z0-9]+/gi, '-')}.log`),
     stallTimeoutMs: run.timeoutMs,
     signal: stop,
@@ -253,133 +228,145 @@ const runOnce = async (
   return { report, drained: report.drained && !report.interrupted };
 };
 
-/** Sustained rate against R with `consumers` pollers. */
-const rateRun = async (perSecond: number, consumers: number, settings: RateLimitBenchSettings, options: RateLimitBenchOptions): Promise<RateRunResult> => {
-  const records = Math.max(1, Math.min(Math.round(perSecond * settings.drainSeconds), settings.maxRecords));
-  const label = `R=${perSecond}, ${consumers} consumer${consumers === 1 ? '' : 's'}`;
+/** What the destination saw in one load of a layer, and how the load went. */
+interface LayerLoad {
+  readonly counters: FakeApiCounters;
+  readonly drained: boolean;
+  readonly durationMs: number;
+}
+
+/** One load of `events` against R: through the rate limiter alone, or through the whole pipeline. */
+const loadLayer = async (
+  layer: BenchLayer,
+  run: { readonly label: string; readonly perSecond: number; readonly consumers: number; readonly events: readonly ChangeEvent[]; readonly timeoutMs: number },
+  settings: RateLimitBenchSettings,
+  options: RateLimitBenchOptions,
+): Promise<LayerLoad> => {
+  const config = benchConfig({ perSecond: run.perSecond, coalescing: false });
+  if (layer === 'limiter') {
+    const signal = options.signal === undefined ? {} : { signal: options.signal };
+    const load = await runLimiterLoad({ destination: config.destinations[0]!, apiLimit: apiLimit(run.perSecond), consumers: run.consumers, events: run.events, timeoutMs: run.timeoutMs, ...signal });
+    return { counters: load.counters, drained: load.delivered, durationMs: load.durationMs };
+  }
+  const { report, drained } = await runPipelineOnce({ ...run, config }, settings, { ...options, rateLimit: run.perSecond });
+  return { counters: pipelineCounters(report), drained, durationMs: report.durationMs };
+};
+
+/** One rate run of either layer: R x drainSeconds distinct records (at most maxRecords) against R. */
+const rateRun = async (
+  layer: BenchLayer,
+  rate: { readonly perSecond: number; readonly consumers: number },
+  scenario: RateLayerScenario,
+  settings: RateLimitBenchSettings,
+  options: RateLimitBenchOptions,
+): Promise<RateRunResult> => {
+  const { perSecond, consumers } = rate;
+  const records = Math.max(1, Math.min(Math.round(perSecond * scenario.drainSeconds), scenario.maxRecords));
+  const label = `${layer} R=${perSecond}, ${consumers} consumer${consumers === 1 ? '' : 's'}`;
   const timeoutMs = options.runTimeoutMs ?? Math.max(MIN_RUN_TIMEOUT_MS, (RUN_TIMEOUT_FACTOR * records * 1_000) / perSecond);
   const events = benchEvents({ prefix: 'r', records, versions: 1, seed: settings.seed });
-  const { report, drained } = await runOnce({ label, config: benchConfig(perSecond), events, consumers, timeoutMs }, settings, { ...options, rateLimit: perSecond });
-  const { counters, ...calls } = destinationCalls(report);
-  const sustainedPerSecond = sustainedWriteRate(counters);
-  const { firstWriteAt, lastWriteAt } = counters;
+  const load = await loadLayer(layer, { label, perSecond, consumers, events, timeoutMs }, settings, options);
+  const figures = destinationFigures(load.counters);
   return {
     scenario: 'rate',
+    layer,
     label,
     perSecond,
     consumers,
     records,
-    ...calls,
-    durationMs: report.durationMs,
-    drained,
-    writeSpanMs: firstWriteAt === null || lastWriteAt === null || calls.accepted < 2 ? null : lastWriteAt - firstWriteAt,
-    sustainedPerSecond,
-    rateShare: sustainedPerSecond === null ? null : sustainedPerSecond / perSecond,
-    throttledShare: calls.calls === 0 ? 0 : calls.throttled / calls.calls,
+    ...figures,
+    durationMs: load.durationMs,
+    drained: load.drained,
+    rateShare: figures.sustainedPerSecond === null ? null : figures.sustainedPerSecond / perSecond,
+    throttledShare: figures.calls === 0 ? 0 : figures.throttled / figures.calls,
   };
 };
 
-/** Every version of every record queued first, then the consumers, no rate limit. */
+/** The rate runs' destination and records, no rate limit at all: what the pipeline reaches here. */
+const ceilingRun = async (scenario: CeilingScenario, settings: RateLimitBenchSettings, options: RateLimitBenchOptions): Promise<CeilingRunResult> => {
+  const label = `pipeline ceiling, ${scenario.consumers} consumer${scenario.consumers === 1 ? '' : 's'}, no rate limit`;
+  const events = benchEvents({ prefix: 'c', records: scenario.records, versions: 1, seed: settings.seed });
+  const timeoutMs = options.runTimeoutMs ?? MIN_RUN_TIMEOUT_MS * 2;
+  const { report, drained } = await runPipelineOnce({ label, config: benchConfig({ coalescing: false }), events, consumers: scenario.consumers, timeoutMs }, settings, options);
+  return { scenario: 'ceiling', layer: 'pipeline', label, ...scenario, ...destinationFigures(pipelineCounters(report)), durationMs: report.durationMs, drained };
+};
+
+/** Every version of every record queued first, then the consumers, no rate limit, coalescing on. */
 const backlogRun = async (scenario: BacklogScenario, settings: RateLimitBenchSettings, options: RateLimitBenchOptions): Promise<BacklogRunResult> => {
-  const label = `backlog ${scenario.records} x ${scenario.versions}, ${scenario.consumers} consumers`;
+  const label = `pipeline backlog ${scenario.records} x ${scenario.versions}, ${scenario.consumers} consumers`;
   const events = benchEvents({ prefix: 'b', records: scenario.records, versions: scenario.versions, seed: settings.seed });
   const timeoutMs = options.runTimeoutMs ?? MIN_RUN_TIMEOUT_MS * 2;
-  const { report, drained } = await runOnce(
-    { label, config: benchConfig(undefined), events, consumers: scenario.consumers, timeoutMs },
+  const { report, drained } = await runPipelineOnce(
+    { label, config: benchConfig({ coalescing: true }), events, consumers: scenario.consumers, timeoutMs },
     settings,
-    { ...options, startConsumersAfterPublish: true },
+    { ...options, backlogAgeMs: BACKLOG_COALESCING.backlogAgeSeconds * 1000 },
   );
-  const { counters: _counters, ...calls } = destinationCalls(report);
-  return { scenario: 'backlog', label, ...scenario, ...calls, durationMs: report.durationMs, drained, callsPerRecord: calls.calls / scenario.records };
+  const { writeSpanMs: _span, sustainedPerSecond: _rate, ...calls } = destinationFigures(pipelineCounters(report));
+  return { scenario: 'backlog', layer: 'pipeline', label, ...scenario, ...calls, durationMs: report.durationMs, drained, callsPerRecord: calls.calls / scenario.records };
 };
 
-const percent = (share: number): string => `${(share * 100).toFixed(1)} %`;
+const LIMITER_DEFAULTS: RateLayerScenario = { rates: [20, 100, 500], consumers: [1, 4], drainSeconds: 10, maxRecords: 6_000 };
+const PIPELINE_DEFAULTS: RateLayerScenario = { rates: [20, 100], consumers: [1, 4], drainSeconds: 12, maxRecords: 1_000 };
 
-/**
- * Checks every run against {@link RATE_LIMIT_BENCH_TARGETS}: drained, rate/R and the 429 share of
- * each rate run, calls per record of the backlog.
- *
- * @example
- * judgeBench(report.rateRuns, report.backlog).filter((verdict) => !verdict.ok); // the misses
- */
-export const judgeBench = (rateRuns: readonly RateRunResult[], backlog: BacklogRunResult | null): TargetVerdict[] => {
-  const targets = RATE_LIMIT_BENCH_TARGETS;
-  const drainedVerdict = (run: BenchRunResult): TargetVerdict => ({
-    label: run.label,
-    target: 'drained',
-    ok: run.drained,
-    detail: run.drained ? 'every change ended' : `stopped after ${(run.durationMs / 1000).toFixed(1)} s with changes still queued`,
-  });
-  const verdicts = rateRuns.flatMap((run): TargetVerdict[] => {
-    const rateOk = run.rateShare !== null && run.rateShare >= targets.minRateShare;
-    // Without a single 429 the limit never bit: the consumers' own pace held the rate down.
-    const why = !rateOk && run.throttled === 0 ? ' (no call was throttled: the consumers, not the limit, set the pace)' : '';
-    const rate = run.sustainedPerSecond === null ? 'no sustained rate (fewer than two writes)' : `rate/R ${run.rateShare!.toFixed(2)} (${run.sustainedPerSecond.toFixed(1)} writes/s)`;
-    return [
-      drainedVerdict(run),
-      { label: run.label, target: 'rate', ok: rateOk, detail: `${rate}, target >= ${targets.minRateShare}${why}` },
-      {
-        label: run.label,
-        target: 'throttled',
-        ok: run.throttledShare <= targets.maxThrottledShare,
-        detail: `${percent(run.throttledShare)} of ${run.calls} calls answered 429, target <= ${percent(targets.maxThrottledShare)}`,
-      },
-    ];
-  });
-  if (backlog !== null) {
-    verdicts.push(drainedVerdict(backlog), {
-      label: backlog.label,
-      target: 'calls-per-record',
-      ok: backlog.callsPerRecord <= targets.maxCallsPerRecord,
-      detail: `${backlog.callsPerRecord.toFixed(2)} calls per record (${backlog.calls} calls for ${backlog.records} records), target <= ${targets.maxCallsPerRecord}`,
-    });
-  }
-  return verdicts;
-};
+const resolveLayer = (options: Partial<RateLayerScenario> | null | undefined, defaults: RateLayerScenario): RateLayerScenario | null =>
+  options === null
+    ? null
+    : {
+        rates: options?.rates ?? defaults.rates,
+        consumers: options?.consumers ?? defaults.consumers,
+        drainSeconds: options?.drainSeconds ?? defaults.drainSeconds,
+        maxRecords: options?.maxRecords ?? defaults.maxRecords,
+      };
 
 /** The settings of a bench, every default resolved here and nowhere else. */
 const resolveBenchSettings = (options: RateLimitBenchOptions): RateLimitBenchSettings => ({
-  rates: options.rates ?? [20, 100, 500],
-  consumers: options.consumers ?? [1, 4],
-  drainSeconds: options.drainSeconds ?? 12,
-  maxRecords: options.maxRecords ?? 1_000,
+  limiter: resolveLayer(options.limiter, LIMITER_DEFAULTS),
+  pipeline: resolveLayer(options.pipeline, PIPELINE_DEFAULTS),
+  ceiling: options.ceiling === undefined ? { records: 600, consumers: 1 } : options.ceiling,
   backlog: options.backlog === undefined ? { records: 200, versions: 10, consumers: 4 } : options.backlog,
   seed: options.seed ?? 1,
   logDir: options.logDir ?? join('reports', 'bench-ratelimit'),
   apiBurstSeconds: API_BURST_SECONDS,
-  destination: { ...BENCH_CONSUMER, retry: BENCH_RETRY },
+  destination: { ...BENCH_CONSUMER, retry: BENCH_RETRY, rateLimitBurst: BENCH_CONSUMER.batchSize, backlogCoalescing: BACKLOG_COALESCING },
 });
 
 /**
- * Measures per-destination isolation on the whole local pipeline (embedded emulators, the real
- * consumer behind pollers, the fake API): for each limit R and poller count, the sustained
- * accepted write rate against R and the share of calls answered 429; then how many destination
- * calls a backlog of several versions per record costs. Every figure comes from the fake API's
- * own counters. One run at a time; the report says which targets each run met.
+ * Measures per-destination isolation in two layers, every figure from the fake API's own counters,
+ * one run at a time. The limiter layer drives the consumers' rate limiter alone (real gates sharing
+ * one control item on the embedded DynamoDB emulator, the HTTP adapter, the fake API limited to R)
+ * for each R and consumer count: the sustained accepted rate against R and the share of calls
+ * answered 429. The pipeline layer runs the whole local pipeline for the rates it can reach here,
+ * beside a run without any limit that measures its own ceiling; then how many destination calls a
+ * backlog of several versions per record costs. The report says which targets each run met.
  *
  * @example
- * const report = await runRateLimitBench({ rates: [20], consumers: [1], maxRecords: 40, backlog: null });
- * report.rateRuns[0]?.rateShare; // e.g. 0.97
+ * const report = await runRateLimitBench({ limiter: { rates: [20], consumers: [1] }, pipeline: null, ceiling: null, backlog: null });
+ * report.limiterRuns[0]?.rateShare; // e.g. 1.00
  */
 export const runRateLimitBench = async (options: RateLimitBenchOptions = {}): Promise<RateLimitBenchReport> => {
   const startedAt = Date.now();
   const settings = resolveBenchSettings(options);
-  const rateRuns: RateRunResult[] = [];
-  let backlog: BacklogRunResult | null = null;
   const aborted = () => options.signal?.aborted === true;
-  for (const perSecond of settings.rates) {
-    for (const consumers of settings.consumers) {
-      if (aborted()) break;
-      const result = await rateRun(perSecond, consumers, settings, options);
-      rateRuns.push(result);
-      options.onRun?.(result);
+  const told = <T extends BenchRunResult>(result: T): T => {
+    options.onRun?.(result);
+    return result;
+  };
+  const rateRuns = async (layer: BenchLayer, scenario: RateLayerScenario | null): Promise<RateRunResult[]> => {
+    const results: RateRunResult[] = [];
+    for (const perSecond of scenario?.rates ?? []) {
+      for (const consumers of scenario!.consumers) {
+        if (aborted()) return results;
+        results.push(told(await rateRun(layer, { perSecond, consumers }, scenario!, settings, options)));
+      }
     }
-  }
-  if (settings.backlog !== null && !aborted()) {
-    backlog = await backlogRun(settings.backlog, settings, options);
-    options.onRun?.(backlog);
-  }
+    return results;
+  };
+  const limiterRuns = await rateRuns('limiter', settings.limiter);
+  const ceiling = settings.ceiling === null || aborted() ? null : told(await ceilingRun(settings.ceiling, settings, options));
+  const pipelineRuns = await rateRuns('pipeline', settings.pipeline);
+  const backlog = settings.backlog === null || aborted() ? null : told(await backlogRun(settings.backlog, settings, options));
   const interrupted = aborted();
-  const verdicts = judgeBench(rateRuns, backlog);
-  return { settings, rateRuns, backlog, verdicts, ok: !interrupted && verdicts.every((verdict) => verdict.ok), interrupted, durationMs: Date.now() - startedAt };
+  const runs = { limiterRuns, pipelineRuns, ceiling, backlog };
+  const verdicts = judgeBench(runs);
+  return { settings, ...runs, verdicts, ok: !interrupted && verdicts.every((verdict) => verdict.status !== 'missed'), interrupted, durationMs: Date.now() - startedAt };
 };

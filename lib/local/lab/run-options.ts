@@ -35,6 +35,12 @@ export interface LocalRunOptions {
    * an outage or a paused event source mapping. @default false: the pollers run while it is published
    */
   readonly startConsumersAfterPublish?: boolean;
+  /**
+   * With `startConsumersAfterPublish`, how long the queued workload waits after its last change is
+   * published before the first poller starts: the whole backlog is at least this old when first
+   * received (backlog coalescing goes by that age). @default 0
+   */
+  readonly consumerStartDelayMs?: number;
   /** Source queue visibility timeout for the run. @default 5 */
   readonly visibilityTimeoutSeconds?: number;
   /**
