@@ -72,9 +72,15 @@ export class SendGate {
     this.#pending = expectedCallers;
   }
 
-  /** Reads the shared state once per invocation (one read): is the breaker open? */
+  /**
+   * Learns the shared state once per invocation: is the breaker open? With a rate limit this is the
+   * first reservation, which returns the item too (one request instead of two; slots left unused
+   * are handed back at the end); without one, a read.
+   */
   public async begin(): Promise<ControlState | undefined> {
-    this.#state = await this.#deps.control.read(this.#deps.destination);
+    const limit = this.#deps.rateLimit;
+    if (limit === undefined) this.#state = await this.#deps.control.read(this.#deps.destination);
+    else await this.#reserve(limit);
     return this.#state;
   }
 
