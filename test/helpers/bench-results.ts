@@ -76,7 +76,7 @@ export const rateLimitBenchReport = (overrides: Partial<RateLimitBenchReport> = 
       batchSize: 10,
       maxConcurrency: 5,
       retry: { baseDelaySeconds: 1, maxDelaySeconds: 8, maxReceiveCount: 100 },
-      rateLimitBurst: 10,
+      rateLimitBurst: 'max(10, R x 0.1 s)',
       backlogCoalescing: { backlogAgeSeconds: 1, holdSeconds: 5 },
     },
   },

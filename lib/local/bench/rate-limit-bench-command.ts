@@ -55,7 +55,7 @@ const settingsLines = (report: RateLimitBenchReport): string[] => {
   const { apiBurstSeconds, destination } = report.settings;
   return [
     `rate-limit bench, every figure from the fake API's own counters: it takes R writes/s from all consumers together (a token bucket holding ${apiBurstSeconds} s of R; ` +
-      `a write that finds it empty gets 429); the destination's rateLimit is perSecond R, burst ${destination.rateLimitBurst} (one batch: real APIs allow short bursts); ` +
+      `a write that finds it empty gets 429); the destination's rateLimit is perSecond R, burst ${destination.rateLimitBurst} (real APIs allow short bursts; it absorbs a consumer's brief stall); ` +
       `batch ${destination.batchSize}, retry backoff ${destination.retry.baseDelaySeconds}-${destination.retry.maxDelaySeconds} s`,
     'rate/R: accepted writes per second after the first second (the bucket starts full), over R; above 1 when a client spent the saved burst later',
   ];

@@ -93,8 +93,12 @@ export interface RateLimitBenchSettings {
     readonly batchSize: number;
     readonly maxConcurrency: number;
     readonly retry: { readonly baseDelaySeconds: number; readonly maxDelaySeconds: number; readonly maxReceiveCount: number };
-    /** `rateLimit.burst` of every rate run: one batch, as real APIs allow short bursts (the fake API's bucket holds a second of R). */
-    readonly rateLimitBurst: number;
+    /**
+     * `rateLimit.burst` of every rate run: 100 ms of R, at least one batch (real APIs allow short
+     * bursts; the fake API's bucket holds a second of R). It lets a consumer that stalled briefly (a
+     * garbage collection) catch up within the limit instead of losing the time.
+     */
+    readonly rateLimitBurst: string;
     /**
      * `coalescing` of the backlog run. A backlog here is a few seconds old, so its age threshold is
      * 1 s; in production a backlog is what waited longer than the default 10 s. The rate and ceiling
@@ -142,13 +146,16 @@ const benchConfig = (input: { readonly perSecond?: number; readonly coalescing: 
         resourceTypes: [RESOURCE_TYPE],
         ...BENCH_CONSUMER,
         retry: BENCH_RETRY,
-        ...(input.perSecond === undefined ? {} : { rateLimit: { perSecond: input.perSecond, burst: BENCH_CONSUMER.batchSize } }),
+        ...(input.perSecond === undefined ? {} : { rateLimit: { perSecond: input.perSecond, burst: benchBurst(input.perSecond) } }),
         coalescing: input.coalescing ? BACKLOG_COALESCING : { enabled: false },
       },
     ],
   });
 
 /** What the fake API takes at R: a bucket of one second's worth, refilled at R. */
+/** The destination's `rateLimit.burst` in a rate run: 100 ms of R, at least one batch. */
+const benchBurst = (perSecond: number): number => Math.max(BENCH_CONSUMER.batchSize, Math.round(perSecond / 10));
+
 const apiLimit = (perSecond: number): RateLimit => ({ perSecond, burst: Math.max(1, perSecond * API_BURST_SECONDS) });
 
 const upsert = (id: string, version: number): ChangeEvent => ({ resourceType: RESOURCE_TYPE, id, version, occurredAt: OCCURRED_AT, op: ChangeOp.UPSERT, payload: { version } });
@@ -327,7 +334,7 @@ const resolveBenchSettings = (options: RateLimitBenchOptions): RateLimitBenchSet
   seed: options.seed ?? 1,
   logDir: options.logDir ?? join('reports', 'bench-ratelimit'),
   apiBurstSeconds: API_BURST_SECONDS,
-  destination: { ...BENCH_CONSUMER, retry: BENCH_RETRY, rateLimitBurst: BENCH_CONSUMER.batchSize, backlogCoalescing: BACKLOG_COALESCING },
+  destination: { ...BENCH_CONSUMER, retry: BENCH_RETRY, rateLimitBurst: `max(${BENCH_CONSUMER.batchSize}, R x 0.1 s)`, backlogCoalescing: BACKLOG_COALESCING },
 });
 
 /**
