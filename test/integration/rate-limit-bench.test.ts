@@ -64,7 +64,7 @@ describe('Function: runRateLimitBench', () => {
       'pipeline calls-per-record',
     ]);
     expect(report.ok).toBe(report.verdicts.every((verdict) => verdict.status !== 'missed'));
-    expect(report.settings.destination).toMatchObject({ rateLimitBurst: 10, backlogCoalescing: { backlogAgeSeconds: 1, holdSeconds: 5 } });
+    expect(report.settings.destination).toMatchObject({ rateLimitBurst: 'max(10, R x 0.1 s)', backlogCoalescing: { backlogAgeSeconds: 1, holdSeconds: 5 } });
     expect(told).toEqual([limiterRuns[0], ceiling, pipelineRuns[0], backlog]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });

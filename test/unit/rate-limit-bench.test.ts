@@ -167,7 +167,7 @@ describe('Function: formatRateLimitBench', () => {
 
     // Assess
     const lines = text.split('\n');
-    expect(text).toContain("the destination's rateLimit is perSecond R, burst 10 (one batch: real APIs allow short bursts)");
+    expect(text).toContain("the destination's rateLimit is perSecond R, burst max(10, R x 0.1 s) (real APIs allow short bursts; it absorbs a consumer's brief stall)");
     expect(lines.find((line) => line.startsWith('limiter R=20, 1 consumer '))).toMatch(/^limiter R=20, 1 consumer\s+200\s+200\s+200\s+0\s+0\.0 %\s+19\.8\s+0\.99\s+11\.0 s\s+yes\s+ok$/);
     expect(lines.find((line) => line.startsWith('limiter R=20, 4 consumers'))).toMatch(/\s200\s+50\.0 %\s.*FAIL throttled$/);
     const ceilingRow = lines.findIndex((line) => line.startsWith('pipeline ceiling'));
