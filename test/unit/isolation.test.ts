@@ -18,8 +18,10 @@ describe('A 429 is not a failure of the change', () => {
   it('defers the throttled record and the rest of its batch as new messages, on the last receive too, and sends nothing more', async () => {
     // Prepare: every record is on the last delivery SQS allows; the calls are spaced by a rate limit
     const control = new InMemoryDestinationControl();
-    const rateLimit = { perSecond: 100, burst: 1, recoveryPercentPerSecond: 5 };
-    const { handler, destination, queue } = inMemoryConsumer({ control, rateLimit, maxReceiveCount: 5, deferralHorizonMs: 86_400_000 });
+    const rateLimit = { perSecond: 20, burst: 1, recoveryPercentPerSecond: 5 };
+    // Real pauses: the second call's slot (50 ms on) comes after the first call's 429, whatever the scheduling.
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const { handler, destination, queue } = inMemoryConsumer({ control, rateLimit, sleep, maxReceiveCount: 5, deferralHorizonMs: 86_400_000 });
     destination.respond = async () => {
       throw throttled();
     };
