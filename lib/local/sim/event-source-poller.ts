@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { fromSqsMessageAttributes } from '../../adapters/sqs-attributes.ts';
 import { invocationScope, type InvocationScope } from './invocation-scope.ts';
 import { intInRange, parseOrThrow } from '../../contract/validation.ts';
 import { createRandom } from '../../core/random.ts';
@@ -345,16 +346,7 @@ const POLL_ERROR_BACKOFF_MS = { first: 100, max: 5_000 } as const;
 /** Lambda's record shape: list values are always present (and always empty), binary is base64. */
 const toLambdaMessageAttributes = (attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes =>
   Object.fromEntries(
-    Object.entries(attributes ?? {}).map(([name, value]) => [
-      name,
-      {
-        ...(value.StringValue !== undefined && { stringValue: value.StringValue }),
-        ...(value.BinaryValue !== undefined && { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
-        stringListValues: [],
-        binaryListValues: [],
-        dataType: value.DataType ?? 'String',
-      },
-    ]),
+    Object.entries(fromSqsMessageAttributes(attributes)).map(([name, value]) => [name, { ...value, stringListValues: [], binaryListValues: [] }]),
   );
 
 const toSqsRecord = (message: Message, queueArn: string, awsRegion: string): SQSRecord => {
