@@ -34,6 +34,8 @@ const ms = (value: number): number => Math.ceil(value);
 export class DynamoDbDestinationControl implements DestinationControlStore {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
+  /** The schedule (`tat`) as this client last saw it, per destination. */
+  readonly #lastTat = new Map<string, number>();
 
   public constructor(options: DynamoDbDestinationControlOptions) {
     this.#client = options.client;
@@ -64,26 +66,40 @@ export class DynamoDbDestinationControl implements DestinationControlStore {
     }
   }
 
-  public async reserve(destination: string, request: { count: number; intervalMs: number; burstMs: number; now: number }) {
+  public async reserve(destination: string, request: { count: number; intervalMs: number; burstMs: number; now: number; calls?: number }) {
     const now = ms(request.now);
     const inc = ms(request.count * request.intervalMs);
+    // Answered calls of earlier invocations ride on the reservation (no write of their own).
+    const calls = request.calls ?? 0;
+    const callsValue: Record<string, AttributeValue> = calls > 0 ? { ':calls': n(calls) } : {};
+    const behind = async () => {
+      const state = await this.#update(destination, {
+        expression: `ADD tat :inc${calls > 0 ? ', windowCalls :calls' : ''}`,
+        condition: 'tat >= :now',
+        values: { ':inc': n(inc), ':now': n(now), ...callsValue },
+      });
+      return state === undefined ? undefined : { startAt: Math.max(now, state.tat! - inc - request.burstMs, state.pausedUntil ?? 0), state };
+    };
+    const idle = async () => {
+      const state = await this.#update(destination, {
+        expression: `SET tat = :next${calls > 0 ? ' ADD windowCalls :calls' : ''}`,
+        condition: 'attribute_not_exists(tat) OR tat < :now',
+        values: { ':next': n(now + inc), ':now': n(now), ...callsValue },
+      });
+      return state === undefined ? undefined : { startAt: Math.max(now, state.pausedUntil ?? 0), state };
+    };
+    // A failed condition costs a request and a write unit: try first the way the schedule stood when
+    // this client last saw it (ahead of now, or fallen behind), which is right whenever no other
+    // consumer moved it across now since.
+    const last = this.#lastTat.get(destination);
+    const order = last !== undefined && last < now ? [idle, behind] : [behind, idle];
     // Two tries each way is plenty: a condition fails only when another consumer moved the schedule across now.
     for (let tries = 0; tries < 4; tries += 1) {
-      const behind = await this.#update(destination, {
-        expression: 'ADD tat :inc',
-        condition: 'tat >= :now',
-        values: { ':inc': n(inc), ':now': n(now) },
-      });
-      if (behind !== undefined) {
-        const previous = behind.tat! - inc;
-        return { startAt: Math.max(now, previous - request.burstMs, behind.pausedUntil ?? 0), state: behind };
+      const reserved = await order[tries % 2]!();
+      if (reserved !== undefined) {
+        this.#lastTat.set(destination, reserved.state.tat!);
+        return reserved;
       }
-      const idle = await this.#update(destination, {
-        expression: 'SET tat = :next',
-        condition: 'attribute_not_exists(tat) OR tat < :now',
-        values: { ':next': n(now + inc), ':now': n(now) },
-      });
-      if (idle !== undefined) return { startAt: Math.max(now, idle.pausedUntil ?? 0), state: idle };
     }
     throw new Error(`could not reserve request slots for ${destination}: the schedule kept moving`);
   }

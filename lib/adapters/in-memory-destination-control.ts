@@ -22,8 +22,9 @@ export class InMemoryDestinationControl implements DestinationControlStore {
     return state;
   }
 
-  public async reserve(destination: string, request: { count: number; intervalMs: number; burstMs: number; now: number }) {
+  public async reserve(destination: string, request: { count: number; intervalMs: number; burstMs: number; now: number; calls?: number }) {
     const state = this.#state(destination);
+    if ((request.calls ?? 0) > 0) state.windowCalls = (state.windowCalls ?? 0) + request.calls!;
     const { now } = request;
     const previous = state.tat !== undefined && state.tat >= now ? state.tat : undefined;
     state.tat = (previous ?? now) + request.count * request.intervalMs;

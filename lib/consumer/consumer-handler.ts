@@ -15,7 +15,7 @@ import { SqsLimits } from '../core/sqs-limits.ts';
 import { isProbeEvent } from '../config/probe-event.ts';
 import { deferredMessage } from './deferral.ts';
 import { processRecord, type RecordProcessorDeps } from './process-record.ts';
-import { SendGate, type GateSummary } from './send-gate.ts';
+import { CallTally, SendGate, type GateSummary } from './send-gate.ts';
 
 export interface ConsumerHandlerDeps extends RecordProcessorDeps {
   readonly logger: Logger;
@@ -169,6 +169,8 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   };
 
   const now = deps.now ?? Date.now;
+  // One per handler, so per Lambda container (per poller locally): answered calls wait here for the next reservation.
+  const tally = new CallTally();
   const newGate = (expectedCallers: number): SendGate | undefined =>
     deps.control === undefined || deps.breaker === undefined
       ? undefined
@@ -180,6 +182,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
             breaker: deps.breaker,
             now,
             sleep: deps.sleep ?? sleep,
+            tally,
           },
           expectedCallers,
         );

@@ -26,6 +26,25 @@ export interface SendGateDeps {
   readonly breaker: BreakerSettings;
   readonly now: () => number;
   readonly sleep: Sleep;
+  /**
+   * Where this consumer's failure-free calls wait to be counted, across its invocations (one per
+   * Lambda container, one per poller locally). With a rate limit, an invocation whose calls all got
+   * an answer writes nothing at its end: its calls ride on the next invocation's reservation, so a
+   * healthy destination costs one control write per invocation instead of two. Calls that failed
+   * are counted at once, with whatever waited, so the breaker sees every failure when it happens.
+   * @default a tally of this gate's own (nothing carried over)
+   */
+  readonly tally?: CallTally;
+}
+
+/**
+ * Calls of a consumer's earlier invocations that all got an answer, not yet counted in the
+ * breaker's window (see {@link SendGateDeps.tally}). What a container holds when it stops is not
+ * counted: at most one invocation's calls, and only answered ones, so the breaker may see a share of
+ * failures a little higher than it was, never lower.
+ */
+export class CallTally {
+  public waiting = 0;
 }
 
 /** What an invocation's gate saw, for its metrics and the breaker. */
@@ -48,7 +67,9 @@ const DEFAULT_THROTTLE_PAUSE_MS = 1_000;
  * rate in force; after a 429 it lowers that rate for every consumer and defers the rest of the batch
  * (nothing more is sent to the destination in this invocation); while the breaker is open it defers
  * everything. At the end it gives back unused slots and counts the calls in the breaker's window,
- * opening the breaker when they say the destination is down.
+ * opening the breaker when they say the destination is down; calls that all got an answer are
+ * counted with the next invocation's reservation instead (see {@link SendGateDeps.tally}), so a
+ * healthy destination costs one control write per invocation.
  *
  * @example
  * const gate = new SendGate(deps, records.length);
@@ -66,10 +87,12 @@ export class SendGate {
   #failures = 0;
   #probing = false;
   #reserving: Promise<void> | undefined;
+  readonly #tally: CallTally;
 
   public constructor(deps: SendGateDeps, expectedCallers: number) {
     this.#deps = deps;
     this.#pending = expectedCallers;
+    this.#tally = deps.tally ?? new CallTally();
   }
 
   /**
@@ -138,7 +161,9 @@ export class SendGate {
     this.#intervalMs = 1000 / rate;
     const count = Math.max(1, Math.min(SqsLimits.MAX_BATCH_ENTRIES, this.#pending));
     const burstMs = (limit.burst - 1) * this.#intervalMs;
-    const { startAt, state } = await this.#deps.control.reserve(this.#deps.destination, { count, intervalMs: this.#intervalMs, burstMs, now });
+    const calls = this.#tally.waiting;
+    const { startAt, state } = await this.#deps.control.reserve(this.#deps.destination, { count, intervalMs: this.#intervalMs, burstMs, now, calls });
+    this.#tally.waiting -= calls;
     this.#state = { ...this.#state, ...state };
     // GCRA: slot i conforms at its place in the schedule less the burst tolerance, never before the
     // first one may go; so after a quiet spell up to `burst` calls go at once, then one per interval.
@@ -161,6 +186,31 @@ export class SendGate {
     }
   }
 
+  /**
+   * Whether answered calls may wait for the next reservation: there is one (a rate limit, a tally
+   * across invocations), and the breaker's window stands as of this invocation's reservation.
+   * Calls carried into a window that has run out would be dropped when the next count restarts it,
+   * so the first invocation of each window counts its calls itself (one write a window).
+   */
+  #canWait(now: number): boolean {
+    const started = this.#state?.windowStartedAt;
+    return this.#deps.rateLimit !== undefined && this.#deps.tally !== undefined && started !== undefined && started >= now - this.#deps.breaker.windowSeconds * 1000;
+  }
+
+  /** Counts this invocation's calls, and those waiting, in the breaker's window; opens the breaker if they say so. */
+  async #count(now: number): Promise<boolean> {
+    const calls = this.#calls + this.#tally.waiting;
+    this.#tally.waiting = 0;
+    const counted = await this.#deps.control.recordCalls(this.#deps.destination, {
+      calls,
+      failures: this.#failures,
+      now,
+      windowMs: this.#deps.breaker.windowSeconds * 1000,
+    });
+    this.#state = { ...this.#state, ...counted };
+    return shouldOpenBreaker(counted, this.#deps.breaker) && (await this.#deps.control.openBreaker(this.#deps.destination, now));
+  }
+
   /** Gives back unused slots and counts the calls in the breaker's window; opens the breaker if they say so. */
   public async end(): Promise<GateSummary> {
     const now = this.#deps.now();
@@ -169,14 +219,8 @@ export class SendGate {
     this.#slots = [];
     let opened = false;
     if (this.#calls > 0 && !this.#probing) {
-      const counted = await this.#deps.control.recordCalls(this.#deps.destination, {
-        calls: this.#calls,
-        failures: this.#failures,
-        now,
-        windowMs: this.#deps.breaker.windowSeconds * 1000,
-      });
-      this.#state = { ...this.#state, ...counted };
-      if (shouldOpenBreaker(counted, this.#deps.breaker)) opened = await this.#deps.control.openBreaker(this.#deps.destination, now);
+      if (this.#failures === 0 && this.#canWait(now)) this.#tally.waiting += this.#calls;
+      else opened = await this.#count(now);
     }
     return {
       calls: this.#calls,

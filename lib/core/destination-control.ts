@@ -97,8 +97,13 @@ export interface DestinationControlStore {
    * Reserves `count` request slots `intervalMs` apart (GCRA): the schedule moves on by
    * `count × intervalMs`, and the first slot starts at the returned `startAt` (now when the
    * destination has been idle; later when other consumers reserved before, less `burstMs` of slack).
+   * `calls` (answered calls of earlier invocations) are added to the breaker's window in the same
+   * write, whatever its age: a window that has run out is restarted by the next {@link recordCalls}.
    */
-  reserve(destination: string, request: { readonly count: number; readonly intervalMs: number; readonly burstMs: number; readonly now: number }): Promise<{ readonly startAt: number; readonly state: ControlState }>;
+  reserve(
+    destination: string,
+    request: { readonly count: number; readonly intervalMs: number; readonly burstMs: number; readonly now: number; readonly calls?: number },
+  ): Promise<{ readonly startAt: number; readonly state: ControlState }>;
   /** Hands back unused reserved time, so the slots go to other consumers. */
   giveBack(destination: string, ms: number, now: number): Promise<void>;
   /**

@@ -84,6 +84,49 @@ describe(`Destination control in DynamoDB (${endpointUnderTest ?? 'embedded emul
     }
   });
 
+  it('counts the calls a reservation carries in the breaker window, on either way the schedule stands', async () => {
+    for (const [name, store, destination] of stores()) {
+      // Act: the first reservation finds no schedule, the second one ahead of now
+      await store.reserve(destination, { count: 2, intervalMs: 50, burstMs: 0, now: 1_000, calls: 4 });
+      await store.reserve(destination, { count: 2, intervalMs: 50, burstMs: 0, now: 1_010, calls: 3 });
+      await store.reserve(destination, { count: 2, intervalMs: 50, burstMs: 0, now: 1_020 });
+      const counted = await store.recordCalls(destination, { calls: 1, failures: 1, now: 1_030, windowMs: 60_000 });
+
+      // Assess: a window with no start is started by the count with failures, which keeps none of the carried calls
+      expect([name, counted.windowCalls, counted.windowFailures]).toEqual([name, 1, 1]);
+      await store.reserve(destination, { count: 1, intervalMs: 50, burstMs: 0, now: 1_040, calls: 5 });
+      expect([name, (await store.read(destination))?.windowCalls]).toEqual([name, 6]);
+    }
+  });
+
+  it('reserves with one request when the schedule stands as this client last saw it', async () => {
+    // Prepare: a client that counts its requests
+    const client = new DynamoDBClient(awsClientConfig(endpointUnderTest ?? emulators!.dynamodbEndpoint));
+    let requests = 0;
+    client.middlewareStack.add((next) => async (args) => {
+      requests += 1;
+      return next(args);
+    });
+    const destination = `guess-${Date.now()}`;
+    const store = new DynamoDbDestinationControl({ client, tableName });
+    const fresh = new DynamoDbDestinationControl({ client, tableName });
+    const counted = async (take: () => Promise<unknown>): Promise<number> => {
+      const before = requests;
+      await take();
+      return requests - before;
+    };
+
+    // Act: the schedule falls behind now between reservations (an idle destination), each time
+    const seen = await counted(() => store.reserve(destination, { count: 1, intervalMs: 10, burstMs: 0, now: 1_000 }));
+    const behindSeen = await counted(() => store.reserve(destination, { count: 1, intervalMs: 10, burstMs: 0, now: 2_000 }));
+    const behindUnseen = await counted(() => fresh.reserve(destination, { count: 1, intervalMs: 10, burstMs: 0, now: 3_000 }));
+    const aheadSeen = await counted(() => fresh.reserve(destination, { count: 1, intervalMs: 10_000, burstMs: 0, now: 3_001 }));
+    client.destroy();
+
+    // Assess: a client that has not seen the schedule (the negative control) tries the wrong way first
+    expect([seen, behindSeen, behindUnseen, aheadSeen]).toEqual([2, 1, 2, 1]);
+  });
+
   // Registered on the embedded emulator only (see above): on moto this file runs the sequential rules.
   if (endpointUnderTest === undefined) it('never hands the same slot to two of 8 concurrent consumers', async () => {
     // Prepare

@@ -7,8 +7,8 @@ import { DestinationError } from '../../lib/core/errors.ts';
 import { inMemoryConsumer } from '../helpers/consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
 
-const recordsOf = (count: number, options: { receiveCount?: number } = {}) =>
-  Array.from({ length: count }, (_, index) => sqsRecord(serializeChangeEvent(changeEvent({ id: `r-${index}`, version: 1 })), options));
+const recordsOf = (count: number, options: { receiveCount?: number; idPrefix?: string } = {}) =>
+  Array.from({ length: count }, (_, index) => sqsRecord(serializeChangeEvent(changeEvent({ id: `${options.idPrefix ?? 'r'}-${index}`, version: 1 })), options));
 
 const throttled = () => new DestinationError('PUT answered 429', { errorClass: 'throttled', status: 429, retryAfterMs: 3_000 });
 const unavailable = () => new DestinationError('PUT answered 503', { errorClass: 'server', status: 503 });
@@ -100,6 +100,37 @@ describe('The rate limit', () => {
     const waits = pauses.filter((ms) => ms > 50).sort((a, b) => a - b);
     expect(waits).toHaveLength(9);
     expect(waits.at(-1)).toBeGreaterThan(850);
+  });
+  it("counts a healthy invocation's calls with the next reservation, and a failing one's at its end, into the window that stands", async () => {
+    // Prepare: every control write is recorded
+    const control = new InMemoryDestinationControl();
+    const writes: string[] = [];
+    const reserve = control.reserve.bind(control);
+    const recordCalls = control.recordCalls.bind(control);
+    control.reserve = async (destination, request) => {
+      writes.push(`reserve+${request.calls ?? 0}`);
+      return reserve(destination, request);
+    };
+    control.recordCalls = async (destination, counts) => {
+      writes.push(`count ${counts.calls}/${counts.failures}`);
+      return recordCalls(destination, counts);
+    };
+    const { handler, destination } = inMemoryConsumer({ control, breaker: BREAKER, rateLimit: { perSecond: 1_000, burst: 10, recoveryPercentPerSecond: 5 } });
+
+    // Act: two healthy batches of 3, then one whose 2 calls both fail
+    await handler(sqsEvent(recordsOf(3, { idPrefix: 'a' })), lambdaContext());
+    await handler(sqsEvent(recordsOf(3, { idPrefix: 'b' })), lambdaContext());
+    destination.respond = async () => {
+      throw unavailable();
+    };
+    await handler(sqsEvent(recordsOf(2, { idPrefix: 'c' })), lambdaContext());
+
+    // Assess: the first invocation starts the breaker's window with its count; then one write per
+    // healthy invocation, carrying the calls of the one before; the failing one (2 records, 3 tries
+    // each within the invocation) counts its 6 calls at its end
+    expect(writes).toEqual(['reserve+0', 'count 3/0', 'reserve+0', 'reserve+3', 'reserve+0', 'reserve+0', 'count 6/6']);
+    const state = await control.read('crm');
+    expect([state?.windowCalls, state?.windowFailures]).toEqual([12, 6]);
   });
 });
 

@@ -3,7 +3,7 @@ import { createDestination } from '../../adapters/destination-factory.ts';
 import { DynamoDbDestinationControl } from '../../adapters/dynamodb-destination-control.ts';
 import type { DestinationConfig } from '../../config/pipeline-config.ts';
 import { callResultOf } from '../../consumer/process-record.ts';
-import { SendGate } from '../../consumer/send-gate.ts';
+import { CallTally, SendGate } from '../../consumer/send-gate.ts';
 import { idempotencyKey, type ChangeEvent } from '../../contract/change-event.ts';
 import type { Destination } from '../../core/destination.ts';
 import { DestinationError } from '../../core/errors.ts';
@@ -135,7 +135,7 @@ export const runLimiterLoad = async (load: LimiterLoad): Promise<LimiterLoadResu
     const pending = new PendingEvents(load.events);
     const consume = async (client: DynamoDBClient): Promise<void> => {
       const control = new DynamoDbDestinationControl({ client, tableName: TABLE_NAME });
-      const gateDeps = { destination: config.name, control, ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }), breaker: config.breaker, now: Date.now, sleep };
+      const gateDeps = { destination: config.name, control, ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }), breaker: config.breaker, now: Date.now, sleep, tally: new CallTally() };
       while (!pending.done && !stop.aborted) {
         const batch = pending.take(config.batchSize, Date.now());
         if (batch.length === 0) await sleep(IDLE_POLL_MS);
