@@ -19,12 +19,13 @@ export const rateRunResult = (overrides: Partial<RateRunResult> = {}): RateRunRe
   sustainedPerSecond: 19.8,
   rateShare: 0.99,
   throttledShare: 0,
+  controlRequestsPerCall: 0.105,
   ...overrides,
 });
 
 /** A pipeline-layer rate run at R = 100 with 4 consumers that met every target; override any field. */
 export const pipelineRunResult = (overrides: Partial<RateRunResult> = {}): RateRunResult =>
-  rateRunResult({ layer: 'pipeline', label: 'pipeline R=100, 4 consumers', perSecond: 100, consumers: 4, records: 1_000, calls: 1_000, accepted: 1_000, sustainedPerSecond: 99, ...overrides });
+  rateRunResult({ layer: 'pipeline', label: 'pipeline R=100, 4 consumers', controlRequestsPerCall: undefined, perSecond: 100, consumers: 4, records: 1_000, calls: 1_000, accepted: 1_000, sustainedPerSecond: 99, ...overrides });
 
 /** The pipeline's ceiling at 150 writes/s with one consumer; override any field. */
 export const ceilingRunResult = (overrides: Partial<CeilingRunResult> = {}): CeilingRunResult => ({

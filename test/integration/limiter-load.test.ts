@@ -25,6 +25,21 @@ describe('Function: runLimiterLoad', () => {
     expect(durationMs).toBeGreaterThan(0);
   });
 
+  it('costs one control request per healthy batch of 10: the reservation, which carries the breaker count', async () => {
+    // Prepare: one consumer, 60 batches, a limit it can keep up with
+    const events = benchEvents({ prefix: 'c', records: 600, versions: 1, seed: 1 });
+
+    // Act
+    const { counters, delivered, controlRequests } = await runLimiterLoad({ destination: destination(2_000), apiLimit: { perSecond: 2_000, burst: 2_000 }, consumers: 1, events, timeoutMs: 30_000 });
+
+    // Assess: 60 reservations and a few more (the window's first count, a slot handed back); a
+    // separate count per batch, or reservations that often guess the schedule wrong, make it 120
+    expect(delivered).toBe(true);
+    expect(counters.requests).toBe(600);
+    expect(controlRequests).toBeGreaterThanOrEqual(60);
+    expect(controlRequests).toBeLessThanOrEqual(70);
+  });
+
   it('defers what a 429 stopped and sends it again, until every event is accepted', async () => {
     // Prepare: the destination's limit at 4 x what the fake API takes, so its bucket runs dry
     const events = benchEvents({ prefix: 'l', records: 30, versions: 1, seed: 1 });

@@ -168,10 +168,10 @@ describe('Function: formatRateLimitBench', () => {
     // Assess
     const lines = text.split('\n');
     expect(text).toContain("the destination's rateLimit is perSecond R, burst max(10, R x 0.1 s) (real APIs allow short bursts; it absorbs a consumer's brief stall)");
-    expect(lines.find((line) => line.startsWith('limiter R=20, 1 consumer '))).toMatch(/^limiter R=20, 1 consumer\s+200\s+200\s+200\s+0\s+0\.0 %\s+19\.8\s+0\.99\s+11\.0 s\s+yes\s+ok$/);
+    expect(lines.find((line) => line.startsWith('limiter R=20, 1 consumer '))).toMatch(/^limiter R=20, 1 consumer\s+200\s+200\s+200\s+0\s+0\.0 %\s+19\.8\s+0\.99\s+0\.105\s+11\.0 s\s+yes\s+ok$/);
     expect(lines.find((line) => line.startsWith('limiter R=20, 4 consumers'))).toMatch(/\s200\s+50\.0 %\s.*FAIL throttled$/);
     const ceilingRow = lines.findIndex((line) => line.startsWith('pipeline ceiling'));
-    expect(lines[ceilingRow]).toMatch(/^pipeline ceiling, 1 consumer, no rate limit\s+600\s+600\s+600\s+0\s+-\s+105\.0\s+-\s+5\.0 s\s+yes\s+measured$/);
+    expect(lines[ceilingRow]).toMatch(/^pipeline ceiling, 1 consumer, no rate limit\s+600\s+600\s+600\s+0\s+-\s+105\.0\s+-\s+-\s+5\.0 s\s+yes\s+measured$/);
     expect(lines[ceilingRow + 1]).toMatch(/^pipeline R=100, 4 consumers\s.*\s0\.74\s.*ok, rate n\/a$/);
     expect(text).toContain('pipeline backlog 200 x 10, 4 consumers: 2000 changes queued before the consumers started, no rate limit, coalescing backlogAgeSeconds 1 and holdSeconds 5');
     expect(text).toContain('200 destination calls, 1.00 per record');

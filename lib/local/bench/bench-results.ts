@@ -48,6 +48,11 @@ export interface RateRunResult extends BenchRunFigures, WriteRate {
   readonly rateShare: number | null;
   /** `throttled / calls`; 0 without calls. */
   readonly throttledShare: number;
+  /**
+   * The limiter's own cost: DynamoDB requests to the control item per destination call (failed
+   * conditions included). Limiter layer only: in the pipeline, the ledger's requests share the client.
+   */
+  readonly controlRequestsPerCall?: number;
 }
 
 /** The pipeline's own ceiling: the rate runs' destination without any rate limit, distinct records. */

@@ -39,6 +39,8 @@ export interface LimiterLoadResult {
   readonly delivered: boolean;
   /** From the servers' start to the last consumer's end. */
   readonly durationMs: number;
+  /** Every request the consumers made to the control item, conditions that failed included: the limiter's own cost. */
+  readonly controlRequests: number;
 }
 
 /** A slot may start however late: here the limiter alone decides when a call goes, no lease bounds it. */
@@ -129,8 +131,16 @@ export const runLimiterLoad = async (load: LimiterLoad): Promise<LimiterLoadResu
   const { destination: config } = load;
   const servers = await startLimiterServers({ rateLimits: { [config.name]: load.apiLimit } });
   const clients = Array.from({ length: load.consumers }, () => new DynamoDBClient(awsClientConfig(servers.dynamodbEndpoint)));
+  let controlRequests = 0;
+  for (const client of clients) {
+    client.middlewareStack.add((next) => async (args) => {
+      controlRequests += 1;
+      return next(args);
+    });
+  }
   try {
     await ensureLedgerTable(clients[0]!, TABLE_NAME);
+    controlRequests = 0;
     const api = createDestination({ ...config, baseUrl: `${servers.fakeApiUrl}/${config.name}` });
     const pending = new PendingEvents(load.events);
     const consume = async (client: DynamoDBClient): Promise<void> => {
@@ -143,7 +153,7 @@ export const runLimiterLoad = async (load: LimiterLoad): Promise<LimiterLoadResu
       }
     };
     await Promise.all(clients.map(consume));
-    return { counters: (await servers.counters(config.name)) ?? emptyFakeApiCounters(), delivered: pending.done, durationMs: Date.now() - startedAt };
+    return { counters: (await servers.counters(config.name)) ?? emptyFakeApiCounters(), delivered: pending.done, durationMs: Date.now() - startedAt, controlRequests };
   } finally {
     for (const client of clients) client.destroy();
     await servers.stop();

@@ -19,7 +19,8 @@ const percent = (share: number): string => `${(share * 100).toFixed(1)} %`;
 /** One line per finished run, for stderr while the bench goes on. */
 const describeRun = (run: BenchRunResult): string => {
   if (run.scenario === 'backlog') return `${run.label}: ${run.calls} calls for ${run.records} records (${run.callsPerRecord.toFixed(2)} per record), ${seconds(run.durationMs)}`;
-  const rate = run.scenario === 'rate' ? `rate/R ${fixed(run.rateShare, 2)}, ${percent(run.throttledShare)} answered 429` : `${fixed(run.sustainedPerSecond, 1)} writes/s`;
+  const control = run.scenario === 'rate' && run.controlRequestsPerCall !== undefined ? `, ${run.controlRequestsPerCall.toFixed(3)} control requests per call` : '';
+  const rate = run.scenario === 'rate' ? `rate/R ${fixed(run.rateShare, 2)}, ${percent(run.throttledShare)} answered 429${control}` : `${fixed(run.sustainedPerSecond, 1)} writes/s`;
   return `${run.label}: ${run.accepted} accepted of ${run.calls} calls, ${rate}, ${seconds(run.durationMs)}`;
 };
 
@@ -32,7 +33,7 @@ const verdictCell = (label: string, verdicts: readonly TargetVerdict[]): string 
   return notApplicable.length > 0 ? `ok, ${notApplicable.join(', ')} n/a` : 'ok';
 };
 
-const RUN_COLUMNS = ['run', 'records', 'calls', 'accepted', '429s', '429 share', 'writes/s', 'rate/R', 'time', 'drained', 'verdict'] as const;
+const RUN_COLUMNS = ['run', 'records', 'calls', 'accepted', '429s', '429 share', 'writes/s', 'rate/R', 'control req/call', 'time', 'drained', 'verdict'] as const;
 
 const runRow = (run: RateRunResult | CeilingRunResult, verdict: string): string[] => [
   run.label,
@@ -43,6 +44,7 @@ const runRow = (run: RateRunResult | CeilingRunResult, verdict: string): string[
   run.scenario === 'rate' ? percent(run.throttledShare) : '-',
   fixed(run.sustainedPerSecond, 1),
   run.scenario === 'rate' ? fixed(run.rateShare, 2) : '-',
+  run.scenario === 'rate' ? fixed(run.controlRequestsPerCall ?? null, 3) : '-',
   seconds(run.durationMs),
   run.drained ? 'yes' : 'NO',
   verdict,

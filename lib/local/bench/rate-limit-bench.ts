@@ -240,6 +240,7 @@ interface LayerLoad {
   readonly counters: FakeApiCounters;
   readonly drained: boolean;
   readonly durationMs: number;
+  readonly controlRequests?: number;
 }
 
 /** One load of `events` against R: through the rate limiter alone, or through the whole pipeline. */
@@ -253,7 +254,7 @@ const loadLayer = async (
   if (layer === 'limiter') {
     const signal = options.signal === undefined ? {} : { signal: options.signal };
     const load = await runLimiterLoad({ destination: config.destinations[0]!, apiLimit: apiLimit(run.perSecond), consumers: run.consumers, events: run.events, timeoutMs: run.timeoutMs, ...signal });
-    return { counters: load.counters, drained: load.delivered, durationMs: load.durationMs };
+    return { counters: load.counters, drained: load.delivered, durationMs: load.durationMs, controlRequests: load.controlRequests };
   }
   const { report, drained } = await runPipelineOnce({ ...run, config }, settings, { ...options, rateLimit: run.perSecond });
   return { counters: pipelineCounters(report), drained, durationMs: report.durationMs };
@@ -286,6 +287,7 @@ const rateRun = async (
     drained: load.drained,
     rateShare: figures.sustainedPerSecond === null ? null : figures.sustainedPerSecond / perSecond,
     throttledShare: figures.calls === 0 ? 0 : figures.throttled / figures.calls,
+    ...(load.controlRequests === undefined || figures.calls === 0 ? {} : { controlRequestsPerCall: load.controlRequests / figures.calls }),
   };
 };
 
