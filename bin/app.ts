@@ -16,10 +16,13 @@ const contextString = (key: string): string | undefined => {
 };
 
 const configPath = process.env.SYNC_PIPELINE_CONFIG ?? contextString('config') ?? DEFAULT_CONFIG_PATH;
+// `-c stackName=…` names the stack and, as the config's `name` would, every physical resource: the
+// same config deploys twice in one region (staging, prod) without a name colliding.
+const stackName = contextString('stackName');
 
 let config: PipelineConfig;
 try {
-  config = loadPipelineConfig(configPath);
+  config = loadPipelineConfig(configPath, { name: stackName });
 } catch (error) {
   // A bad config is the user's to fix: the message names the file and each bad field; a stack
   // trace would only bury it.
@@ -30,9 +33,10 @@ try {
   throw error;
 }
 
-const stackName = contextString('stackName') ?? config.name;
-new SyncPipelineStack(app, stackName, {
+const count = config.destinations.length;
+new SyncPipelineStack(app, config.name, {
   config,
-  description: `sync-pipeline ${config.name}: ${config.destinations.map((destination) => destination.name).join(', ')}`,
+  // Short whatever the config: CloudFormation allows 1024 bytes; the destinations are the nested stacks.
+  description: `sync-pipeline ${config.name}: ${count} destination${count === 1 ? '' : 's'}, one nested stack each`,
 });
 applyNagChecks(app);

@@ -212,6 +212,14 @@ const destinationSchema = z
  */
 const MAX_COMBINED_NAME_LENGTH = 64 - '--probe'.length;
 
+/**
+ * The most destinations one pipeline takes. Each is a nested stack, and the parent template grows
+ * by about 4 KB per destination (its nested stack and the alarms its dashboard page shows) toward
+ * CloudFormation's 1 MB; 200 also keeps the bus under EventBridge's default 300 rules per bus.
+ * `test/infra/scale.test.ts` synthesizes this many and checks every template against its limits.
+ */
+export const MAX_DESTINATIONS = 200;
+
 export const PipelineConfigSchema = z
   .strictObject({
     /** Prefix of every physical resource name (queues, table, bus, functions). */
@@ -227,7 +235,10 @@ export const PipelineConfigSchema = z
       .default('INFO'),
     destinations: z
       .array(destinationSchema, { error: 'expected a list of destinations' })
-      .min(1, { error: 'expected at least one destination' }),
+      .min(1, { error: 'expected at least one destination' })
+      .max(MAX_DESTINATIONS, {
+        error: `expected at most ${MAX_DESTINATIONS} destinations (the most one stack is tested with; deploy more as a second pipeline with another name)`,
+      }),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -305,13 +316,24 @@ export class ConfigFileError extends Error {
   }
 }
 
+/** What may replace a config file's own fields when it is loaded. */
+export interface PipelineConfigOverrides {
+  /**
+   * The pipeline's name (the stack's name and every physical name's prefix), e.g. a second copy of
+   * the same config in one region (`cdk deploy -c stackName=…`, the CLI's `--name`).
+   */
+  readonly name?: string;
+}
+
 /**
- * Reads and validates a JSON config file.
+ * Reads and validates a JSON config file, with `overrides` in place of its own fields (validated the
+ * same way).
  *
  * @example
  * const config = loadPipelineConfig('config/sync-pipeline.json');
+ * const staging = loadPipelineConfig('config/sync-pipeline.json', { name: 'sync-staging' });
  */
-export const loadPipelineConfig = (path: string = DEFAULT_CONFIG_PATH): PipelineConfig => {
+export const loadPipelineConfig = (path: string = DEFAULT_CONFIG_PATH, overrides: PipelineConfigOverrides = {}): PipelineConfig => {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -330,8 +352,9 @@ export const loadPipelineConfig = (path: string = DEFAULT_CONFIG_PATH): Pipeline
   } catch (error) {
     throw new ConfigFileError(`Config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   try {
-    return parsePipelineConfig(json);
+    return parsePipelineConfig(typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...json, ...given } : json);
   } catch (error) {
     if (error instanceof ValidationError) {
       throw new ValidationError(`config file ${path}`, error.issues, { cause: error });

@@ -47,6 +47,15 @@ export const eventBusName = (config: PipelineConfig): string => `${config.name}-
 export const probeRuleName = (config: Pick<PipelineConfig, 'name'>, destination: Pick<DestinationConfig, 'name'>): string =>
   `${config.name}-${destination.name}-probe`;
 
+/**
+ * The start of every ledger key of a destination: its records' (`ledgerKey`) and its control item's.
+ * The consumer's IAM policy allows it these keys only (`dynamodb:LeadingKeys`).
+ *
+ * @example
+ * ledgerKeyPrefix({ name: 'crm' }); // 'crm#'
+ */
+export const ledgerKeyPrefix = (destination: Pick<DestinationConfig, 'name'>): string => `${destination.name}#`;
+
 /** Partition key attribute of the ledger table. */
 export const LEDGER_KEY_ATTRIBUTE = 'pk';
 /** TTL attribute of the ledger table (idempotency-style records that may expire). */

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { PROBE_EVENT } from '../config/probe-event.ts';
 import { probeRuleName } from '../config/resources.ts';
+import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 
 /** Props of {@link EventSourceSwitch}. */
 export interface EventSourceSwitchProps {
@@ -96,7 +97,7 @@ export class BreakerProbe extends Construct {
 
     this.rule = new Rule(this, 'Rule', {
       ruleName: probeRuleName(config, destination),
-      description: `Probes ${destination.name} while its circuit breaker is open`,
+      description: boundedDescription(`Probes ${destination.name} while its circuit breaker is open`, DescriptionLimit.RULE),
       schedule: Schedule.rate(interval),
       targets: [
         new LambdaFunction(consumer, {

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { type Policy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -10,8 +10,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
-import { destinationResources, consumerServiceName } from '../config/resources.ts';
+import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
+import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
@@ -90,7 +91,7 @@ export class DestinationConsumer extends Construct {
     // log groups and write to any of them; this one may write to its own log group only.
     const role = new Role(this, 'ConsumerRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Consumer of the ${destination.name} destination of ${config.name}`,
+      description: boundedDescription(`Consumer of the ${destination.name} destination of ${config.name}`, DescriptionLimit.ROLE),
     });
     logGroup.grantWrite(role);
 
@@ -109,7 +110,7 @@ export class DestinationConsumer extends Construct {
     };
 
     this.consumer = new NodejsFunction(this, 'Consumer', {
-      description: `Delivers ${destination.resourceTypes.join(', ')} changes to ${destination.name}`,
+      description: boundedDescription(`Delivers ${destination.resourceTypes.join(', ')} changes to ${destination.name}`, DescriptionLimit.FUNCTION),
       entry: props.consumerEntry,
       handler: 'handler',
       runtime: Runtime.NODEJS_24_X,
@@ -136,8 +137,16 @@ export class DestinationConsumer extends Construct {
     });
 
     // Least privilege: the version check is a conditional UpdateItem, and GetItem serves a ledger
-    // read; no Put, Delete, Query or Scan.
-    props.ledgerTable.grant(this.consumer, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // read; no Put, Delete, Query or Scan; and only on this destination's items (every key it writes,
+    // its records' and its control item, starts with `<destination>#`, and `#` cannot appear in a
+    // destination name, so `crm#*` never matches an item of `crm-eu`).
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [props.ledgerTable.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ledgerKeyPrefix(destination)}*`] } },
+      }),
+    );
     // Permanent failures and invalid messages are dead-lettered by the consumer itself (I6).
     this.deadLetterQueue.grantSendMessages(this.consumer);
 
@@ -161,7 +170,7 @@ export class DestinationConsumer extends Construct {
     // change event itself, the same body a publisher sending straight to SQS would produce.
     this.rule = new Rule(this, 'Route', {
       eventBus: props.eventBus,
-      description: `Routes ${destination.resourceTypes.join(', ')} changes to ${resources.queueName}`,
+      description: boundedDescription(`Routes ${destination.resourceTypes.join(', ')} changes to ${resources.queueName}`, DescriptionLimit.RULE),
       eventPattern: { detail: { resourceType: destination.resourceTypes } },
       targets: [
         new SqsQueue(this.queue, {

@@ -5,13 +5,20 @@ export {
   type EventSourceSwitchProps,
 } from './destination-breaker.ts';
 export { DestinationConsumer, type DestinationConsumerProps } from './destination-consumer.ts';
+export { boundedDescription, DescriptionLimit } from './descriptions.ts';
+export { DestinationStack, type DestinationStackProps } from './destination-stack.ts';
 export {
   alarmTopicName,
+  dashboardName,
+  DESTINATIONS_PER_DASHBOARD,
   DestinationAlarms,
   type DestinationAlarmsProps,
+  DURATION_ALARM_SHARE_OF_TIMEOUT,
   type MonitoredDestination,
-  PipelineMonitoring,
-  type PipelineMonitoringProps,
+  PipelineAlarmTopic,
+  type PipelineAlarmTopicProps,
+  PipelineDashboards,
+  type PipelineDashboardsProps,
 } from './monitoring.ts';
 export { applyNagChecks } from './nag.ts';
 export {

@@ -1,4 +1,4 @@
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Annotations, Aspects, Aws, Duration, type IAspect, NestedStack, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   AlarmStatusWidget,
@@ -12,14 +12,15 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnSubscription, type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../core/dead-letter.ts';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources } from '../config/resources.ts';
 import { MetricName } from '../core/metrics.ts';
+import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { probeIntervalMinutes } from './destination-breaker.ts';
 import { DestinationMetrics } from './pipeline-metrics.ts';
 
@@ -31,8 +32,13 @@ export interface DestinationAlarmsProps {
   /** What to measure for the destination; its `destination.alarms` holds the thresholds. */
   readonly metrics: DestinationMetrics;
   /** Notified when an alarm fires and when it recovers. */
-  readonly alarmTopic: Topic;
+  readonly alarmTopic: ITopic;
+  /** The destination's consumer function: its errors, throttles and duration have alarms too. */
+  readonly consumer: IFunction;
 }
+
+/** The consumer's duration alarm fires at this share of its timeout. */
+export const DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8;
 
 /**
  * The alarm policy of one destination: one alarm per signal, thresholds from `destination.alarms`
@@ -54,7 +60,13 @@ export class DestinationAlarms extends Construct {
   public readonly oldestMessageTooOld: Alarm;
   /** The circuit breaker is open: the event source is disabled until the probe enables it. */
   public readonly breakerOpen: Alarm;
-  /** The five alarms above, in that order. */
+  /** The consumer function itself failed (an invocation threw or timed out) in 3 of 5 minutes. */
+  public readonly functionErrors: Alarm;
+  /** Lambda throttled the consumer in 3 of 5 minutes. */
+  public readonly functionThrottles: Alarm;
+  /** The consumer's longest invocation above 80 % of its timeout in 3 of 5 minutes. */
+  public readonly durationNearTimeout: Alarm;
+  /** The eight alarms above, in that order. */
   public readonly all: readonly Alarm[];
 
   public constructor(scope: Construct, id: string, props: DestinationAlarmsProps) {
@@ -68,12 +80,14 @@ export class DestinationAlarms extends Construct {
 
     this.deadLetterQueueNotEmpty = new Alarm(this, 'DeadLetterQueueNotEmpty', {
       alarmName: alarmName('dlq-not-empty'),
-      alarmDescription:
+      alarmDescription: boundedDescription(
         `Messages are waiting in the ${deadLetterQueueName} DLQ: changes ${destination.name} did not receive. ` +
-        `First: \`sync-pipeline dlq inspect ${destination.name}\` groups them by reason (each keeps its original body; the ` +
-        `consumer's reason is the \`${DEAD_LETTER_REASON_ATTRIBUTE}\` attribute; a message without one was moved by SQS after ` +
-        `maxReceiveCount or is an event EventBridge could not deliver). Fix the cause, then \`sync-pipeline dlq redrive ` +
-        `${destination.name}\`, or StartMessageMoveTask ("Start DLQ redrive" in the console) to ${queueName}.`,
+          `First: \`sync-pipeline dlq inspect ${destination.name}\` groups them by reason (each keeps its original body; the ` +
+          `consumer's reason is the \`${DEAD_LETTER_REASON_ATTRIBUTE}\` attribute; a message without one was moved by SQS after ` +
+          `maxReceiveCount or is an event EventBridge could not deliver). Fix the cause, then \`sync-pipeline dlq redrive ` +
+          `${destination.name}\`, or StartMessageMoveTask ("Start DLQ redrive" in the console) to ${queueName}.`,
+        DescriptionLimit.ALARM,
+      ),
       metric: metrics.deadLetterQueueDepth(),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -87,11 +101,13 @@ export class DestinationAlarms extends Construct {
 
     this.lagAboveSlo = new Alarm(this, 'LagAboveSlo', {
       alarmName: alarmName('lag-p99'),
-      alarmDescription:
+      alarmDescription: boundedDescription(
         `End-to-end lag p99 (applied - occurredAt) of ${destination.name} was above its SLO of ${lagP99Seconds} s in 3 of ` +
         `the last 5 minutes: changes reach ${destination.name} late. First: on the ${config.name} dashboard, check the ` +
         `${destination.name} error rate and queue depth: throttling or errors mean the destination is the bottleneck ` +
         `(see its ErrorClass breakdown); a deep queue with few errors means the consumer needs more maxConcurrency.`,
+        DescriptionLimit.ALARM,
+      ),
       metric: metrics.endToEndLag(99),
       threshold: lagP99Seconds * 1000,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -106,12 +122,14 @@ export class DestinationAlarms extends Construct {
     // synth if a new class ever pushes it over.
     this.errorRateAboveLimit = new Alarm(this, 'ErrorRateAboveLimit', {
       alarmName: alarmName('error-rate'),
-      alarmDescription:
+      alarmDescription: boundedDescription(
         `More than ${errorRatePercent}% of calls to ${destination.name} failed (DestinationErrors / (RecordsApplied + ` +
-        `DestinationErrors)) in 3 of the last 5 minutes; failed changes are retried with backoff and dead-lettered past ` +
-        `the retry horizon. First: find the failing ErrorClass (dashboard, or the consumer logs' \`errorClass\` field): ` +
-        `throttled -> lower maxConcurrency; server, timeout or network -> check the destination's status; auth -> fix ` +
-        `its credentials; client -> inspect the DLQ.`,
+          `DestinationErrors)) in 3 of the last 5 minutes; failed changes are retried with backoff and dead-lettered past ` +
+          `the retry horizon. First: find the failing ErrorClass (dashboard, or the consumer logs' \`errorClass\` field): ` +
+          `throttled -> lower maxConcurrency; server, timeout or network -> check the destination's status; auth -> fix ` +
+          `its credentials; client -> inspect the DLQ.`,
+        DescriptionLimit.ALARM,
+      ),
       metric: metrics.errorRatePercent(),
       threshold: errorRatePercent,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -125,11 +143,13 @@ export class DestinationAlarms extends Construct {
     // in the lag and error-rate alarms; this one catches a queue nobody consumes.
     this.oldestMessageTooOld = new Alarm(this, 'OldestMessageTooOld', {
       alarmName: alarmName('oldest-message-age'),
-      alarmDescription:
+      alarmDescription: boundedDescription(
         `The oldest message in ${queueName} has waited more than ${oldestMessageAgeSeconds} s: ${destination.name} is ` +
         `not being consumed fast enough or at all (destination down, consumer failing or throttled). First: check the ` +
         `consumer function's errors, throttles and logs and the ${destination.name} error rate; messages wait on the ` +
         `queue (14-day retention) and drain once the cause is fixed.`,
+        DescriptionLimit.ALARM,
+      ),
       metric: metrics.oldestMessageAge(),
       threshold: oldestMessageAgeSeconds,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -140,13 +160,15 @@ export class DestinationAlarms extends Construct {
 
     this.breakerOpen = new Alarm(this, 'BreakerOpen', {
       alarmName: alarmName('breaker-open'),
-      alarmDescription:
+      alarmDescription: boundedDescription(
         `The circuit breaker of ${destination.name} is open: at least ${failurePercent}% of ${minCalls} or more calls in ` +
-        `${windowSeconds} s failed transiently, so its event source mapping is disabled. Changes wait in ${queueName} ` +
-        `(14-day retention) without spending their receives, and lag grows. First: check ${destination.name}'s own ` +
-        `status and \`sync-pipeline status ${destination.name}\`. Nothing needs re-enabling: a probe tries ` +
-        `${destination.name} every ${probeIntervalMinutes(destination)} min and enables the event source once it ` +
-        `answers; enabling it by hand while ${destination.name} still fails only opens the breaker again.`,
+          `${windowSeconds} s failed transiently, so its event source mapping is disabled. Changes wait in ${queueName} ` +
+          `(14-day retention) without spending their receives, and lag grows. First: check ${destination.name}'s own ` +
+          `status and \`sync-pipeline status ${destination.name}\`. Nothing needs re-enabling: a probe tries ` +
+          `${destination.name} every ${probeIntervalMinutes(destination)} min and enables the event source once it ` +
+          `answers; enabling it by hand while ${destination.name} still fails only opens the breaker again.`,
+        DescriptionLimit.ALARM,
+      ),
       metric: metrics.breakerOpen(),
       threshold: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -157,7 +179,69 @@ export class DestinationAlarms extends Construct {
       treatMissingData: TreatMissingData.IGNORE,
     });
 
-    this.all = [this.deadLetterQueueNotEmpty, this.lagAboveSlo, this.errorRateAboveLimit, this.oldestMessageTooOld, this.breakerOpen];
+    const { consumer } = props;
+    const timeoutSeconds = destination.functionTimeoutSeconds;
+    this.functionErrors = new Alarm(this, 'FunctionErrors', {
+      alarmName: alarmName('function-errors'),
+      alarmDescription: boundedDescription(
+        `The ${destination.name} consumer function failed in 3 of the last 5 minutes (Lambda Errors: an invocation threw ` +
+          `or ran out of its ${timeoutSeconds} s): its whole batch goes back to the queue and spends a receive. Record ` +
+          `failures do not count here (they are partial batch responses). First: the consumer's log group, level ERROR, ` +
+          `for the invocation's error; a timeout means the destination answers slower than requestTimeoutMs allows for a ` +
+          `batch: lower batchSize or raise functionTimeoutSeconds.`,
+        DescriptionLimit.ALARM,
+      ),
+      metric: consumer.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      // No invocation, no error.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.functionThrottles = new Alarm(this, 'FunctionThrottles', {
+      alarmName: alarmName('function-throttles'),
+      alarmDescription: boundedDescription(
+        `Lambda throttled the ${destination.name} consumer in 3 of the last 5 minutes: the account's (or the function's ` +
+          `reserved) concurrency is exhausted, so its event source cannot reach maxConcurrency ${destination.maxConcurrency} ` +
+          `and lag grows. First: the account's ConcurrentExecutions against its quota; raise the quota or lower other ` +
+          `functions' use.`,
+        DescriptionLimit.ALARM,
+      ),
+      metric: consumer.metricThrottles({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.durationNearTimeout = new Alarm(this, 'DurationNearTimeout', {
+      alarmName: alarmName('duration-near-timeout'),
+      alarmDescription: boundedDescription(
+        `The ${destination.name} consumer's longest invocation took more than ${DURATION_ALARM_SHARE_OF_TIMEOUT * 100}% of ` +
+          `its ${timeoutSeconds} s timeout in 3 of the last 5 minutes: the next slowdown of ${destination.name} times ` +
+          `invocations out. First: DestinationLatency on the dashboard; lower batchSize, or raise functionTimeoutSeconds ` +
+          `(the queue's visibility timeout follows it).`,
+        DescriptionLimit.ALARM,
+      ),
+      metric: consumer.metricDuration({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: timeoutSeconds * 1000 * DURATION_ALARM_SHARE_OF_TIMEOUT,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    this.all = [
+      this.deadLetterQueueNotEmpty,
+      this.lagAboveSlo,
+      this.errorRateAboveLimit,
+      this.oldestMessageTooOld,
+      this.breakerOpen,
+      this.functionErrors,
+      this.functionThrottles,
+      this.durationNearTimeout,
+    ];
     const action = new SnsAction(props.alarmTopic);
     for (const alarm of this.all) {
       alarm.addAlarmAction(action);
@@ -166,18 +250,10 @@ export class DestinationAlarms extends Construct {
   }
 }
 
-/** One destination as {@link PipelineMonitoring} sees it. */
+/** One destination as {@link PipelineDashboards} shows it. */
 export interface MonitoredDestination {
-  readonly destination: DestinationConfig;
-  readonly queue: IQueue;
-  readonly deadLetterQueue: IQueue;
-}
-
-/** Props of {@link PipelineMonitoring}. */
-export interface PipelineMonitoringProps {
-  readonly config: PipelineConfig;
-  /** Every destination of `config`, with its queues. */
-  readonly destinations: readonly MonitoredDestination[];
+  readonly metrics: DestinationMetrics;
+  readonly alarms: DestinationAlarms;
 }
 
 const FULL_WIDTH = 24;
@@ -281,7 +357,7 @@ const breakerWidget = (metrics: DestinationMetrics, alarms: DestinationAlarms): 
           rightAnnotations: [{ value: rateLimit.perSecond, label: 'rateLimit.perSecond' }],
           rightYAxis: { min: 0 },
         }),
-    width: FULL_WIDTH / 2,
+    width: FULL_WIDTH / 4,
     height: GRAPH_HEIGHT,
   });
 };
@@ -290,82 +366,169 @@ const deferredWidget = (metrics: DestinationMetrics): IWidget =>
   new GraphWidget({
     title: `${metrics.destination.name}: records deferred per minute, by reason`,
     left: [metrics.recordsDeferredByReason()],
-    width: FULL_WIDTH / 2,
+    width: FULL_WIDTH / 4,
     height: GRAPH_HEIGHT,
   });
 
+/** What the error-rate alarm's runbook asks for first: which ErrorClass is failing. */
+const errorClassWidget = (metrics: DestinationMetrics): IWidget =>
+  new GraphWidget({
+    title: `${metrics.destination.name}: destination errors per minute, by ErrorClass`,
+    left: [metrics.destinationErrorsByClass()],
+    width: FULL_WIDTH / 4,
+    height: GRAPH_HEIGHT,
+  });
+
+const latencyWidget = (metrics: DestinationMetrics): IWidget =>
+  new GraphWidget({
+    title: `${metrics.destination.name}: destination call latency (ms)`,
+    left: [50, 99].map((percentile) => metrics.destinationLatency(percentile).with({ label: `p${percentile}` })),
+    leftAnnotations: [{ value: metrics.destination.requestTimeoutMs, label: 'requestTimeoutMs' }],
+    width: FULL_WIDTH / 4,
+    height: GRAPH_HEIGHT,
+  });
+
+/** Props of {@link PipelineAlarmTopic}. */
+export interface PipelineAlarmTopicProps {
+  readonly config: PipelineConfig;
+}
+
 /**
- * Alarms and dashboard of the whole pipeline, from the same config as the resources: an SNS topic
- * (`<name>-alarms`, emailed to `config.alarmEmail` when set), {@link DestinationAlarms} per
- * destination, and a dashboard `<name>` with a summary row and, per destination, a header and two
- * rows of graphs.
+ * The SNS topic every alarm of the pipeline notifies (`<name>-alarms`), emailed to
+ * `config.alarmEmail` when set. Synth warns when the topic has no subscription in its stack: alarms
+ * would notify nobody.
  *
  * @example
- * const monitoring = new PipelineMonitoring(scope, 'Monitoring', { config, destinations: [{ destination, queue, deadLetterQueue }] });
- * monitoring.alarmTopic.addSubscription(new UrlSubscription('https://pager.example.com/hook'));
+ * const { topic } = new PipelineAlarmTopic(scope, 'AlarmTopic', { config });
+ * topic.addSubscription(new UrlSubscription('https://pager.example.com/hook'));
  */
-export class PipelineMonitoring extends Construct {
-  /** Every alarm of the pipeline notifies this topic, on ALARM and on OK. */
-  public readonly alarmTopic: Topic;
-  /** The CloudWatch dashboard named after the pipeline. */
-  public readonly dashboard: Dashboard;
-  /** Per destination name, its alarms. */
-  public readonly alarms: ReadonlyMap<string, DestinationAlarms>;
+export class PipelineAlarmTopic extends Construct {
+  public readonly topic: Topic;
 
-  public constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+  public constructor(scope: Construct, id: string, props: PipelineAlarmTopicProps) {
     super(scope, id);
     const { config } = props;
 
     // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key (its key
     // policy cannot grant cloudwatch.amazonaws.com), and notifications carry alarm names and numbers,
     // no record data. Publishing requires TLS (cdk-nag AwsSolutions-SNS3).
-    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+    this.topic = new Topic(this, 'AlarmTopic', {
       topicName: alarmTopicName(config),
       displayName: `${config.name} alarms`,
       enforceSSL: true,
     });
     // The topic policy replaces SNS's default one, which is what lets CloudWatch publish without it;
     // allow this account's alarms explicitly.
-    this.alarmTopic.addToResourcePolicy(
+    this.topic.addToResourcePolicy(
       new PolicyStatement({
         sid: 'AllowCloudWatchAlarmsOfThisAccount',
         principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.alarmTopic.topicArn],
+        resources: [this.topic.topicArn],
         conditions: {
           ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
         },
       }),
     );
     if (config.alarmEmail !== undefined) {
-      this.alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+      this.topic.addSubscription(new EmailSubscription(config.alarmEmail));
     }
+    // An aspect, so that subscriptions added after this construct (`topic.addSubscription`) count.
+    Aspects.of(this).add(new WarnWithoutSubscription(this.topic));
+  }
+}
 
-    const rows = props.destinations.map(({ destination, queue, deadLetterQueue }) => {
-      const metrics = new DestinationMetrics({ config, destination, queue, deadLetterQueue });
-      const alarms = new DestinationAlarms(this, `${destination.name}Alarms`, { metrics, alarmTopic: this.alarmTopic });
-      return { metrics, alarms };
-    });
-    this.alarms = new Map(rows.map(({ metrics, alarms }) => [metrics.destination.name, alarms]));
+/** Warns at synth when no SNS subscription in the topic's stack points at it. */
+class WarnWithoutSubscription implements IAspect {
+  readonly #topic: Topic;
+  #checked = false;
 
-    const allMetrics = rows.map(({ metrics }) => metrics);
-    this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: config.name,
-      defaultInterval: Duration.hours(3),
-      widgets: [
-        [totalsWidget(allMetrics), lagP99OverviewWidget(allMetrics), alarmStatusWidget(rows.flatMap(({ alarms }) => alarms.all))],
-        ...rows.flatMap(({ metrics, alarms }) => [
-          [destinationHeaderWidget(metrics)],
-          [
-            lagPercentilesWidget(metrics, alarms),
-            throughputWidget(metrics),
-            errorRateWidget(metrics, alarms),
-            queueWidget(metrics, alarms),
-            deadLetterQueueWidget(metrics),
-          ],
-          [breakerWidget(metrics, alarms), deferredWidget(metrics)],
-        ]),
-      ],
+  public constructor(topic: Topic) {
+    this.#topic = topic;
+  }
+
+  public visit(node: IConstruct): void {
+    if (node !== this.#topic || this.#checked) return;
+    this.#checked = true;
+    const stack = Stack.of(this.#topic);
+    const topicArn = JSON.stringify(stack.resolve(this.#topic.topicArn));
+    const subscribed = stack.node
+      .findAll()
+      .some((construct) => construct instanceof CfnSubscription && JSON.stringify(stack.resolve(construct.topicArn)) === topicArn);
+    if (subscribed) return;
+    Annotations.of(this.#topic).addWarningV2(
+      'sync-pipeline:alarm-topic-unsubscribed',
+      `The alarm topic ${this.#topic.node.path} has no subscription: every alarm would notify nobody. Set alarmEmail in ` +
+        'the config, or subscribe your on-call endpoint to the topic (stack output AlarmTopicArn).',
+    );
+  }
+}
+
+/** Destinations per dashboard: ten rows of widgets each, and 80 alarms in its status widget (CloudWatch shows at most 100). */
+export const DESTINATIONS_PER_DASHBOARD = 10;
+
+/**
+ * The name of the i-th dashboard (0-based) of a pipeline. Dashboards are one namespace per account,
+ * across regions, so the name holds the region: the same config deploys in two regions.
+ *
+ * @example
+ * dashboardName(config, 0); // '<name>-<region>'
+ * dashboardName(config, 1); // '<name>-<region>-2'
+ */
+export const dashboardName = (config: Pick<PipelineConfig, 'name'>, index: number): string =>
+  `${config.name}-${Aws.REGION}${index === 0 ? '' : `-${index + 1}`}`;
+
+/** Props of {@link PipelineDashboards}. */
+export interface PipelineDashboardsProps {
+  readonly config: PipelineConfig;
+  /** Every destination of `config`, with its metrics and alarms, in config order. */
+  readonly destinations: readonly MonitoredDestination[];
+}
+
+/**
+ * The CloudWatch dashboards of the pipeline, {@link DESTINATIONS_PER_DASHBOARD} destinations each,
+ * in config order: a summary row of its destinations, then per destination a header and three rows
+ * of graphs. A dashboard stays far inside CloudWatch's limits (500 widgets, 2,500 metrics, 100 alarms
+ * in an alarm status widget) however many destinations there are.
+ *
+ * @example
+ * const { dashboards } = new PipelineDashboards(scope, 'Dashboards', { config, destinations });
+ */
+export class PipelineDashboards extends Construct {
+  public readonly dashboards: readonly Dashboard[];
+
+  public constructor(scope: Construct, id: string, props: PipelineDashboardsProps) {
+    super(scope, id);
+    const { config } = props;
+    const pages: MonitoredDestination[][] = [];
+    for (let start = 0; start < props.destinations.length; start += DESTINATIONS_PER_DASHBOARD) {
+      pages.push(props.destinations.slice(start, start + DESTINATIONS_PER_DASHBOARD));
+    }
+    this.dashboards = pages.map((rows, index) => {
+      const allMetrics = rows.map(({ metrics }) => metrics);
+      // A nested stack per dashboard: a body for ten destinations is about 100 KB of template (every
+      // metric names the region), so ten of them would not fit the 1 MB of one template.
+      const page = new NestedStack(this, `Page${index + 1}`, {
+        description: boundedDescription(`sync-pipeline ${config.name}: dashboard ${index + 1} of ${pages.length}`, DescriptionLimit.STACK),
+      });
+      return new Dashboard(page, 'Dashboard', {
+        dashboardName: dashboardName(config, index),
+        defaultInterval: Duration.hours(3),
+        widgets: [
+          [totalsWidget(allMetrics), lagP99OverviewWidget(allMetrics), alarmStatusWidget(rows.flatMap(({ alarms }) => alarms.all))],
+          ...rows.flatMap(({ metrics, alarms }) => [
+            [destinationHeaderWidget(metrics)],
+            [
+              lagPercentilesWidget(metrics, alarms),
+              throughputWidget(metrics),
+              errorRateWidget(metrics, alarms),
+              queueWidget(metrics, alarms),
+              deadLetterQueueWidget(metrics),
+            ],
+            [breakerWidget(metrics, alarms), deferredWidget(metrics), errorClassWidget(metrics), latencyWidget(metrics)],
+          ]),
+        ],
+      });
     });
   }
 }

@@ -1,22 +1,21 @@
 import { Duration } from 'aws-cdk-lib';
 import { MathExpression, Metric, SearchExpression, Stats } from 'aws-cdk-lib/aws-cloudwatch';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
-import { consumerServiceName } from '../config/resources.ts';
+import { consumerServiceName, destinationResources } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { DestinationErrorClass } from '../core/errors.ts';
 
 /** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
 export const METRIC_PERIOD = Duration.minutes(1);
 
-/** What {@link DestinationMetrics} reads: the config and the destination's two queues. */
+/**
+ * What {@link DestinationMetrics} reads: the config and the destination. Its queues' metrics are
+ * named by their physical names (`destinationResources`), so a dashboard in another stack than the
+ * queues needs no reference to them.
+ */
 export interface DestinationMetricsProps {
   readonly config: PipelineConfig;
   readonly destination: DestinationConfig;
-  /** The queue the consumer reads. */
-  readonly queue: IQueue;
-  /** Where what could not be applied ends up. */
-  readonly deadLetterQueue: IQueue;
 }
 
 /**
@@ -40,20 +39,21 @@ const mathId = (prefix: string, value: string): string => `${prefix}_${value.rep
  * (`{service, Destination}`, plus `Reason` or `ErrorClass` for the breakdowns).
  *
  * @example
- * const metrics = new DestinationMetrics({ config, destination, queue, deadLetterQueue });
+ * const metrics = new DestinationMetrics({ config, destination });
  * new Alarm(scope, 'Lag', { metric: metrics.endToEndLag(99), threshold: 300_000, evaluationPeriods: 5 });
  */
 export class DestinationMetrics {
   public readonly config: PipelineConfig;
   public readonly destination: DestinationConfig;
-  readonly #queue: IQueue;
-  readonly #deadLetterQueue: IQueue;
+  readonly #queueName: string;
+  readonly #deadLetterQueueName: string;
 
   public constructor(props: DestinationMetricsProps) {
     this.config = props.config;
     this.destination = props.destination;
-    this.#queue = props.queue;
-    this.#deadLetterQueue = props.deadLetterQueue;
+    const { queueName, deadLetterQueueName } = destinationResources(props.config, props.destination);
+    this.#queueName = queueName;
+    this.#deadLetterQueueName = deadLetterQueueName;
   }
 
   /**
@@ -133,31 +133,54 @@ export class DestinationMetrics {
    * without a change here. For graphs only; an alarm cannot search.
    */
   public recordsDeferredByReason(): SearchExpression {
-    const { SERVICE, DESTINATION, REASON } = MetricDimension;
+    return this.#byDimension(MetricName.RECORDS_DEFERRED, MetricDimension.REASON);
+  }
+
+  /** A metric of this destination, one series per value of a breakdown dimension, by SEARCH. */
+  #byDimension(metricName: MetricName, dimension: string): SearchExpression {
+    const { SERVICE, DESTINATION } = MetricDimension;
     // Quoted terms match whole values: `Destination="crm"` alone would also match `crm-eu`. The schema
-    // in braces keeps to series with exactly these dimensions, so the per-reason ones only.
-    const schema = `{"${this.config.metricsNamespace}",${DESTINATION},${REASON},${SERVICE}}`;
+    // in braces keeps to series with exactly these dimensions, so the broken-down ones only.
+    const schema = `{"${this.config.metricsNamespace}",${[DESTINATION, dimension, SERVICE].sort().join(',')}}`;
     const terms = [
-      `MetricName="${MetricName.RECORDS_DEFERRED}"`,
+      `MetricName="${metricName}"`,
       `${DESTINATION}="${this.destination.name}"`,
       `${SERVICE}="${consumerServiceName(this.config, this.destination)}"`,
     ];
     return new SearchExpression({
       expression: `SEARCH('${schema} ${terms.join(' ')}', '${Stats.SUM}', ${METRIC_PERIOD.toSeconds()})`,
-      // A dynamic label: each series is named by its Reason.
-      label: `\${PROP('Dim.${REASON}')}`,
+      // A dynamic label: each series is named by its value of the dimension.
+      label: `\${PROP('Dim.${dimension}')}`,
       period: METRIC_PERIOD,
     });
   }
 
+  /**
+   * DestinationErrors per minute, one series per ErrorClass the consumer emitted (throttled, server,
+   * timeout, auth, ...): what the error-rate alarm's runbook asks to look at first. For graphs only.
+   */
+  public destinationErrorsByClass(): SearchExpression {
+    return this.#byDimension(MetricName.DESTINATION_ERRORS, MetricDimension.ERROR_CLASS);
+  }
+
+  /** DestinationLatency (one destination call, milliseconds) at a percentile. */
+  public destinationLatency(percentile: number): Metric {
+    return this.metric(MetricName.DESTINATION_LATENCY, { statistic: Stats.percentile(percentile) });
+  }
+
+  /** An SQS metric of one of the destination's queues, the maximum per minute. */
+  #queueMetric(queueName: string, metricName: string): Metric {
+    return new Metric({ namespace: 'AWS/SQS', metricName, dimensionsMap: { QueueName: queueName }, statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+  }
+
   /** Messages waiting in the source queue (maximum per minute). */
   public queueDepth(): Metric {
-    return this.#queue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+    return this.#queueMetric(this.#queueName, 'ApproximateNumberOfMessagesVisible');
   }
 
   /** Age in seconds of the oldest message in the source queue (maximum per minute). */
   public oldestMessageAge(): Metric {
-    return this.#queue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+    return this.#queueMetric(this.#queueName, 'ApproximateAgeOfOldestMessage');
   }
 
   /**
@@ -165,6 +188,6 @@ export class DestinationMetrics {
    * maxReceiveCount do not count as sends, and a level stays up until someone handles the messages.
    */
   public deadLetterQueueDepth(): Metric {
-    return this.#deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, period: METRIC_PERIOD });
+    return this.#queueMetric(this.#deadLetterQueueName, 'ApproximateNumberOfMessagesVisible');
   }
 }

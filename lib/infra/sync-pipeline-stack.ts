@@ -5,16 +5,9 @@ import { SyncPipeline, type SyncPipelineProps } from './sync-pipeline.ts';
 /** Props of {@link SyncPipelineStack}: the stack's own props plus those of the {@link SyncPipeline} in it. */
 export interface SyncPipelineStackProps extends StackProps, SyncPipelineProps {}
 
-/** `crm-eu` → `CrmEu`: CloudFormation output keys allow letters and digits only. */
-const outputKeyPart = (name: string): string =>
-  name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
-
 /**
- * A stack holding one {@link SyncPipeline}, with outputs for the bus, the table, the alarm topic, the
- * dashboard and every queue.
+ * A stack holding one {@link SyncPipeline}, with outputs for the bus, the table, the alarm topic and
+ * the first dashboard (each destination's nested stack has its queue URLs as outputs).
  *
  * @example
  * const app = new App();
@@ -44,21 +37,10 @@ export class SyncPipelineStack extends Stack {
       value: this.pipeline.alarmTopic.topicArn,
     });
     new CfnOutput(this, 'DashboardName', {
-      description: 'CloudWatch dashboard of the pipeline',
-      value: this.pipeline.dashboard.dashboardName,
+      description: 'First CloudWatch dashboard of the pipeline (ten destinations each; more are <name>-<region>-2, -3, ...)',
+      value: this.pipeline.dashboards[0]!.dashboardName,
     });
-    // Two destination names mapping to the same key (e.g. `a-b` and `a--b`) fail synth with a
-    // duplicate construct id, so outputs can never silently overwrite each other.
-    for (const [name, destination] of this.pipeline.destinations) {
-      const key = outputKeyPart(name);
-      new CfnOutput(this, `${key}QueueUrl`, {
-        description: `Queue of destination ${name}`,
-        value: destination.queue.queueUrl,
-      });
-      new CfnOutput(this, `${key}DeadLetterQueueUrl`, {
-        description: `Dead-letter queue of destination ${name}`,
-        value: destination.deadLetterQueue.queueUrl,
-      });
-    }
+    // The queue URLs are outputs of each destination's nested stack: 200 outputs a template would
+    // otherwise cap the pipeline at 98 destinations.
   }
 }

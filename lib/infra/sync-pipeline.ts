@@ -9,8 +9,8 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
 import { eventBusName, LEDGER_KEY_ATTRIBUTE, LEDGER_TTL_ATTRIBUTE, ledgerTableName } from '../config/resources.ts';
-import { DestinationConsumer } from './destination-consumer.ts';
-import { type DestinationAlarms, PipelineMonitoring } from './monitoring.ts';
+import { DestinationStack } from './destination-stack.ts';
+import { type DestinationAlarms, PipelineAlarmTopic, PipelineDashboards } from './monitoring.ts';
 
 /** The consumer handler shipped with this package, found relative to this file. */
 const DEFAULT_CONSUMER_ENTRY = fileURLToPath(new URL('../../lambdas/consumer/handler.ts', import.meta.url));
@@ -36,17 +36,22 @@ export interface SyncPipelineProps {
 
 /** The resources of one destination, as exposed by {@link SyncPipeline.destinations}. */
 export interface SyncPipelineDestination {
+  /** The nested stack holding everything below. */
+  readonly stack: DestinationStack;
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly consumer: NodejsFunction;
-  /** Its five alarms (DLQ not empty, lag p99, error rate, oldest message age, breaker open); add actions here. */
+  /**
+   * Its eight alarms (DLQ not empty, lag p99, error rate, oldest message age, breaker open, function
+   * errors, throttles, duration near the timeout); add actions here.
+   */
   readonly alarms: DestinationAlarms;
 }
 
 /**
- * The whole sync pipeline for one config: an EventBridge bus, the DynamoDB version ledger, per
- * destination a queue, a DLQ, a Lambda consumer, a routing rule and alarms, and a dashboard with an
- * alarm topic. Add it to any stack.
+ * The whole sync pipeline for one config: an EventBridge bus, the DynamoDB version ledger, the alarm
+ * topic and the dashboards, and per destination a nested stack ({@link DestinationStack}) with its
+ * queue, DLQ, Lambda consumer, routing rule and alarms. Add it to any stack.
  *
  * @example
  * const stack = new Stack(new App(), 'Sync');
@@ -59,14 +64,12 @@ export class SyncPipeline extends Construct {
   public readonly ledgerTable: Table;
   /** The bus publishers send change events to, the event in `detail`. */
   public readonly eventBus: EventBus;
-  /** Per destination name, its queue, DLQ, consumer and alarms. */
+  /** Per destination name, its nested stack, queue, DLQ, consumer and alarms. */
   public readonly destinations: ReadonlyMap<string, SyncPipelineDestination>;
-  /** The alarm topic, the alarms and the dashboard. */
-  public readonly monitoring: PipelineMonitoring;
   /** Every alarm notifies this topic on ALARM and on OK; subscribe more endpoints to it. */
   public readonly alarmTopic: Topic;
-  /** The CloudWatch dashboard named after the pipeline. */
-  public readonly dashboard: Dashboard;
+  /** The CloudWatch dashboards, ten destinations each (see {@link PipelineDashboards}); the first is `<name>-<region>`. */
+  public readonly dashboards: readonly Dashboard[];
 
   public constructor(scope: Construct, id: string, props: SyncPipelineProps) {
     super(scope, id);
@@ -88,27 +91,25 @@ export class SyncPipeline extends Construct {
 
     this.eventBus = new EventBus(this, 'EventBus', { eventBusName: eventBusName(config) });
 
-    const consumers = config.destinations.map((destination) => {
-      const { queue, deadLetterQueue, consumer } = new DestinationConsumer(this, destination.name, {
+    this.alarmTopic = new PipelineAlarmTopic(this, 'Alarms', { config }).topic;
+
+    const destinations = new Map<string, SyncPipelineDestination>();
+    for (const destination of config.destinations) {
+      const stack = new DestinationStack(this, destination.name, {
         config,
         destination,
         ledgerTable: this.ledgerTable,
         eventBus: this.eventBus,
+        alarmTopic: this.alarmTopic,
         consumerEntry,
       });
-      return { destination, queue, deadLetterQueue, consumer };
-    });
-
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', { config, destinations: consumers });
-    this.alarmTopic = this.monitoring.alarmTopic;
-    this.dashboard = this.monitoring.dashboard;
-
-    const destinations = new Map<string, SyncPipelineDestination>();
-    for (const { destination, queue, deadLetterQueue, consumer } of consumers) {
-      const alarms = this.monitoring.alarms.get(destination.name);
-      if (alarms === undefined) throw new Error(`No alarms were created for destination ${destination.name}`);
-      destinations.set(destination.name, { queue, deadLetterQueue, consumer, alarms });
+      const { queue, deadLetterQueue, consumer } = stack.consumer;
+      destinations.set(destination.name, { stack, queue, deadLetterQueue, consumer, alarms: stack.alarms });
     }
+    this.dashboards = new PipelineDashboards(this, 'Dashboards', {
+      config,
+      destinations: [...destinations.values()].map(({ stack }) => ({ metrics: stack.metrics, alarms: stack.alarms })),
+    }).dashboards;
     this.destinations = destinations;
   }
 }

@@ -30,6 +30,8 @@ export interface CliIo {
 /** The options every command takes. */
 export interface GlobalOptions {
   readonly config: string;
+  /** The deployed pipeline's name when it is not the config's (a stack deployed with `-c stackName`). */
+  readonly name?: string;
   readonly endpoint?: string;
   readonly sqsEndpoint?: string;
   readonly dynamodbEndpoint?: string;
@@ -154,7 +156,7 @@ export const buildCli = (io: CliIo, extra: readonly CommandFactory[] = []): { pr
       globals,
       config: () => {
         try {
-          config ??= loadPipelineConfig(globals.config);
+          config ??= loadPipelineConfig(globals.config, { name: globals.name });
         } catch (error) {
           if (error instanceof ConfigFileError || error instanceof ValidationError) throw new UsageError(error.message, { cause: error });
           throw error;
@@ -174,6 +176,7 @@ export const buildCli = (io: CliIo, extra: readonly CommandFactory[] = []): { pr
   program
     .description('Keeps external systems in sync with published record changes: see what is stuck, redrive it, replay and resync records, or run it all locally.')
     .addOption(new Option('-c, --config <file>', 'pipeline config').default(DEFAULT_CONFIG_PATH).env('SYNC_PIPELINE_CONFIG'))
+    .addOption(new Option('--name <name>', "the deployed pipeline's name, when not the config's (a stack deployed with -c stackName)").env('SYNC_PIPELINE_NAME'))
     .addOption(new Option('--endpoint <url>', 'one endpoint for every AWS service (LocalStack, moto)').argParser(endpointUrl))
     .addOption(new Option('--sqs-endpoint <url>', 'the SQS endpoint alone').argParser(endpointUrl))
     .addOption(new Option('--dynamodb-endpoint <url>', 'the DynamoDB endpoint alone').argParser(endpointUrl))

@@ -1,0 +1,62 @@
+import { CfnOutput, NestedStack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
+import { boundedDescription, DescriptionLimit } from './descriptions.ts';
+import { DestinationConsumer } from './destination-consumer.ts';
+import { DestinationAlarms } from './monitoring.ts';
+import { DestinationMetrics } from './pipeline-metrics.ts';
+
+/** Props of {@link DestinationStack}. */
+export interface DestinationStackProps {
+  readonly config: PipelineConfig;
+  readonly destination: DestinationConfig;
+  readonly ledgerTable: ITable;
+  readonly eventBus: IEventBus;
+  /** Every alarm of the destination notifies it. */
+  readonly alarmTopic: ITopic;
+  readonly consumerEntry: string;
+}
+
+/**
+ * One destination in a nested stack of its own: its {@link DestinationConsumer} (queues, function,
+ * event source, routing rule, breaker controls) and its {@link DestinationAlarms}, with the queue URLs
+ * as outputs. A nested stack per destination keeps every template far inside CloudFormation's limits
+ * (500 resources, 200 outputs, 1 MB) at any number of destinations the config allows, and adding or
+ * removing a destination never moves another one's resources (a queue moved between stacks would be
+ * created anew under a name its old self still holds).
+ *
+ * @example
+ * const crm = new DestinationStack(pipeline, 'crm', { config, destination, ledgerTable, eventBus, alarmTopic, consumerEntry });
+ * crm.consumer.queue.queueUrl;
+ */
+export class DestinationStack extends NestedStack {
+  public readonly consumer: DestinationConsumer;
+  public readonly alarms: DestinationAlarms;
+  public readonly metrics: DestinationMetrics;
+
+  public constructor(scope: Construct, id: string, props: DestinationStackProps) {
+    const { config, destination } = props;
+    super(scope, id, { description: boundedDescription(`sync-pipeline ${config.name}: destination ${destination.name}`, DescriptionLimit.STACK) });
+    this.consumer = new DestinationConsumer(this, destination.name, {
+      config,
+      destination,
+      ledgerTable: props.ledgerTable,
+      eventBus: props.eventBus,
+      consumerEntry: props.consumerEntry,
+    });
+    this.metrics = new DestinationMetrics({ config, destination });
+    this.alarms = new DestinationAlarms(this, `${destination.name}Alarms`, { metrics: this.metrics, alarmTopic: props.alarmTopic, consumer: this.consumer.consumer });
+
+    new CfnOutput(this, 'QueueUrl', {
+      description: boundedDescription(`Queue of destination ${destination.name}`, DescriptionLimit.OUTPUT),
+      value: this.consumer.queue.queueUrl,
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      description: boundedDescription(`Dead-letter queue of destination ${destination.name}`, DescriptionLimit.OUTPUT),
+      value: this.consumer.deadLetterQueue.queueUrl,
+    });
+  }
+}
