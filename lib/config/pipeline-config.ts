@@ -19,8 +19,10 @@ const resourceTypeSchema = z
     error: 'expected a resource type of 1 to 64 letters, digits, "_", "." or "-", starting with a letter',
   });
 
-/** Source queues keep messages 14 days; retrying longer than that would lose them. */
+/** A queue keeps messages at most 14 days (SQS); a destination's DLQ keeps them that long. */
 export const QUEUE_RETENTION_MINUTES = 14 * 24 * 60;
+/** A source queue keeps messages at most 13 days, so its DLQ (14) always keeps them longer. */
+export const MAX_SOURCE_RETENTION_DAYS = 13;
 const DEFAULT_RETRY_HORIZON_MINUTES = 24 * 60;
 
 const retrySchema = z
@@ -176,6 +178,12 @@ const destinationCommonShape = {
   rateLimit: rateLimitSchema.optional(),
   breaker: breakerSchema.prefault({}),
   coalescing: coalescingSchema.prefault({}),
+  /**
+   * How long the source queue keeps a change. Its DLQ keeps messages 14 days (SQS's most), longer
+   * than this: SQS moves a message to the DLQ with its first enqueue time, so it has at least
+   * 14 - retentionDays days there. The retry horizon's slowest schedule must fit in it.
+   */
+  retentionDays: intInRange(1, MAX_SOURCE_RETENTION_DAYS).default(7),
 };
 
 /**
@@ -193,6 +201,16 @@ const destinationSchema = z
       windowField: 'maxBatchingWindowSeconds',
     });
     if (batchIssue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: destination.batchSize, message: batchIssue });
+    // A change still being retried when the source queue's retention ends is lost, not dead-lettered.
+    const slowest = retrySchedule(destination.retry, Math.min(destination.retry.maxReceiveCount, 1000)).at(-1)?.cumulativeMaxSeconds ?? 0;
+    if (slowest > destination.retentionDays * 86_400) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retentionDays'],
+        input: destination.retentionDays,
+        message: `expected a retention the retry schedule fits in: its slowest takes ${Math.ceil(slowest / 86_400)} days (shorten retry.horizonMinutes or keep changes longer)`,
+      });
+    }
     // The lease on a record must outlive the destination call, and the call must fit in the
     // function's time, or a second consumer could overtake a slow first one (invariant I1).
     if (destination.requestTimeoutMs * 2 > destination.functionTimeoutSeconds * 1000) {
@@ -211,6 +229,13 @@ const destinationSchema = z
  * allows 64 characters.
  */
 const MAX_COMBINED_NAME_LENGTH = 64 - '--probe'.length;
+
+const ledgerSchema = z.strictObject({
+  /** Point-in-time recovery (35 days of restores). */
+  pointInTimeRecovery: z.boolean({ error: 'expected true or false' }).default(true),
+  /** The table cannot be deleted, by the stack or anyone, until this is turned off. */
+  deletionProtection: z.boolean({ error: 'expected true or false' }).default(true),
+});
 
 /**
  * The most destinations one pipeline takes. Each is a nested stack, and the parent template grows
@@ -233,6 +258,19 @@ export const PipelineConfigSchema = z
     logLevel: z
       .enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expected one of DEBUG, INFO, WARN, ERROR' })
       .default('INFO'),
+    /** The version ledger table's protection: it holds the versions every destination has. */
+    ledger: ledgerSchema.prefault({}),
+    /**
+     * A customer-managed KMS key (its ARN) for the queues, the ledger table and the alarm topic;
+     * without it each uses its AWS-managed encryption. Its key policy must let EventBridge
+     * (events.amazonaws.com) and CloudWatch (cloudwatch.amazonaws.com) use it: they write to the
+     * queues and the topic (see the README).
+     * @default AWS-managed encryption
+     */
+    kmsKeyArn: z
+      .string({ error: 'expected a KMS key ARN' })
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' })
+      .optional(),
     destinations: z
       .array(destinationSchema, { error: 'expected a list of destinations' })
       .min(1, { error: 'expected at least one destination' })

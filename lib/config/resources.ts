@@ -15,6 +15,7 @@ export interface DestinationResources {
 }
 
 const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
+const DAY_IN_SECONDS = 24 * 60 * 60;
 
 /**
  * How long a consumer holds the per-record lease: twice the destination call's hard timeout plus a
@@ -69,7 +70,8 @@ export const destinationResources = (config: PipelineConfig, destination: Destin
   queueName: `${config.name}-${destination.name}`,
   deadLetterQueueName: `${config.name}-${destination.name}-dlq`,
   visibilityTimeoutSeconds: destination.functionTimeoutSeconds * 6,
-  retentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
+  retentionPeriodSeconds: destination.retentionDays * DAY_IN_SECONDS,
+  // SQS's most, and always longer than the source's (see the config's retentionDays).
   deadLetterRetentionPeriodSeconds: FOURTEEN_DAYS_IN_SECONDS,
   maxReceiveCount: destination.retry.maxReceiveCount,
 });

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -7,6 +7,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
@@ -29,6 +30,13 @@ export interface DestinationConsumerProps {
   readonly eventBus: IEventBus;
   /** Absolute path of the consumer handler source (bundled with local esbuild). */
   readonly consumerEntry: string;
+  /** The config's customer-managed key (`kmsKeyArn`), for both queues; without it, SQS-managed encryption. */
+  readonly encryptionKey?: IKey;
+  /**
+   * What happens to the DLQ when it leaves the stack: it holds changes no destination received.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly deadLetterRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -67,20 +75,26 @@ export class DestinationConsumer extends Construct {
     const { config, destination } = props;
     const resources = destinationResources(config, destination);
 
+    // SQS-managed SSE unless the config names a key: EventBridge can deliver to it without a key
+    // policy, and the consumer needs no kms:Decrypt.
+    const encryption = props.encryptionKey === undefined
+      ? { encryption: QueueEncryption.SQS_MANAGED }
+      : { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey };
+    // Retained by default, and named statically, so a redeploy after `cdk destroy` can take it back
+    // (`cdk deploy --import-existing-resources`, see the README).
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       queueName: resources.deadLetterQueueName,
       retentionPeriod: Duration.seconds(resources.deadLetterRetentionPeriodSeconds),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
+      removalPolicy: props.deadLetterRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
-    // SQS-managed SSE rather than a KMS key: EventBridge can deliver to it without a key policy,
-    // and the consumer needs no kms:Decrypt.
     this.queue = new Queue(this, 'Queue', {
       queueName: resources.queueName,
       visibilityTimeout: Duration.seconds(resources.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(resources.retentionPeriodSeconds),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: resources.maxReceiveCount },
     });
@@ -147,6 +161,16 @@ export class DestinationConsumer extends Construct {
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ledgerKeyPrefix(destination)}*`] } },
       }),
     );
+    // A table under the config's key needs the key for every read and write.
+    props.ledgerTable.encryptionKey?.grantEncryptDecrypt(role);
+    if (props.encryptionKey !== undefined || props.ledgerTable.encryptionKey !== undefined) {
+      for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Action::${action}]`,
+          reason: "CDK's grants for queues and tables under a customer-managed key (encrypt and decrypt), on the config's one key only",
+        });
+      }
+    }
     // Permanent failures and invalid messages are dead-lettered by the consumer itself (I6).
     this.deadLetterQueue.grantSendMessages(this.consumer);
 

@@ -1,4 +1,5 @@
-import { CfnOutput, NestedStack } from 'aws-cdk-lib';
+import { CfnOutput, NestedStack, type RemovalPolicy } from 'aws-cdk-lib';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -18,6 +19,8 @@ export interface DestinationStackProps {
   /** Every alarm of the destination notifies it. */
   readonly alarmTopic: ITopic;
   readonly consumerEntry: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly deadLetterRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -46,6 +49,8 @@ export class DestinationStack extends NestedStack {
       ledgerTable: props.ledgerTable,
       eventBus: props.eventBus,
       consumerEntry: props.consumerEntry,
+      ...(config.kmsKeyArn === undefined ? {} : { encryptionKey: Key.fromKeyArn(this, 'EncryptionKey', config.kmsKeyArn) }),
+      ...(props.deadLetterRemovalPolicy === undefined ? {} : { deadLetterRemovalPolicy: props.deadLetterRemovalPolicy }),
     });
     this.metrics = new DestinationMetrics({ config, destination });
     this.alarms = new DestinationAlarms(this, `${destination.name}Alarms`, { metrics: this.metrics, alarmTopic: props.alarmTopic, consumer: this.consumer.consumer });

@@ -12,6 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnSubscription, type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -147,7 +148,7 @@ export class DestinationAlarms extends Construct {
         `The oldest message in ${queueName} has waited more than ${oldestMessageAgeSeconds} s: ${destination.name} is ` +
         `not being consumed fast enough or at all (destination down, consumer failing or throttled). First: check the ` +
         `consumer function's errors, throttles and logs and the ${destination.name} error rate; messages wait on the ` +
-        `queue (14-day retention) and drain once the cause is fixed.`,
+        `queue (${destination.retentionDays}-day retention) and drain once the cause is fixed.`,
         DescriptionLimit.ALARM,
       ),
       metric: metrics.oldestMessageAge(),
@@ -163,7 +164,7 @@ export class DestinationAlarms extends Construct {
       alarmDescription: boundedDescription(
         `The circuit breaker of ${destination.name} is open: at least ${failurePercent}% of ${minCalls} or more calls in ` +
           `${windowSeconds} s failed transiently, so its event source mapping is disabled. Changes wait in ${queueName} ` +
-          `(14-day retention) without spending their receives, and lag grows. First: check ${destination.name}'s own ` +
+          `(${destination.retentionDays}-day retention) without spending their receives, and lag grows. First: check ${destination.name}'s own ` +
           `status and \`sync-pipeline status ${destination.name}\`. Nothing needs re-enabling: a probe tries ` +
           `${destination.name} every ${probeIntervalMinutes(destination)} min and enables the event source once it ` +
           `answers; enabling it by hand while ${destination.name} still fails only opens the breaker again.`,
@@ -391,6 +392,8 @@ const latencyWidget = (metrics: DestinationMetrics): IWidget =>
 /** Props of {@link PipelineAlarmTopic}. */
 export interface PipelineAlarmTopicProps {
   readonly config: PipelineConfig;
+  /** The config's customer-managed key (`kmsKeyArn`); its key policy must let cloudwatch.amazonaws.com use it. */
+  readonly encryptionKey?: IKey;
 }
 
 /**
@@ -409,13 +412,14 @@ export class PipelineAlarmTopic extends Construct {
     super(scope, id);
     const { config } = props;
 
-    // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key (its key
-    // policy cannot grant cloudwatch.amazonaws.com), and notifications carry alarm names and numbers,
-    // no record data. Publishing requires TLS (cdk-nag AwsSolutions-SNS3).
+    // KMS-encrypted only under the config's key: CloudWatch cannot publish to a topic under the
+    // AWS-managed SNS key (its key policy cannot grant cloudwatch.amazonaws.com), and notifications
+    // carry alarm names and numbers, no record data. Publishing requires TLS (cdk-nag AwsSolutions-SNS3).
     this.topic = new Topic(this, 'AlarmTopic', {
       topicName: alarmTopicName(config),
       displayName: `${config.name} alarms`,
       enforceSSL: true,
+      ...(props.encryptionKey === undefined ? {} : { masterKey: props.encryptionKey }),
     });
     // The topic policy replaces SNS's default one, which is what lets CloudWatch publish without it;
     // allow this account's alarms explicitly.

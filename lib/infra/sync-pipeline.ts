@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
@@ -26,8 +27,10 @@ export interface SyncPipelineProps {
    */
   readonly consumerEntry?: string;
   /**
-   * What happens to the version ledger table when it leaves the stack. Losing it forgets which
-   * versions each destination holds, so it is kept unless you say otherwise.
+   * What happens to the version ledger table and the DLQs when they leave the stack (the stack is
+   * deleted, or a destination removed). Losing the table forgets which versions each destination
+   * holds, and a DLQ holds changes a destination never received, so they are kept unless you say
+   * otherwise. `npx cdk deploy --import-existing-resources` takes retained ones back (see the README).
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -76,6 +79,7 @@ export class SyncPipeline extends Construct {
     const { config } = props;
     const consumerEntry = props.consumerEntry ?? DEFAULT_CONSUMER_ENTRY;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const encryptionKey = config.kmsKeyArn === undefined ? undefined : Key.fromKeyArn(this, 'EncryptionKey', config.kmsKeyArn);
 
     // Table, not TableV2: TableV2 always synthesizes AWS::DynamoDB::GlobalTable, which the local
     // emulators reject, and the local runtime must create the same table as AWS.
@@ -84,14 +88,17 @@ export class SyncPipeline extends Construct {
       partitionKey: { name: LEDGER_KEY_ATTRIBUTE, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: LEDGER_TTL_ATTRIBUTE,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: config.ledger.pointInTimeRecovery },
+      deletionProtection: config.ledger.deletionProtection,
+      ...(encryptionKey === undefined
+        ? { encryption: TableEncryption.AWS_MANAGED }
+        : { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey }),
       removalPolicy,
     });
 
     this.eventBus = new EventBus(this, 'EventBus', { eventBusName: eventBusName(config) });
 
-    this.alarmTopic = new PipelineAlarmTopic(this, 'Alarms', { config }).topic;
+    this.alarmTopic = new PipelineAlarmTopic(this, 'Alarms', { config, ...(encryptionKey === undefined ? {} : { encryptionKey }) }).topic;
 
     const destinations = new Map<string, SyncPipelineDestination>();
     for (const destination of config.destinations) {
@@ -102,6 +109,7 @@ export class SyncPipeline extends Construct {
         eventBus: this.eventBus,
         alarmTopic: this.alarmTopic,
         consumerEntry,
+        deadLetterRemovalPolicy: removalPolicy,
       });
       const { queue, deadLetterQueue, consumer } = stack.consumer;
       destinations.set(destination.name, { stack, queue, deadLetterQueue, consumer, alarms: stack.alarms });

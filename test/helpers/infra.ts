@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
+import { App, type NestedStack, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { SyncPipelineStack } from '../../lib/infra/index.ts';
 import { parsePipelineConfig, type PipelineConfigInput } from '../../lib/config/pipeline-config.ts';
 
 // The feature flags of cdk.json, so the template under test is the one `cdk synth` produces;
@@ -72,3 +74,33 @@ export const monitoringTestConfigInput = {
     },
   ],
 } satisfies PipelineConfigInput;
+
+/** The templates of a {@link SyncPipelineStack}: the root, each destination's nested stack, each dashboard page's nested stack. */
+export interface PipelineTemplates {
+  readonly root: Template;
+  /** The nested stack of one destination (its queues, consumer, rules and alarms). */
+  readonly destination: (name: string) => Template;
+  /** One per dashboard page, in order. */
+  readonly dashboards: readonly Template[];
+}
+
+/**
+ * Synthesizes `stack` once and returns its templates.
+ *
+ * @example
+ * const templates = pipelineTemplates(new SyncPipelineStack(newApp(), 'TestSync', { config }));
+ * templates.destination('crm').resourceCountIs('AWS::SQS::Queue', 2);
+ */
+export const pipelineTemplates = (stack: SyncPipelineStack): PipelineTemplates => {
+  const root = Template.fromStack(stack);
+  const byName = new Map([...stack.pipeline.destinations].map(([name, destination]) => [name, Template.fromStack(destination.stack)]));
+  return {
+    root,
+    destination: (name) => {
+      const template = byName.get(name);
+      if (template === undefined) throw new Error(`no destination ${name} in the stack`);
+      return template;
+    },
+    dashboards: stack.pipeline.dashboards.map((dashboard) => Template.fromStack(Stack.of(dashboard) as NestedStack)),
+  };
+};
