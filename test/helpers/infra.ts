@@ -10,6 +10,9 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
   context: Record<string, unknown>;
 };
 
+/** cdk.json's context: the feature flags `cdk synth` runs with. */
+export const cdkContext: Record<string, unknown> = cdkJson.context;
+
 /** A CDK app as `cdk synth` builds it (cdk.json's context), without bundling the consumer. */
 export const newApp = (): App => new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
 
