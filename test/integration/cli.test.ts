@@ -153,6 +153,20 @@ describe('The sync-pipeline CLI against the embedded emulators', () => {
     });
   });
 
+  describe('--name', () => {
+    it("looks for the resources of the named pipeline instead of the config's", async () => {
+      // Act: no pipeline of that name exists on the emulators
+      const { code, stderr } = await cli(emulators, ['--name', 'other-sync', 'status'], configPath);
+      const invalid = await cli(emulators, ['--name', 'Other_Sync', 'status'], configPath);
+
+      // Assess
+      expect(code).not.toBe(0);
+      expect(stderr).toContain('other-sync-crm');
+      expect(invalid.code).toBe(2);
+      expect(invalid.stderr).toMatch(/name: expected 1 to 30 lowercase letters/);
+    });
+  });
+
   describe('status', () => {
     it('is healthy on empty queues, and unhealthy (exit 1) with a dead letter, writing only JSON to stdout', async () => {
       // Act

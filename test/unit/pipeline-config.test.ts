@@ -85,6 +85,14 @@ describe('Function: parsePipelineConfig', () => {
     ['a horizon whose slowest schedule outlives the retention', { destinations: [destination({ retry: { horizonMinutes: 12_000, maxDelaySeconds: 3600 } })] }, "destinations[0].retry.horizonMinutes: expected a horizon whose slowest schedule (400 h) fits the queue's 14-day retention, got 12000"],
     ['both horizon and maxReceiveCount', { destinations: [destination({ retry: { horizonMinutes: 60, maxReceiveCount: 5 } })] }, 'destinations[0].retry.maxReceiveCount: expected either horizonMinutes or maxReceiveCount, not both, got 5'],
     ['no destinations', { destinations: [] }, 'destinations: expected at least one destination'],
+    ['a source retention as long as the DLQ', { destinations: [destination({ retentionDays: 14 })] }, 'destinations[0].retentionDays: expected an integer from 1 to 13, got 14'],
+    [
+      'a retention the retry schedule outlives',
+      { destinations: [destination({ retentionDays: 1, retry: { horizonMinutes: 2880 } })] },
+      'destinations[0].retentionDays: expected a retention the retry schedule fits in: its slowest takes 5 days (shorten retry.horizonMinutes or keep changes longer), got 1',
+    ],
+    ['a KMS key that is not an ARN', { kmsKeyArn: 'alias/sync', destinations: [destination()] }, 'kmsKeyArn: expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "alias/sync"'],
+    ['a ledger setting that is not a boolean', { ledger: { deletionProtection: 'no' }, destinations: [destination()] }, 'ledger.deletionProtection: expected true or false, got "no"'],
     [
       'names too long together for the probe rule',
       { name: 'p'.repeat(30), destinations: [destination({ name: 'd'.repeat(28) })] },
@@ -114,6 +122,20 @@ describe('Function: loadPipelineConfig', () => {
 
     // Act & Assess
     expect(errorOf(() => loadPipelineConfig(path))).toMatch(/broken\.json is not valid JSON/);
+  });
+
+  it('puts an override in place of the file\'s own name, validated as the name is', () => {
+    // Prepare
+    const path = join(dir, 'named.json');
+    writeFileSync(path, JSON.stringify({ name: 'sync-one', destinations: [destination()] }));
+
+    // Act
+    const renamed = loadPipelineConfig(path, { name: 'sync-two' });
+    const kept = loadPipelineConfig(path, { name: undefined });
+
+    // Assess
+    expect([renamed.name, kept.name]).toEqual(['sync-two', 'sync-one']);
+    expect(errorOf(() => loadPipelineConfig(path, { name: 'Sync_Two' }))).toMatch(/named\.json.*name: expected 1 to 30 lowercase letters, digits or dashes, starting with a letter, got "Sync_Two"/s);
   });
 
   it('loads the shipped default config', () => {
@@ -151,8 +173,11 @@ describe('Function: destinationResources', () => {
       queueName: 'sync-pipeline-crm',
       deadLetterQueueName: 'sync-pipeline-crm-dlq',
       visibilityTimeoutSeconds: 240,
+      retentionPeriodSeconds: 604_800,
       deadLetterRetentionPeriodSeconds: 1_209_600,
     });
+    const longer = parsePipelineConfig({ destinations: [destination({ retentionDays: 13 })] });
+    expect(destinationResources(longer, longer.destinations[0]!).retentionPeriodSeconds).toBe(1_123_200);
     expect(leaseDurationMsFor(config.destinations[0]!)).toBe(9000);
   });
 });
