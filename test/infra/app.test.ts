@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,24 @@ const runApp = (env: Record<string, string>, context: Record<string, unknown> = 
       ...env,
     },
   });
+
+type TemplateJson = { Description?: string; Outputs?: Record<string, unknown>; Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+
+/** The root template of stack `stackName` in `outdir` and every nested template beside it. */
+const readTemplates = (outdir: string, stackName: string): { root: TemplateJson; nested: TemplateJson[] } => ({
+  root: JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as TemplateJson,
+  nested: readdirSync(outdir)
+    .filter((file) => file.endsWith('.nested.template.json'))
+    .map((file) => JSON.parse(readFileSync(join(outdir, file), 'utf8')) as TemplateJson),
+});
+
+/** The value of `property` on every resource of `type` in `templates`, sorted. */
+const propertyOf = (templates: readonly TemplateJson[], type: string, property: string): unknown[] =>
+  templates
+    .flatMap((template) => Object.values(template.Resources))
+    .filter((resource) => resource.Type === type)
+    .map((resource) => resource.Properties?.[property])
+    .sort();
 
 const validConfig = {
   name: 'app-test',
@@ -69,7 +87,7 @@ describe('App: bin/app.ts', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
-  it('creates the stack named by context `stackName` from the config named by context `config`', () => {
+  it('creates the stack named by context `stackName`, prefixing every physical name with it, from the config named by context `config`', () => {
     // Prepare
     const configPath = join(workDir, 'good.json');
     writeFileSync(configPath, JSON.stringify(validConfig));
@@ -81,8 +99,69 @@ describe('App: bin/app.ts', () => {
     // Assess
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const template = JSON.parse(readFileSync(join(outdir, 'custom-name.template.json'), 'utf8'));
-    expect(template.Outputs).toHaveProperty('CrmQueueUrl');
-    expect(JSON.stringify(template.Resources)).toContain('"QueueName":"app-test-crm"');
+    const { root, nested } = readTemplates(outdir, 'custom-name');
+    expect(root.Description).toBe('sync-pipeline custom-name: 1 destination, one nested stack each');
+    // The queue URLs are outputs of the destination's nested stack, not of the root.
+    expect(Object.keys(root.Outputs ?? {}).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventBusName', 'LedgerTableName']);
+    // One destination nested stack and one dashboard page.
+    expect(nested).toHaveLength(2);
+    expect(nested.filter((template) => template.Outputs !== undefined && 'QueueUrl' in template.Outputs)).toHaveLength(1);
+    expect(propertyOf(nested, 'AWS::SQS::Queue', 'QueueName')).toEqual(['custom-name-crm', 'custom-name-crm-dlq']);
+    expect(propertyOf([root], 'AWS::DynamoDB::Table', 'TableName')).toEqual(['custom-name-ledger']);
+    expect(propertyOf([root], 'AWS::Events::EventBus', 'Name')).toEqual(['custom-name-changes']);
+    expect(propertyOf([root], 'AWS::SNS::Topic', 'TopicName')).toEqual(['custom-name-alarms']);
+    expect(propertyOf(nested, 'AWS::Events::Rule', 'Name')).toEqual(['custom-name-crm-probe', undefined]);
+    // The config's own name is replaced everywhere, not only in the stack's name.
+    expect(JSON.stringify([root, ...nested])).not.toContain('app-test');
+  });
+
+  it('names the stack after the config when no `stackName` is given, describing it in a line whatever the names', () => {
+    // Prepare: the longest names the config allows (30 + 27 characters), and two destinations
+    const name = `long-${'n'.repeat(25)}`;
+    const configPath = join(workDir, 'long.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        name,
+        destinations: [
+          { ...validConfig.destinations[0], name: `dest-${'d'.repeat(22)}`, resourceTypes: ['A', 'B', 'C', 'D'].map((letter) => letter.repeat(64)) },
+          validConfig.destinations[0],
+        ],
+      }),
+    );
+    const outdir = join(workDir, 'long.out');
+
+    // Act
+    const result = runApp({ CDK_OUTDIR: outdir, CDK_VALIDATION: 'false' }, { config: configPath });
+
+    // Assess
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const { root, nested } = readTemplates(outdir, name);
+    expect(root.Description).toBe(`sync-pipeline ${name}: 2 destinations, one nested stack each`);
+    expect(nested).toHaveLength(3);
+    expect(propertyOf(nested, 'AWS::SQS::Queue', 'QueueName')).toEqual([
+      `${name}-crm`,
+      `${name}-crm-dlq`,
+      `${name}-dest-${'d'.repeat(22)}`,
+      `${name}-dest-${'d'.repeat(22)}-dlq`,
+    ]);
+  });
+
+  it('exits 1 naming `name`, without a stack trace, on a `stackName` that is not a valid name', () => {
+    // Prepare
+    const configPath = join(workDir, 'bad-name.json');
+    writeFileSync(configPath, JSON.stringify(validConfig));
+    const outdir = join(workDir, 'bad-name.out');
+
+    // Act
+    const result = runApp({ CDK_OUTDIR: outdir, CDK_VALIDATION: 'false' }, { config: configPath, stackName: 'Bad_Name' });
+
+    // Assess: one problem, on `name`, with the value given.
+    expect(result.status).toBe(1);
+    const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    expect(problems).toEqual(['  - name: expected 1 to 30 lowercase letters, digits or dashes, starting with a letter, got "Bad_Name"']);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(outdir, 'Bad_Name.template.json'))).toBe(false);
   });
 });
