@@ -201,6 +201,14 @@ const destinationSchema = z
       windowField: 'maxBatchingWindowSeconds',
     });
     if (batchIssue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: destination.batchSize, message: batchIssue });
+    if (destination.alarms.oldestMessageAgeSeconds >= destination.retentionDays * 86_400) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarms', 'oldestMessageAgeSeconds'],
+        input: destination.alarms.oldestMessageAgeSeconds,
+        message: `expected less than retentionDays (${destination.retentionDays * 86_400} s): a message expires before it is that old`,
+      });
+    }
     // A change still being retried when the source queue's retention ends is lost, not dead-lettered.
     const slowest = retrySchedule(destination.retry, Math.min(destination.retry.maxReceiveCount, 1000)).at(-1)?.cumulativeMaxSeconds ?? 0;
     if (slowest > destination.retentionDays * 86_400) {
@@ -391,6 +399,8 @@ export const loadPipelineConfig = (path: string = DEFAULT_CONFIG_PATH, overrides
     throw new ConfigFileError(`Config file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  // An override is refused as itself, not as a fault of the file.
+  parseOrThrow(z.strictObject({ name: nameSchema.optional() }), given, "name given in place of the config file's");
   try {
     return parsePipelineConfig(typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...json, ...given } : json);
   } catch (error) {

@@ -5,6 +5,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  type IMetric,
   type IWidget,
   SingleValueWidget,
   TextWidget,
@@ -104,7 +105,7 @@ export class DestinationAlarms extends Construct {
       alarmName: alarmName('lag-p99'),
       alarmDescription: boundedDescription(
         `End-to-end lag p99 (applied - occurredAt) of ${destination.name} was above its SLO of ${lagP99Seconds} s in 3 of ` +
-        `the last 5 minutes: changes reach ${destination.name} late. First: on the ${config.name} dashboard, check the ` +
+        `the last 5 minutes: changes reach ${destination.name} late. First: on the ${dashboardOf(config, destination)} dashboard, check the ` +
         `${destination.name} error rate and queue depth: throttling or errors mean the destination is the bottleneck ` +
         `(see its ErrorClass breakdown); a deep queue with few errors means the consumer needs more maxConcurrency.`,
         DescriptionLimit.ALARM,
@@ -363,22 +364,15 @@ const breakerWidget = (metrics: DestinationMetrics, alarms: DestinationAlarms): 
   });
 };
 
-const deferredWidget = (metrics: DestinationMetrics): IWidget =>
-  new GraphWidget({
-    title: `${metrics.destination.name}: records deferred per minute, by reason`,
-    left: [metrics.recordsDeferredByReason()],
-    width: FULL_WIDTH / 4,
-    height: GRAPH_HEIGHT,
-  });
+/** A quarter-width graph of one search, one series per value of its breakdown dimension. */
+const breakdownWidget = (metrics: DestinationMetrics, what: string, search: IMetric): IWidget =>
+  new GraphWidget({ title: `${metrics.destination.name}: ${what}`, left: [search], width: FULL_WIDTH / 4, height: GRAPH_HEIGHT });
+
+const deferredWidget = (metrics: DestinationMetrics): IWidget => breakdownWidget(metrics, 'records deferred per minute, by reason', metrics.recordsDeferredByReason());
 
 /** What the error-rate alarm's runbook asks for first: which ErrorClass is failing. */
 const errorClassWidget = (metrics: DestinationMetrics): IWidget =>
-  new GraphWidget({
-    title: `${metrics.destination.name}: destination errors per minute, by ErrorClass`,
-    left: [metrics.destinationErrorsByClass()],
-    width: FULL_WIDTH / 4,
-    height: GRAPH_HEIGHT,
-  });
+  breakdownWidget(metrics, 'destination errors per minute, by ErrorClass', metrics.destinationErrorsByClass());
 
 const latencyWidget = (metrics: DestinationMetrics): IWidget =>
   new GraphWidget({
@@ -482,6 +476,18 @@ export const DESTINATIONS_PER_DASHBOARD = 10;
 export const dashboardName = (config: Pick<PipelineConfig, 'name'>, index: number): string =>
   `${config.name}-${Aws.REGION}${index === 0 ? '' : `-${index + 1}`}`;
 
+/**
+ * The dashboard showing `destination`, as an alarm description names it: the region is the
+ * alarm's own, written `<region>` (a description is plain text).
+ *
+ * @example
+ * dashboardOf(config, config.destinations[12]); // 'sync-pipeline-<region>-2'
+ */
+export const dashboardOf = (config: PipelineConfig, destination: DestinationConfig): string => {
+  const page = Math.floor(config.destinations.findIndex((candidate) => candidate.name === destination.name) / DESTINATIONS_PER_DASHBOARD);
+  return `${config.name}-<region>${page === 0 ? '' : `-${page + 1}`}`;
+};
+
 /** Props of {@link PipelineDashboards}. */
 export interface PipelineDashboardsProps {
   readonly config: PipelineConfig;
@@ -491,7 +497,7 @@ export interface PipelineDashboardsProps {
 
 /**
  * The CloudWatch dashboards of the pipeline, {@link DESTINATIONS_PER_DASHBOARD} destinations each,
- * in config order: a summary row of its destinations, then per destination a header and three rows
+ * in config order: a summary row of its destinations, then per destination a header and two rows
  * of graphs. A dashboard stays far inside CloudWatch's limits (500 widgets, 2,500 metrics, 100 alarms
  * in an alarm status widget) however many destinations there are.
  *

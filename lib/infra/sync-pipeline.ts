@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -95,6 +95,13 @@ export class SyncPipeline extends Construct {
         : { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey }),
       removalPolicy,
     });
+
+    if (removalPolicy === RemovalPolicy.DESTROY && config.ledger.deletionProtection) {
+      Annotations.of(this.ledgerTable).addWarningV2(
+        'sync-pipeline:ledger-deletion-protected',
+        'The ledger table is to be destroyed with the stack, but ledger.deletionProtection is on: deleting the stack will fail on the table. Turn ledger.deletionProtection off in the config to let it go.',
+      );
+    }
 
     this.eventBus = new EventBus(this, 'EventBus', { eventBusName: eventBusName(config) });
 

@@ -788,6 +788,15 @@ describe('Construct: PipelineDashboards, paged ten destinations each', () => {
     templates = pipelineTemplates(stack);
   });
 
+  it("points each lag alarm's runbook at the dashboard page that shows its destination", () => {
+    // Assess
+    const described = ['d01', 'd10', 'd11', 'd23'].map((name) => {
+      const alarm = Object.values(templates.destination(name).findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: `many-${name}-lag-p99` } }))[0] as Resource;
+      return /on the (\S+) dashboard/.exec(String(alarm.Properties.AlarmDescription))?.[1];
+    });
+    expect(described).toEqual(['many-<region>', 'many-<region>', 'many-<region>-2', 'many-<region>-3']);
+  });
+
   it('creates three dashboard pages, each in a nested stack of its own, named <name>-<region>, then -2 and -3', () => {
     // Assess
     expect(templates.dashboards).toHaveLength(3);

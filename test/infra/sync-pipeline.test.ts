@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   loadPipelineConfig,
@@ -631,14 +631,15 @@ describe('Construct: SyncPipeline', () => {
 
 describe('Construct: SyncPipeline retention and removal', () => {
   // crm keeps changes 3 days, erp the 13 days allowed at most, misc the default 7.
-  const retentionConfig = parsePipelineConfig({
+  const retentionConfigInput = {
     name: 'ret-test',
     destinations: [
       minimalDestination('crm', { retentionDays: 3, retry: { maxReceiveCount: 4 } }),
       minimalDestination('erp', { retentionDays: 13 }),
       minimalDestination('misc'),
     ],
-  });
+  };
+  const retentionConfig = parsePipelineConfig(retentionConfigInput);
   let templates: PipelineTemplates;
 
   beforeAll(() => {
@@ -654,6 +655,18 @@ describe('Construct: SyncPipeline retention and removal', () => {
     const template = templates.destination(name);
     template.hasResourceProperties('AWS::SQS::Queue', { QueueName: queueName, MessageRetentionPeriod: retentionSeconds });
     template.hasResourceProperties('AWS::SQS::Queue', { QueueName: `${queueName}-dlq`, MessageRetentionPeriod: FOURTEEN_DAYS_SECONDS });
+  });
+
+  it('warns at synth when the table is to be destroyed but its deletion protection would make the stack deletion fail', () => {
+    // Act
+    const { stack: protectedTable } = synthesize(retentionConfig, { removalPolicy: RemovalPolicy.DESTROY }, 'Protected');
+    const { stack: unprotected } = synthesize(parsePipelineConfig({ ...retentionConfigInput, ledger: { deletionProtection: false } }), { removalPolicy: RemovalPolicy.DESTROY }, 'Unprotected');
+    const { stack: retained } = synthesize(retentionConfig, {}, 'Retained');
+
+    // Assess
+    const warnings = (stack: SyncPipelineStack) =>
+      Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('ledger.deletionProtection is on: deleting the stack will fail on the table')).length;
+    expect([warnings(protectedTable), warnings(unprotected), warnings(retained)]).toEqual([1, 0, 0]);
   });
 
   it('deletes the table and the DLQs with the stack when removalPolicy says DESTROY, and never retains the source queue', () => {

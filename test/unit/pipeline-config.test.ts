@@ -91,6 +91,11 @@ describe('Function: parsePipelineConfig', () => {
       { destinations: [destination({ retentionDays: 1, retry: { horizonMinutes: 2880 } })] },
       'destinations[0].retentionDays: expected a retention the retry schedule fits in: its slowest takes 5 days (shorten retry.horizonMinutes or keep changes longer), got 1',
     ],
+    [
+      'an oldest-message alarm a message can never reach',
+      { destinations: [destination({ retentionDays: 1, alarms: { oldestMessageAgeSeconds: 86_400 } })] },
+      'destinations[0].alarms.oldestMessageAgeSeconds: expected less than retentionDays (86400 s): a message expires before it is that old, got 86400',
+    ],
     ['a KMS key that is not an ARN', { kmsKeyArn: 'alias/sync', destinations: [destination()] }, 'kmsKeyArn: expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "alias/sync"'],
     ['a ledger setting that is not a boolean', { ledger: { deletionProtection: 'no' }, destinations: [destination()] }, 'ledger.deletionProtection: expected true or false, got "no"'],
     [
@@ -135,7 +140,9 @@ describe('Function: loadPipelineConfig', () => {
 
     // Assess
     expect([renamed.name, kept.name]).toEqual(['sync-two', 'sync-one']);
-    expect(errorOf(() => loadPipelineConfig(path, { name: 'Sync_Two' }))).toMatch(/named\.json.*name: expected 1 to 30 lowercase letters, digits or dashes, starting with a letter, got "Sync_Two"/s);
+    const refused = errorOf(() => loadPipelineConfig(path, { name: 'Sync_Two' }));
+    expect(refused).toMatch(/name given in place of the config file's.*name: expected 1 to 30 lowercase letters, digits or dashes, starting with a letter, got "Sync_Two"/s);
+    expect(refused).not.toContain('named.json');
   });
 
   it('loads the shipped default config', () => {
