@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { expectedRetrySeconds, maxReceiveCountForHorizon, retrySchedule } from '../core/backoff.ts';
 import { intInRange, parseOrThrow, ValidationError } from '../contract/validation.ts';
 import { batchingWindowIssue, EventSourceLimits, LAMBDA_MAX_TIMEOUT_SECONDS, SqsLimits } from '../core/sqs-limits.ts';
-import { DESTINATION_KINDS, destinationKindSchemas, type HttpDestinationFields } from './destination-kinds.ts';
+import {
+  BUILT_IN_PLACEHOLDERS,
+  DESTINATION_KINDS,
+  destinationKindSchemas,
+  type HttpDestinationFields,
+  isSecureOrLoopback,
+  placeholdersOf,
+} from './destination-kinds.ts';
 
 export { DestinationKind } from './destination-kinds.ts';
 
@@ -186,6 +193,31 @@ const destinationCommonShape = {
   retentionDays: intInRange(1, MAX_SOURCE_RETENTION_DAYS).default(7),
 };
 
+/** What an `http` destination's fields must agree on: where plain http may go, and what its path templates can fill in. */
+const httpDestinationIssues = (
+  destination: HttpDestinationFields & { readonly transform?: string },
+): Array<{ path: PropertyKey[]; input: unknown; message: string }> => {
+  const issues: Array<{ path: PropertyKey[]; input: unknown; message: string }> = [];
+  const insecure = (url: string) => !destination.allowInsecureHttp && !isSecureOrLoopback(url);
+  if (insecure(destination.baseUrl)) {
+    issues.push({ path: ['baseUrl'], input: destination.baseUrl, message: 'expected https (http only to localhost, 127.0.0.1 or [::1], unless allowInsecureHttp is true)' });
+  }
+  if (destination.auth?.type === 'oauth2-client-credentials' && insecure(destination.auth.tokenUrl)) {
+    issues.push({ path: ['auth', 'tokenUrl'], input: destination.auth.tokenUrl, message: 'expected https (http only to localhost, 127.0.0.1 or [::1], unless allowInsecureHttp is true)' });
+  }
+  const templates: Array<[PropertyKey[], string]> = [[['request', 'path'], destination.request.path], ...(destination.request.delete.path === undefined ? [] : [[['request', 'delete', 'path'], destination.request.delete.path] as [PropertyKey[], string]])];
+  for (const [path, template] of templates) {
+    const unknown = placeholdersOf(template).filter((name) => !BUILT_IN_PLACEHOLDERS.has(name));
+    if (unknown.length > 0 && destination.transform === undefined) {
+      issues.push({ path, input: template, message: `expected only {resourceType}, {id} and {version} without a transform to fill in {${unknown.join('}, {')}}` });
+    }
+  }
+  if (destination.request.delete.body === 'transform' && destination.transform === undefined) {
+    issues.push({ path: ['request', 'delete', 'body'], input: 'transform', message: 'expected a transform to shape the delete\'s body' });
+  }
+  return issues;
+};
+
 /**
  * A destination: the common fields plus its kind's own (a discriminated union on `kind`, so the
  * fields of one kind are refused on another). The kinds are registered in `destination-kinds.ts`.
@@ -201,6 +233,7 @@ const destinationSchema = z
       windowField: 'maxBatchingWindowSeconds',
     });
     if (batchIssue !== undefined) ctx.addIssue({ code: 'custom', path: ['batchSize'], input: destination.batchSize, message: batchIssue });
+    if (destination.kind === 'http') httpDestinationIssues(destination).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     if (destination.alarms.oldestMessageAgeSeconds >= destination.retentionDays * 86_400) {
       ctx.addIssue({
         code: 'custom',

@@ -41,7 +41,7 @@ describe('Function: parsePipelineConfig', () => {
       settleSeconds: 120,
       idNormalization: 'none',
     });
-    expect(config.destinations[0]?.versionPrecondition).toBeUndefined();
+    expect(config.destinations[0]).not.toHaveProperty('versionPrecondition');
   });
 
   it('fills in a version precondition from its defaults', () => {
@@ -49,7 +49,7 @@ describe('Function: parsePipelineConfig', () => {
     const config = parsePipelineConfig({ destinations: [destination({ versionPrecondition: {} })] });
 
     // Assess
-    expect(config.destinations[0]?.versionPrecondition).toEqual({ header: 'If-Match', format: 'etag', refusedStatus: 412 });
+    expect(config.destinations[0]).toMatchObject({ versionPrecondition: { header: 'If-Match', format: 'etag', refusedStatus: 412 } });
   });
 
   it('derives maxReceiveCount from the retry horizon and the backoff', () => {

@@ -141,6 +141,7 @@ export const runLimiterLoad = async (load: LimiterLoad): Promise<LimiterLoadResu
   try {
     await ensureLedgerTable(clients[0]!, TABLE_NAME);
     controlRequests = 0;
+    if (config.kind !== 'http') throw new Error(`the limiter load drives an http destination, not ${config.kind}`);
     const api = createDestination({ ...config, baseUrl: `${servers.fakeApiUrl}/${config.name}` });
     const pending = new PendingEvents(load.events);
     const consume = async (client: DynamoDBClient): Promise<void> => {
