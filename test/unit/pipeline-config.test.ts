@@ -67,8 +67,8 @@ describe('Function: parsePipelineConfig', () => {
   it.each<[string, unknown, string]>([
     ['maxConcurrency below 2', { destinations: [destination(), destination({ name: 'erp', maxConcurrency: 1 })] }, 'destinations[1].maxConcurrency: expected an integer from 2 to 1000, got 1'],
     ['a fractional batch size', { destinations: [destination({ batchSize: 2.5 })] }, 'destinations[0].batchSize: expected an integer from 1 to 10000, got 2.5'],
-    ['an unknown kind', { destinations: [destination({ kind: 'ftp' })] }, 'destinations[0].kind: expected "http", got "ftp"'],
-    ['no kind', { destinations: [destination({ kind: undefined })] }, 'destinations[0].kind: expected "http", got nothing'],
+    ['an unknown kind', { destinations: [destination({ kind: 'ftp' })] }, 'destinations[0].kind: expected "http" or "module", got "ftp"'],
+    ['no kind', { destinations: [destination({ kind: undefined })] }, 'destinations[0].kind: expected "http" or "module", got nothing'],
     ['a field no kind has', { destinations: [destination({ queueUrl: 'x' })] }, 'destinations[0]: unknown field(s) "queueUrl"'],
     ['a non-http URL', { destinations: [destination({ baseUrl: 'ftp://x' })] }, 'destinations[0].baseUrl: expected an http(s) URL without query or fragment, got "ftp://x"'],
     ['a missing name', { destinations: [destination({ name: undefined })] }, 'destinations[0].name: expected a name of lowercase letters, digits and dashes, got nothing'],
