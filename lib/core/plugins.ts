@@ -28,6 +28,8 @@ export interface OutgoingRequest {
   readonly url: string;
   /** The body as sent, or undefined for none. */
   readonly body: string | undefined;
+  /** The change's idempotency key: the same on every retry (a signed webhook's `webhook-id`). */
+  readonly idempotencyKey: string;
 }
 
 /**
