@@ -216,6 +216,28 @@ describe('Function: startFakeApi', () => {
     });
   });
 
+  describe('credentials', () => {
+    it('answers 401 without effect to a request lacking the credential, and after a rotation only the new one passes', async () => {
+      // Prepare
+      api.setCredential('crm', 'Bearer old-token');
+
+      // Act
+      const none = await put(api, 'c-1', 1);
+      const wrong = await write(api, 'PUT', { id: 'c-1', version: 1 }, { headers: { Authorization: 'Bearer nope' } });
+      const right = await write(api, 'PUT', { id: 'c-1', version: 1 }, { headers: { Authorization: 'Bearer old-token' } });
+      api.setCredential('crm', 'Bearer new-token');
+      const rotated = await write(api, 'PUT', { id: 'c-1', version: 2 }, { headers: { Authorization: 'Bearer old-token' } });
+      const renewed = await write(api, 'PUT', { id: 'c-1', version: 2 }, { headers: { Authorization: 'Bearer new-token' } });
+      const otherDestination = await write(api, 'PUT', { destination: 'erp', id: 'e-1', version: 1 });
+
+      // Assess
+      expect([none.status, wrong.status, right.status, rotated.status, renewed.status, otherDestination.status]).toEqual([401, 401, 200, 401, 200, 200]);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer');
+      expect(api.writeLog().map((entry) => `${entry.destination} ${entry.id} v${entry.version}`)).toEqual(['crm c-1 v1', 'crm c-1 v2', 'erp e-1 v1']);
+      expect(api.stats().byDestination['crm']).toMatchObject({ unauthorized: 3, writes: 2 });
+    });
+  });
+
   describe('validation', () => {
     it.each([
       ['no Idempotency-Key', { key: null }, 'missing-idempotency-key'],

@@ -133,6 +133,11 @@ export interface FakeApiOptions {
    * {@link FakeApi.setRateLimit}). @default no limit
    */
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+  /**
+   * Per destination, the `Authorization` header value it requires (see {@link FakeApi.setCredential}).
+   * @default none required
+   */
+  readonly credentials?: Readonly<Record<string, string>>;
   /** Per destination, milliseconds added to every request's latency (see {@link FakeApi.setLatency}). @default none */
   readonly latencyMsByDestination?: Readonly<Record<string, number>>;
   /**
@@ -235,6 +240,8 @@ export interface FakeApiCounters {
   readonly preconditionFailed: number;
   /** Writes answered 429 because the rate limit's bucket was empty; injected 429s count in `injected.throttle`. */
   readonly throttledByRateLimit: number;
+  /** Requests answered 401 because they lacked the credential the destination requires (see `setCredential`). */
+  readonly unauthorized: number;
   /** Epoch milliseconds of the first and the last request counted in `writes`; null before the first. */
   readonly firstWriteAt: number | null;
   readonly lastWriteAt: number | null;
@@ -292,6 +299,13 @@ export interface FakeApi {
    */
   setRateLimit(destination: string, limit: RateLimit | undefined): void;
   /**
+   * Requires every request to one destination to carry exactly this `Authorization` header value,
+   * as a real API does: any other request is answered 401 (`WWW-Authenticate: Bearer`) before
+   * anything else is looked at, has no effect, and is counted in `unauthorized`. Replacing it is a
+   * rotation: from then on only the new value passes. `undefined` requires nothing.
+   */
+  setCredential(destination: string, authorization: string | undefined): void;
+  /**
    * Adds `ms` milliseconds, fixed, to the latency of every request of one destination (on top of
    * the jittered `latencyMs`): a slow destination beside fast ones. 0 removes it.
    *
@@ -330,6 +344,7 @@ interface MutableCounters {
   conflicts: number;
   preconditionFailed: number;
   throttledByRateLimit: number;
+  unauthorized: number;
   firstWriteAt: number | null;
   lastWriteAt: number | null;
   writesPerSecond: number[];
@@ -387,6 +402,7 @@ const newCounters = (): MutableCounters => ({
   conflicts: 0,
   preconditionFailed: 0,
   throttledByRateLimit: 0,
+  unauthorized: 0,
   firstWriteAt: null,
   lastWriteAt: null,
   writesPerSecond: [],
@@ -613,6 +629,11 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     else addedLatencyMs.set(destination, ms);
   };
   for (const [destination, limit] of Object.entries(options.rateLimits ?? {})) setRateLimit(destination, limit);
+  const credentials = new Map<string, string>(Object.entries(options.credentials ?? {}));
+  const setCredential = (destination: string, authorization: string | undefined): void => {
+    if (authorization === undefined) credentials.delete(destination);
+    else credentials.set(destination, authorization);
+  };
   for (const [destination, ms] of Object.entries(options.latencyMsByDestination ?? {})) setLatency(destination, ms);
 
   const stores = new Map<string, Map<string, StoredRecord>>();
@@ -936,6 +957,13 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       send(response, 405, errorBody('method-not-allowed', `expected ${ALLOWED_METHODS}, got ${method}`), { Allow: ALLOWED_METHODS });
       return;
     }
+    const required = credentials.get(route.destination);
+    if (required !== undefined && request.headers.authorization !== required) {
+      request.resume();
+      count(route.destination, 'unauthorized');
+      send(response, 401, errorBody('unauthorized', 'expected the credential this API requires'), { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
     // In flight from receipt, before the body and the latency, so a repeat sent meanwhile sees it.
     const flight = method === 'GET' ? undefined : takeFlight(route.destination, headerValue(request, 'idempotency-key'));
     try {
@@ -986,6 +1014,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       defaultFailures = resolveFailureRates(rates);
     },
     setRateLimit,
+    setCredential,
     setLatency,
     writeLog: () => log.slice(),
     deleteMisses: () => deleteMisses.slice(),
