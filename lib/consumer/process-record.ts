@@ -216,7 +216,8 @@ const callWithQuickRetries = async (
     } catch (error) {
       const failure = asDestinationError(error);
       state.failure = failure;
-      state.callErrors.push(failure.errorClass);
+      // A transform failure is ours, before any request: not a failed destination call (error rate).
+      if (failure.errorClass !== DestinationErrorClass.TRANSFORM) state.callErrors.push(failure.errorClass);
       await delivery.gate?.finished(callResultOf(failure), failure.retryAfterMs);
       // The request may land until the settle window after the client gave up on it.
       if (failure.outcomeUnknown) state.fencedUntil = now() + deps.settleMs;

@@ -87,6 +87,13 @@ const describe = (failure: AttemptFailure): string => {
   }
 };
 
+/** The dead letter's reason for a permanent error class: `auth`, `transform-failed`, or `rejected`. */
+const deadLetterReasonOf = (errorClass: DestinationErrorClass): DeadLetterReason => {
+  if (errorClass === DestinationErrorClass.AUTH) return DeadLetterReason.AUTH;
+  if (errorClass === DestinationErrorClass.TRANSFORM) return DeadLetterReason.TRANSFORM_FAILED;
+  return DeadLetterReason.REJECTED;
+};
+
 /** The retry a failure asks for, before the retries-exhausted rule. */
 const retryFor = (input: FailureDecisionInput): FailureDecision => {
   const { failure, attempts, retry, now, random } = input;
@@ -122,7 +129,7 @@ const retryFor = (input: FailureDecisionInput): FailureDecision => {
       if (!error.retryable) {
         return {
           kind: 'dead-letter',
-          reason: error.errorClass === DestinationErrorClass.AUTH ? DeadLetterReason.AUTH : DeadLetterReason.REJECTED,
+          reason: deadLetterReasonOf(error.errorClass),
           message,
           ...(error.status === undefined ? {} : { status: error.status }),
         };

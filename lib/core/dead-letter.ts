@@ -11,6 +11,11 @@ export const DeadLetterReason = {
   REJECTED: 'rejected',
   /** The destination refused our credentials (401/403): fix access, then redrive. */
   AUTH: 'auth',
+  /**
+   * The destination's transform threw, or returned what no request can be made of; nothing was sent.
+   * Fix the transform (or the change's data it trips on), deploy, then redrive.
+   */
+  TRANSFORM_FAILED: 'transform-failed',
   /** Transient failures for the whole retry horizon (the last delivery SQS allows). */
   RETRIES_EXHAUSTED: 'retries-exhausted',
   /** A failure no rule classifies, repeated on several deliveries. */

@@ -1,7 +1,9 @@
 /**
  * How a failed destination call should be treated. `throttled`, `server`, `timeout`, `network`,
- * `conflict` and `unknown` are transient (retry with backoff; `unknown` only a few times); `client`
- * and `auth` are permanent (dead-letter now).
+ * `conflict` and `unknown` are transient (retry with backoff; `unknown` only a few times); `client`,
+ * `auth` and `transform` are permanent (dead-letter now). `transform` is the one that is not the
+ * destination's answer: the destination's transform threw or returned what no request can be made
+ * of, so nothing was sent (dead-lettered as `transform-failed`, not counted as a destination call).
  */
 export const DestinationErrorClass = {
   THROTTLED: 'throttled',
@@ -12,6 +14,7 @@ export const DestinationErrorClass = {
   AUTH: 'auth',
   CONFLICT: 'conflict',
   UNKNOWN: 'unknown',
+  TRANSFORM: 'transform',
 } as const;
 export type DestinationErrorClass = (typeof DestinationErrorClass)[keyof typeof DestinationErrorClass];
 
@@ -64,6 +67,27 @@ export class DestinationError extends Error {
     this.outcomeUnknown = options.outcomeUnknown ?? isOutcomeUnknown(options.errorClass);
   }
 }
+
+/** Longest part of a transform's own error message a {@link transformError} keeps. */
+export const MAX_TRANSFORM_MESSAGE_CHARS = 300;
+
+/**
+ * The error for a change its transform could not shape (it threw, or returned what no request can be
+ * made of): permanent, and of known outcome, since nothing was sent. `detail` is the transform's own
+ * message or ours; it is cut to {@link MAX_TRANSFORM_MESSAGE_CHARS} and must never quote the payload.
+ *
+ * @example
+ * throw transformError('transform failed', new Error('no owner for this contact')); // 'transform failed: no owner for this contact'
+ */
+export const transformError = (detail: string, cause?: unknown): DestinationError => {
+  const why = cause === undefined ? undefined : cause instanceof Error ? cause.message : String(cause);
+  const cut = why !== undefined && why.length > MAX_TRANSFORM_MESSAGE_CHARS ? `${why.slice(0, MAX_TRANSFORM_MESSAGE_CHARS - 3)}...` : why;
+  return new DestinationError(cut === undefined ? detail : `${detail}: ${cut}`, {
+    errorClass: DestinationErrorClass.TRANSFORM,
+    outcomeUnknown: false,
+    ...(cause === undefined ? {} : { cause }),
+  });
+};
 
 /** Says a failed call needs nothing more: the destination is already in the wanted state. */
 export const ALREADY_DONE = 'done' as const;

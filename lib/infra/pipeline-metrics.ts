@@ -30,6 +30,15 @@ export interface PipelineMetricOptions {
   readonly breakdown?: { readonly name: string; readonly value: string };
 }
 
+/**
+ * The error classes of failed destination calls, each a metric of the error-rate alarm (CloudWatch
+ * allows 10 metrics in one, RecordsApplied included). `transform` is left out: a transform failure
+ * is not a destination call, and the consumer emits no DestinationErrors for it.
+ */
+export const CALL_ERROR_CLASSES: readonly DestinationErrorClass[] = Object.values(DestinationErrorClass).filter(
+  (errorClass) => errorClass !== DestinationErrorClass.TRANSFORM,
+);
+
 /** `('errors', 'rate-limited')` → `errors_rate_limited`: metric math ids allow letters, digits and `_` only. */
 const mathId = (prefix: string, value: string): string => `${prefix}_${value.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
@@ -102,15 +111,13 @@ export class DestinationMetrics {
    * any call has no rate (IF without else), and the alarm treats that as missing data.
    */
   public errorRatePercent(): MathExpression {
-    const errorIds = Object.values(DestinationErrorClass).map((errorClass) => mathId('errors', errorClass));
+    const errorIds = CALL_ERROR_CLASSES.map((errorClass) => mathId('errors', errorClass));
     const calls = `SUM([applied, ${errorIds.join(', ')}])`;
     return new MathExpression({
       expression: `IF(${calls} > 0, 100 * (${calls} - applied) / ${calls})`,
       usingMetrics: {
         applied: this.metric(MetricName.RECORDS_APPLIED),
-        ...Object.fromEntries(
-          Object.values(DestinationErrorClass).map((errorClass) => [mathId('errors', errorClass), this.destinationErrors(errorClass)]),
-        ),
+        ...Object.fromEntries(CALL_ERROR_CLASSES.map((errorClass) => [mathId('errors', errorClass), this.destinationErrors(errorClass)])),
       },
       label: 'error rate (%)',
       period: METRIC_PERIOD,

@@ -448,8 +448,9 @@ describe('Constructs: PipelineAlarmTopic, DestinationAlarms, PipelineDashboards'
       const errorClasses = metricQueries
         .filter((query) => query.MetricStat.Metric.MetricName === 'DestinationErrors')
         .map((query) => (query.MetricStat.Metric.Dimensions as Array<{ Name: string; Value: string }>).find((x) => x.Name === 'ErrorClass')?.Value);
-      // Every class the consumer can emit, or errors of a missing class would never count.
-      expect(errorClasses.sort()).toEqual(Object.values(DestinationErrorClass).sort());
+      // Every class the consumer can emit, or errors of a missing class would never count; a
+      // transform failure is no destination call, and the consumer emits none for it.
+      expect(errorClasses.sort()).toEqual(Object.values(DestinationErrorClass).filter((c) => c !== 'transform').sort());
     },
   );
 

@@ -54,6 +54,12 @@ describe('Function: decideOnFailure', () => {
     ],
     ['a 403', destinationFailure({ errorClass: DestinationErrorClass.AUTH, status: 403 }), 1, { kind: 'dead-letter', reason: 'auth', status: 403 }],
     [
+      'a failed transform',
+      destinationFailure({ errorClass: DestinationErrorClass.TRANSFORM }, 'transform failed: no owner'),
+      1,
+      { kind: 'dead-letter', reason: 'transform-failed', message: 'transform failed: no owner' },
+    ],
+    [
       'an unclassified error before the limit',
       destinationFailure({ errorClass: DestinationErrorClass.UNKNOWN, outcomeUnknown: true }),
       MAX_UNKNOWN_ERROR_ATTEMPTS - 1,

@@ -468,6 +468,26 @@ describe('Function: createConsumerHandler', () => {
     expect(errorMetrics).toEqual([expect.objectContaining({ ErrorClass: 'server', DestinationErrors: 1 })]);
   });
 
+  it('dead-letters a change its transform failed on as transform-failed, counting no failed destination call', async () => {
+    // Prepare
+    const { handler, destination, queue, output } = inMemoryConsumer();
+    destination.respond = async () => {
+      throw new DestinationError('transform failed: no owner', { errorClass: 'transform', outcomeUnknown: false });
+    };
+
+    // Act
+    const response = await handler(sqsEvent([recordOf({ version: 2 })]), lambdaContext());
+
+    // Assess
+    expect(failedIds(response)).toEqual([]);
+    expect(queue.deadLetters.map((letter) => [letter.reason, letter.message])).toEqual([['transform-failed', 'transform failed: no owner']]);
+    const blobs = output.map((line) => JSON.parse(line));
+    expect(blobs.filter((blob) => blob.DestinationErrors !== undefined)).toEqual([]);
+    expect(blobs.filter((blob) => blob.RecordsDeadLettered !== undefined && blob.Reason !== undefined)).toEqual([
+      expect.objectContaining({ Reason: 'transform-failed', RecordsDeadLettered: 1 }),
+    ]);
+  });
+
   it('does not quick-retry a throttled call', async () => {
     // Prepare
     const { handler, destination } = inMemoryConsumer();
