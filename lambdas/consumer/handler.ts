@@ -1,33 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
-import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
-import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
+import { createLambdaHandler } from './create-handler.ts';
 
 /**
- * Lambda entry point: one function per destination, configured by environment variables the CDK
- * construct sets. Reading and validating them at cold start makes a bad deployment fail loudly on
- * its first invocation with the name of the missing or invalid setting.
+ * Lambda entry point of every destination whose config names no user module (no `transform`, not
+ * `kind: "module"`): one function per destination, configured by the environment variables the
+ * CDK construct sets. A destination with user code gets an entry of its own, generated at synth.
  */
-const required = (name: string): string => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`Environment variable ${name} is not set`);
-  return value;
-};
-
-const destination = parseDestinationConfig(JSON.parse(required(ConsumerEnv.DESTINATION)));
-
-export const handler = wireConsumerHandler({
-  destination,
-  tableName: required(ConsumerEnv.LEDGER_TABLE_NAME),
-  queueUrl: required(ConsumerEnv.QUEUE_URL),
-  deadLetterQueueUrl: required(ConsumerEnv.DEAD_LETTER_QUEUE_URL),
-  metricsNamespace: required(ConsumerEnv.METRICS_NAMESPACE),
-  serviceName: required(ConsumerEnv.SERVICE_NAME),
-  logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
-  dynamodb: new DynamoDBClient({}),
-  sqs: new SQSClient({}),
-  eventSource: new LambdaEventSourceSwitch({ client: new LambdaClient({}), functionName: required('AWS_LAMBDA_FUNCTION_NAME'), queueArn: required(ConsumerEnv.QUEUE_ARN) }),
-});
+export const handler = createLambdaHandler({});

@@ -8,6 +8,7 @@ import { DynamoDbDestinationControl } from '../adapters/dynamodb-destination-con
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
 import type { Destination } from '../core/destination.ts';
+import type { DestinationPlugins } from '../core/plugins.ts';
 import type { DestinationControlStore, EventSourceSwitch } from '../core/destination-control.ts';
 import { leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension } from '../core/metrics.ts';
@@ -23,6 +24,12 @@ export interface ConsumerWiring {
   readonly logLevel: PipelineConfig['logLevel'];
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
+  /**
+   * The user code the destination's config names (`transform`, `module`), already loaded: bundled
+   * into the Lambda entry on AWS, `loadDestinationPlugins` locally.
+   * @default {} (a destination that names no user module)
+   */
+  readonly plugins?: DestinationPlugins;
   /** Replaces the adapter chosen by `destination.kind` (tests wrap it to inject delays or faults). */
   readonly decorateDestination?: (destination: Destination) => Destination;
   /** Turns the destination's event source off while its breaker is open (the Lambda mapping; the pollers locally). @default none */
@@ -41,7 +48,7 @@ export interface ConsumerWiring {
  * const handler = wireConsumerHandler({ destination, tableName, queueUrl, deadLetterQueueUrl, metricsNamespace: 'SyncPipeline', serviceName: 'sync-pipeline-crm', logLevel: 'INFO', dynamodb, sqs });
  */
 export const wireConsumerHandler = (wiring: ConsumerWiring) => {
-  const adapter = createDestination(wiring.destination);
+  const adapter = createDestination(wiring.destination, wiring.plugins ?? {});
   const logger =
     wiring.overrides?.logger ??
     new Logger({

@@ -1,0 +1,49 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
+import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
+import type { DestinationPlugins } from '../../lib/core/plugins.ts';
+import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
+
+/**
+ * The consumer Lambda's handler, configured by environment variables the CDK construct sets.
+ * Reading and validating them at cold start makes a bad deployment fail loudly on its first
+ * invocation with the name of the missing or invalid setting.
+ */
+const required = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`Environment variable ${name} is not set`);
+  return value;
+};
+
+/**
+ * Builds one destination's consumer handler with the user code its config names. The shared entry
+ * (`handler.ts`) passes no plugins; the entry the stack generates for a destination with a
+ * `transform` or a `module` imports that module statically (so it is bundled into that function
+ * only) and passes what `pluginsFromModule` picks from it.
+ *
+ * @example
+ * export const handler = createLambdaHandler({});
+ */
+export const createLambdaHandler = (plugins: DestinationPlugins) => {
+  const destination = parseDestinationConfig(JSON.parse(required(ConsumerEnv.DESTINATION)));
+  return wireConsumerHandler({
+    destination,
+    plugins,
+    tableName: required(ConsumerEnv.LEDGER_TABLE_NAME),
+    queueUrl: required(ConsumerEnv.QUEUE_URL),
+    deadLetterQueueUrl: required(ConsumerEnv.DEAD_LETTER_QUEUE_URL),
+    metricsNamespace: required(ConsumerEnv.METRICS_NAMESPACE),
+    serviceName: required(ConsumerEnv.SERVICE_NAME),
+    logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
+    dynamodb: new DynamoDBClient({}),
+    sqs: new SQSClient({}),
+    eventSource: new LambdaEventSourceSwitch({
+      client: new LambdaClient({}),
+      functionName: required('AWS_LAMBDA_FUNCTION_NAME'),
+      queueArn: required(ConsumerEnv.QUEUE_ARN),
+    }),
+  });
+};
