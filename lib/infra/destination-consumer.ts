@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -13,10 +13,56 @@ import { Construct } from 'constructs';
 import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
+import type { AuthConfig } from '../config/destination-kinds.ts';
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
+
+/** A secret's ARN, complete or partial: partition, region, account and the resource name after `secret:`. */
+const SECRET_ARN = /^arn:([a-z-]+):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/;
+/**
+ * The suffix Secrets Manager appends to a secret's name in its ARN: a hyphen and six random
+ * alphanumeric characters. An ARN ending in one is complete; Secrets Manager and CDK
+ * (`Secret.fromSecretArn`) tell a complete ARN from a partial one the same way.
+ */
+const SECRET_SUFFIX = /-[A-Za-z0-9]{6}$/;
+/**
+ * Matches exactly the six suffix characters, the wildcard AWS recommends for a secret known by its
+ * name (Secrets Manager user guide, "Limiting access to specific secrets"): `-*` would also match
+ * `<name>-<anything>`, another secret.
+ */
+const SUFFIX_WILDCARD = '-??????';
+
+/**
+ * The consumer's right to read its destination's secret, and no other: `secretsmanager:GetSecretValue`
+ * (the value only: no DescribeSecret, no List) on the secret's ARN, by name the ARN in this stack's
+ * partition, region and account with the suffix wildcard, by partial ARN with the wildcard, by
+ * complete ARN as it is. With `kmsKeyArn`, `kms:Decrypt` on that key, only when Secrets Manager asks
+ * (`kms:ViaService`, in the secret's region). Neither holds the value: it is read at run time.
+ */
+const secretStatements = (stack: Stack, auth: AuthConfig): PolicyStatement[] => {
+  const arn = SECRET_ARN.exec(auth.secret);
+  const secretArn =
+    arn === null
+      ? stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${auth.secret}${SUFFIX_WILDCARD}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
+      : SECRET_SUFFIX.test(arn[4]!)
+        ? auth.secret
+        : `${auth.secret}${SUFFIX_WILDCARD}`;
+  const statements = [new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArn] })];
+  if (auth.kmsKeyArn !== undefined) {
+    // The secret's own region when its ARN says it; Secrets Manager calls KMS from there.
+    const region = arn === null ? stack.region : arn[2]!;
+    statements.push(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [auth.kmsKeyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+      }),
+    );
+  }
+  return statements;
+};
 
 /** Props of {@link DestinationConsumer}. */
 export interface DestinationConsumerProps {
@@ -170,6 +216,10 @@ export class DestinationConsumer extends Construct {
           reason: "CDK's grants for queues and tables under a customer-managed key (encrypt and decrypt), on the config's one key only",
         });
       }
+    }
+    // Its own secret only: the name travels in the destination config, the value is read at run time.
+    if (destination.auth !== undefined) {
+      for (const statement of secretStatements(Stack.of(this), destination.auth)) role.addToPrincipalPolicy(statement);
     }
     // Permanent failures and invalid messages are dead-lettered by the consumer itself (I6).
     this.deadLetterQueue.grantSendMessages(this.consumer);
