@@ -14,6 +14,7 @@ import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
 import type { AuthConfig } from '../config/destination-kinds.ts';
+import { consumerEntryFor } from './consumer-entry.ts';
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
 
@@ -74,7 +75,11 @@ export interface DestinationConsumerProps {
   readonly ledgerTable: ITable;
   /** The bus publishers send change events to; a rule on it routes this destination's resource types. */
   readonly eventBus: IEventBus;
-  /** Absolute path of the consumer handler source (bundled with local esbuild). */
+  /**
+   * Absolute path of the consumer handler source (bundled with local esbuild), for a destination
+   * that names no user module. One with a `transform` or `kind: "module"` gets an entry generated
+   * around its module instead (see `consumerEntryFor`), so its code is bundled into its function only.
+   */
   readonly consumerEntry: string;
   /** The config's customer-managed key (`kmsKeyArn`), for both queues; without it, SQS-managed encryption. */
   readonly encryptionKey?: IKey;
@@ -171,7 +176,7 @@ export class DestinationConsumer extends Construct {
 
     this.consumer = new NodejsFunction(this, 'Consumer', {
       description: boundedDescription(`Delivers ${destination.resourceTypes.join(', ')} changes to ${destination.name}`, DescriptionLimit.FUNCTION),
-      entry: props.consumerEntry,
+      entry: consumerEntryFor(config, destination, { sharedEntry: props.consumerEntry }),
       handler: 'handler',
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,

@@ -18,6 +18,7 @@ export interface DestinationStackProps {
   readonly eventBus: IEventBus;
   /** Every alarm of the destination notifies it. */
   readonly alarmTopic: ITopic;
+  /** The consumer entry if the destination names no user module (see `DestinationConsumerProps.consumerEntry`). */
   readonly consumerEntry: string;
   /** @default RemovalPolicy.RETAIN */
   readonly deadLetterRemovalPolicy?: RemovalPolicy;

@@ -21,7 +21,10 @@ export interface SyncPipelineProps {
   /** The validated pipeline config (see `parsePipelineConfig` / `loadPipelineConfig`). */
   readonly config: PipelineConfig;
   /**
-   * Path of the consumer handler source, bundled with local esbuild.
+   * Path of the consumer handler source, bundled with local esbuild, for the destinations that name
+   * no user module. A destination with a `transform` or `kind: "module"` gets an entry generated at
+   * synth under `.sync-pipeline/` (see `consumerEntryFor`), which bundles its module with this
+   * package's `lambdas/consumer/create-handler.ts`.
    *
    * @default - `lambdas/consumer/handler.ts` of this package
    */
