@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
+import { SecretsManagerReader } from '../../lib/adapters/secrets.ts';
 import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import type { DestinationPlugins } from '../../lib/core/plugins.ts';
@@ -40,6 +42,8 @@ export const createLambdaHandler = (plugins: DestinationPlugins) => {
     logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
     dynamodb: new DynamoDBClient({}),
     sqs: new SQSClient({}),
+    // Only a destination with auth reads a secret (its own: the role allows no other).
+    ...(destination.auth === undefined ? {} : { secrets: new SecretsManagerReader(new SecretsManagerClient({})) }),
     eventSource: new LambdaEventSourceSwitch({
       client: new LambdaClient({}),
       functionName: required('AWS_LAMBDA_FUNCTION_NAME'),

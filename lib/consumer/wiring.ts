@@ -4,6 +4,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { createDestination } from '../adapters/destination-factory.ts';
+import { createAuthenticator } from '../adapters/http-auth.ts';
+import type { SecretReader } from '../adapters/secrets.ts';
 import { DynamoDbDestinationControl } from '../adapters/dynamodb-destination-control.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import { SqsRecordQueue } from '../adapters/sqs-record-queue.ts';
@@ -30,6 +32,11 @@ export interface ConsumerWiring {
    * @default {} (a destination that names no user module)
    */
   readonly plugins?: DestinationPlugins;
+  /**
+   * Where the destination's `auth` secret is read (Secrets Manager through Powertools Parameters).
+   * Required when the destination has `auth`.
+   */
+  readonly secrets?: SecretReader;
   /** Replaces the adapter chosen by `destination.kind` (tests wrap it to inject delays or faults). */
   readonly decorateDestination?: (destination: Destination) => Destination;
   /** Turns the destination's event source off while its breaker is open (the Lambda mapping; the pollers locally). @default none */
@@ -48,7 +55,10 @@ export interface ConsumerWiring {
  * const handler = wireConsumerHandler({ destination, tableName, queueUrl, deadLetterQueueUrl, metricsNamespace: 'SyncPipeline', serviceName: 'sync-pipeline-crm', logLevel: 'INFO', dynamodb, sqs });
  */
 export const wireConsumerHandler = (wiring: ConsumerWiring) => {
-  const adapter = createDestination(wiring.destination, wiring.plugins ?? {});
+  const { auth } = wiring.destination;
+  if (auth !== undefined && wiring.secrets === undefined) throw new Error(`destination ${wiring.destination.name} has auth but the consumer was given no secret reader`);
+  const authenticator = auth === undefined ? undefined : createAuthenticator(auth, { secrets: wiring.secrets!, requestTimeoutMs: wiring.destination.requestTimeoutMs });
+  const adapter = createDestination(wiring.destination, wiring.plugins ?? {}, authenticator === undefined ? {} : { auth: authenticator });
   const logger =
     wiring.overrides?.logger ??
     new Logger({

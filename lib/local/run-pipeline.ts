@@ -16,6 +16,10 @@ import { createQueuePublisher } from '../publish/publisher.ts';
 import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
 import { describeStream } from './lab/demo-stream.ts';
 import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
+import { provisionLocalSecrets, type LocalSecrets } from './sim/local-secrets.ts';
+import { loadDestinationPlugins } from '../adapters/plugin-loader.ts';
+import { SecretsManagerReader, type SecretReader } from '../adapters/secrets.ts';
+import type { DestinationPlugins } from '../core/plugins.ts';
 import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
 import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
 import { describeRunSettings, LOCAL_RUN_DEFAULTS, pollersFor, type RunSettings } from './lab/run-settings.ts';
@@ -84,6 +88,10 @@ interface ConsumerSetup {
   readonly output: ConsumerOutput;
   /** Told what each receive of a destination's pollers returned. */
   readonly onReceive: (destination: string, messages: readonly Message[]) => void;
+  /** Each destination's user code (transform, module), loaded as the Lambda bundles it. */
+  readonly plugins: ReadonlyMap<string, DestinationPlugins>;
+  /** Where the consumers read their `auth` secrets. */
+  readonly secrets?: SecretReader;
 }
 
 /**
@@ -92,7 +100,7 @@ interface ConsumerSetup {
  * buffer) is never shared by two invocations at once, and a concurrent copy finds another
  * environment (or a new one) beside the original's.
  */
-const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output, onReceive }: ConsumerSetup): RunningConsumers => {
+const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, output, onReceive, plugins, secrets }: ConsumerSetup): RunningConsumers => {
   const timers: NodeJS.Timeout[] = [];
   const probing = new Set<Promise<unknown>>();
   const probes = {
@@ -130,6 +138,8 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
         logLevel: config.logLevel,
         dynamodb,
         sqs,
+        plugins: plugins.get(destination.name) ?? {},
+        ...(secrets === undefined ? {} : { secrets }),
         decorateDestination: faults.instrument,
         eventSource,
         ...(destinationLedger === undefined ? {} : { overrides: { ledger: destinationLedger } }),
@@ -469,6 +479,8 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
   });
   let consumers: RunningConsumers | undefined;
   let sampler: QueueSampler | undefined;
+  let secrets: LocalSecrets | undefined;
+  const rotationTimers: NodeJS.Timeout[] = [];
 
   try {
     // The same config, with every HTTP destination pointed at the fake API (its path names the destination).
@@ -476,12 +488,22 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
       ...options.config,
       destinations: options.config.destinations.map((d) => (d.kind === 'http' ? { ...d, baseUrl: fakeApi.baseUrl(d.name) } : d)),
     };
+    // Each destination's secret, made up for the run and required by the fake API; user code loaded
+    // from the directory the run starts in, as `cdk synth` bundles it.
+    secrets = await provisionLocalSecrets({ config, fakeApi, ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) });
+    options.onSecrets?.(secrets?.values ?? (() => []));
+    const withAuth = config.destinations.filter((d) => d.auth !== undefined).map((d) => d.name);
+    for (const atMs of options.secretRotationsAtMs ?? []) {
+      rotationTimers.push(setTimeout(() => void Promise.all(withAuth.map((name) => secrets?.rotate(name))).catch((error: unknown) => output.log(JSON.stringify({ level: 'ERROR', message: 'secret rotation failed', error: String(error) }))), atMs));
+    }
+    const plugins = new Map(await Promise.all(config.destinations.map(async (d) => [d.name, await loadDestinationPlugins(d, { baseDir: process.cwd() })] as const)));
+    const userCode = { plugins, ...(secrets === undefined ? {} : { secrets: new SecretsManagerReader(secrets.client) }) };
     const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? LOCAL_RUN_DEFAULTS.visibilityTimeoutSeconds });
     if (options.endpoint !== undefined) await purgeQueues(sqs, resources);
     sampler = startQueueSampler({ sqs, queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])) });
     const queues = sampler;
     const launchConsumers = (): RunningConsumers =>
-      startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: (destination, messages) => queues.received(destination, messages) });
+      startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: (destination, messages) => queues.received(destination, messages), ...userCode });
     if (options.startConsumersAfterPublish !== true) consumers = launchConsumers();
 
     const workload = buildWorkload(config, options, runId);
@@ -575,7 +597,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     const ended = redrive === undefined ? report : { ...report, redrive };
     if (options.keepRunning !== undefined) {
       heal(config, fakeApi, faults);
-      consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: () => undefined });
+      consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: () => undefined, ...userCode });
       // No progress ticks any more: the consumers' log lines still reach the file every second.
       const flushing = setInterval(() => output.flush(), 1_000);
       try {
@@ -586,11 +608,12 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     }
     return ended;
   } finally {
-    for (const timer of faultTimers) clearTimeout(timer);
+    for (const timer of [...faultTimers, ...rotationTimers]) clearTimeout(timer);
     await Promise.all([...(consumers?.pollers ?? []).map((poller) => poller.stop()), consumers?.probes.stop()]);
     await sampler?.stop();
     output.restore();
     await fakeApi.stop();
+    await secrets?.stop();
     await aws.stop();
   }
 };

@@ -111,7 +111,7 @@ describe('Function: judgeBench', () => {
   });
 
   it("does not judge a pipeline rate above the pipeline's own ceiling, and still judges its 429s and drain", () => {
-    // Prepare: a ceiling of 105/s, below 1.1 x 100
+    // Prepare: a ceiling of 105/s, below 1.25 x 100
     const run = pipelineRunResult({ rateShare: 0.74, sustainedPerSecond: 74, calls: 1_000, throttled: 20, throttledShare: 0.02 });
 
     // Act
@@ -123,11 +123,11 @@ describe('Function: judgeBench', () => {
       ['rate', 'n/a'],
       ['throttled', 'missed'],
     ]);
-    expect(verdicts[1]?.detail).toBe("n/a: the pipeline's ceiling here is 105.0/s, below 1.1 x R = 110.0/s; rate/R 0.74 (74.0 writes/s)");
+    expect(verdicts[1]?.detail).toBe("n/a: the pipeline's ceiling here is 105.0/s, below 1.25 x R = 125.0/s; rate/R 0.74 (74.0 writes/s)");
   });
 
   it.each([
-    ['a ceiling of 1.1 x R', ceilingRunResult({ sustainedPerSecond: 110 })],
+    ['a ceiling of 1.25 x R', ceilingRunResult({ sustainedPerSecond: 125 })],
     ['no ceiling measured', null],
   ])('judges a pipeline rate with %s', (_case, ceiling) => {
     // Act
@@ -177,7 +177,7 @@ describe('Function: formatRateLimitBench', () => {
     expect(text).toContain('200 destination calls, 1.00 per record');
     expect(lines.filter((line) => line.startsWith('FAIL'))).toEqual(['FAIL  limiter R=20, 4 consumers: throttled: 50.0 % of 400 calls answered 429, target <= 1.0 %']);
     expect(lines.filter((line) => line.startsWith('n/a'))).toEqual([
-      "n/a   pipeline R=100, 4 consumers: rate: n/a: the pipeline's ceiling here is 105.0/s, below 1.1 x R = 110.0/s; rate/R 0.74 (74.0 writes/s)",
+      "n/a   pipeline R=100, 4 consumers: rate: n/a: the pipeline's ceiling here is 105.0/s, below 1.25 x R = 125.0/s; rate/R 0.74 (74.0 writes/s)",
     ]);
     expect(lines.at(-1)).toMatch(/^9 of 11 targets met, 1 missed, 1 n\/a \(.*\); total 60\.0 s$/);
   });

@@ -15,9 +15,11 @@ export const RATE_LIMIT_BENCH_TARGETS = {
   maxCallsPerRecord: 1.1,
   /**
    * A pipeline rate run is judged on its rate only where the pipeline's own ceiling (no rate limit)
-   * is at least this many times R; below, the ceiling and not the limiter sets the pace.
+   * is at least this many times R; below, the ceiling and not the limiter sets the pace. 1.25: with
+   * less headroom, the pipeline's own dips (one event loop for everything, on 2 shared cores) take
+   * it under 0.95 x R whatever the limiter does (seen at a ceiling of 115/s against R = 100).
    */
-  minCeilingOverRate: 1.1,
+  minCeilingOverRate: 1.25,
 } as const;
 
 const percent = (share: number): string => `${(share * 100).toFixed(1)} %`;
@@ -35,7 +37,7 @@ const rateVerdict = (run: RateRunResult, ceilingPerSecond: number | null): Targe
   const targets = RATE_LIMIT_BENCH_TARGETS;
   const rate = run.sustainedPerSecond === null ? 'no sustained rate (fewer than two writes)' : `rate/R ${run.rateShare!.toFixed(2)} (${run.sustainedPerSecond.toFixed(1)} writes/s)`;
   const verdict = { layer: run.layer, label: run.label, target: 'rate' } as const;
-  // As a ratio: 1.1 x 100 in floating point is a hair above 110.
+  // As a ratio: a product such as 1.1 x 100 is a hair off in floating point.
   if (run.layer === 'pipeline' && ceilingPerSecond !== null && ceilingPerSecond / run.perSecond < targets.minCeilingOverRate) {
     const floor = (targets.minCeilingOverRate * run.perSecond).toFixed(1);
     return { ...verdict, status: 'n/a', detail: `n/a: the pipeline's ceiling here is ${ceilingPerSecond.toFixed(1)}/s, below ${targets.minCeilingOverRate} x R = ${floor}/s; ${rate}` };
@@ -57,7 +59,7 @@ const throttledVerdict = (run: RateRunResult): TargetVerdict => ({
 /**
  * Checks every run against {@link RATE_LIMIT_BENCH_TARGETS}: each rate run of either layer drained,
  * its rate/R and its 429 share (a pipeline run's rate n/a where the pipeline's own ceiling, measured
- * in the same bench, is below 1.1 x R); the backlog drained and its calls per record. The ceiling run
+ * in the same bench, is below 1.25 x R); the backlog drained and its calls per record. The ceiling run
  * is a measurement, not a target.
  *
  * @example

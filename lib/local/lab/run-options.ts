@@ -82,6 +82,14 @@ export interface LocalRunOptions {
   readonly redrive?: { readonly plain?: boolean };
   /** Where the consumers' JSON log lines go. @default reports/local-run.log */
   readonly logFile?: string;
+  /**
+   * When, in ms from the start, every destination's `auth` secret gets a new value (and the fake
+   * API requires the new one): a rotation the consumers must pick up without a restart.
+   * @default none
+   */
+  readonly secretRotationsAtMs?: readonly number[];
+  /** Given, once the run's secrets exist, a way to read every value they had (tests search outputs for them). */
+  readonly onSecrets?: (values: () => readonly string[]) => void;
   /** Gives up when nothing was accounted for this long. @default 60000 */
   readonly stallTimeoutMs?: number;
   readonly onProgress?: (progress: LocalRunProgress) => void;
