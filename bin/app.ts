@@ -4,6 +4,7 @@
 import { App } from 'aws-cdk-lib';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadPipelineConfig, type PipelineConfig } from '../lib/config/pipeline-config.ts';
 import { ValidationError } from '../lib/contract/validation.ts';
+import { PluginLoadError } from '../lib/adapters/plugin-loader.ts';
 import { applyNagChecks, SyncPipelineStack } from '../lib/infra/index.ts';
 
 const app = new App();
@@ -34,9 +35,18 @@ try {
 }
 
 const count = config.destinations.length;
-new SyncPipelineStack(app, config.name, {
-  config,
-  // Short whatever the config: CloudFormation allows 1024 bytes; the destinations are the nested stacks.
-  description: `sync-pipeline ${config.name}: ${count} destination${count === 1 ? '' : 's'}, one nested stack each`,
-});
+try {
+  new SyncPipelineStack(app, config.name, {
+    config,
+    // Short whatever the config: CloudFormation allows 1024 bytes; the destinations are the nested stacks.
+    description: `sync-pipeline ${config.name}: ${count} destination${count === 1 ? '' : 's'}, one nested stack each`,
+  });
+} catch (error) {
+  // A user module the config names and synth cannot find is the user's to fix, like a bad field.
+  if (error instanceof PluginLoadError) {
+    console.error(`${configPath}: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
 applyNagChecks(app);

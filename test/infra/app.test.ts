@@ -74,6 +74,20 @@ describe('App: bin/app.ts', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('exits 1 naming the destination and the path, without a stack trace, when a transform module does not exist', () => {
+    // Prepare
+    const configPath = join(workDir, 'no-transform.json');
+    writeFileSync(configPath, JSON.stringify({ destinations: [{ ...validConfig.destinations[0], transform: './transforms/nowhere.ts' }] }));
+
+    // Act
+    const result = runApp({ SYNC_PIPELINE_CONFIG: configPath, CDK_OUTDIR: join(workDir, 'no-transform.out') });
+
+    // Assess
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${configPath}: destinations[0].transform: ./transforms/nowhere.ts not found (paths are relative to the directory cdk runs in)`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('exits 1 with the path on a missing config file', () => {
     // Prepare
     const configPath = join(workDir, 'missing.json');
