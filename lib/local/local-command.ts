@@ -37,6 +37,7 @@ interface LocalFlags {
   readonly plainRedrive: boolean;
   readonly keepRunning: boolean;
   readonly scenario?: 'isolation';
+  readonly rotateSecretsAt?: number[];
 }
 
 /** The report as JSON: invariant verdicts as booleans (for `jq .invariants`), details beside them, no timeline. */
@@ -88,6 +89,11 @@ export const localCommand: CommandFactory = (context) =>
       'after the report, keep the runtime up (destination healed, consumers polling) so the other commands can be tried on it; prints the endpoints; Ctrl-C stops it',
       false,
     )
+    .option(
+      '--rotate-secrets-at <ms>',
+      "give every destination's auth secret a new value this many ms into the run (repeatable); the fake API then requires the new one",
+      (value: string, previous: number[] = []) => [...previous, integer(1, 3_600_000)(value)],
+    )
     .option('--html <file>', 'where to write the HTML report', 'reports/local-run.html')
     .option('--log <file>', "where the consumers' JSON log lines go", 'reports/local-run.log')
     .action(async (flags: LocalFlags) => {
@@ -129,6 +135,7 @@ export const localCommand: CommandFactory = (context) =>
         ...(flags.malformed === undefined ? {} : { malformed: flags.malformed }),
         ...(endpoint === undefined ? {} : { endpoint }),
         ...(flags.redrive || flags.plainRedrive ? { redrive: { plain: flags.plainRedrive } } : {}),
+        ...(flags.rotateSecretsAt === undefined ? {} : { secretRotationsAtMs: flags.rotateSecretsAt }),
         logFile: flags.log,
         onProgress: (snapshot) => progress.update(snapshot),
         ...(io.signal === undefined ? {} : { signal: io.signal }),
