@@ -118,27 +118,23 @@ describe('Function: loadDestinationPlugins', () => {
   });
 
   it('says which exports it looked for when the module has neither', async () => {
-    // Act
-    const transform = loadDestinationPlugins(destinationWith('transform', './no-export.mjs'), { baseDir });
-    const factory = loadDestinationPlugins(destinationWith('module', './no-export.mjs'), { baseDir });
-
-    // Assess
-    await expect(transform).rejects.toThrow(
+    // Act & Assess, one load at a time (see below)
+    await expect(loadDestinationPlugins(destinationWith('transform', './no-export.mjs'), { baseDir })).rejects.toThrow(
       'destination crm: transform ./no-export.mjs has no default export and no export named transform (export the transform function as either)',
     );
-    await expect(factory).rejects.toThrow(
+    await expect(loadDestinationPlugins(destinationWith('module', './no-export.mjs'), { baseDir })).rejects.toThrow(
       'destination ledger: module ./no-export.mjs has no default export and no export named createDestination (export the factory function as either)',
     );
   });
 
   it('says what the export is when it is not a function', async () => {
-    // Act
-    const transform = loadDestinationPlugins(destinationWith('transform', './not-a-function.mjs'), { baseDir });
-    const factory = loadDestinationPlugins(destinationWith('module', './named-not-a-function.mjs'), { baseDir });
-
-    // Assess
-    await expect(transform).rejects.toThrow('destination crm: transform ./not-a-function.mjs: its default export is an object, not a function');
-    await expect(factory).rejects.toThrow('destination ledger: module ./named-not-a-function.mjs: its export createDestination is a string, not a function');
+    // Act & Assess, one load at a time: a second rejection must not wait unobserved while the first is awaited
+    await expect(loadDestinationPlugins(destinationWith('transform', './not-a-function.mjs'), { baseDir })).rejects.toThrow(
+      'destination crm: transform ./not-a-function.mjs: its default export is an object, not a function',
+    );
+    await expect(loadDestinationPlugins(destinationWith('module', './named-not-a-function.mjs'), { baseDir })).rejects.toThrow(
+      'destination ledger: module ./named-not-a-function.mjs: its export createDestination is a string, not a function',
+    );
   });
 });
 
