@@ -110,8 +110,16 @@ const basicHeader = (secret: string, value: string): Record<string, string> => {
   if (fields === undefined) throw malformed(secret, 'is not JSON with username and password (strings)');
   if (fields.username === '' || fields.username.includes(':')) throw malformed(secret, 'has a username that is empty or contains ":" (not allowed by HTTP Basic)');
   if (/[\x00-\x1f\x7f]/.test(fields.username + fields.password)) throw malformed(secret, 'has a username or password with control characters');
-  return { Authorization: `Basic ${Buffer.from(`${fields.username}:${fields.password}`, 'utf8').toString('base64')}` };
+  return { Authorization: basicAuthorization(fields.username, fields.password) };
 };
+
+/**
+ * The `Authorization` value of HTTP Basic for a username and password.
+ *
+ * @example
+ * basicAuthorization('ada', 'pw'); // 'Basic YWRhOnB3'
+ */
+export const basicAuthorization = (username: string, password: string): string => `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 
 /** The key of a `whsec_<base64>` secret. */
 const webhookKey = (secret: string, value: string): Buffer => {

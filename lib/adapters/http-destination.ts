@@ -1,4 +1,4 @@
-import { StatusOutcome, type StatusRule } from '../config/destination-kinds.ts';
+import { HTTP_TOKEN, PLACEHOLDER, StatusOutcome, type StatusRule } from '../config/destination-kinds.ts';
 import { ChangeOp, type ChangeEvent } from '../contract/change-event.ts';
 import { parseRetryAfter } from '../core/backoff.ts';
 import {
@@ -94,11 +94,6 @@ export interface HttpDestinationOptions {
 export const toHeaderValue = (value: string): string =>
   value.replace(/[^\x21-\x24\x26-\x7e]/gu, (char) => encodeURIComponent(char));
 
-/** `{name}` placeholders of a path template (the config's syntax). */
-const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9_]*)\}/g;
-
-/** What an HTTP header name may hold (RFC 9110 token characters). */
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 type RequestMapping = {
   readonly method: 'PUT' | 'PATCH' | 'POST';
@@ -156,7 +151,7 @@ const mergeHeaders = (target: Record<string, string>, source: Readonly<Record<st
  */
 const invalidHeaderOf = (headers: Readonly<Record<string, string>>): string | undefined => {
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) return 'a header name that is not an HTTP token';
+    if (!HTTP_TOKEN.test(name)) return 'a header name that is not an HTTP token';
     try {
       new Headers([[name, value]]);
     } catch {
@@ -178,7 +173,7 @@ const checkShape = (shape: unknown): RequestShape => {
     if (!isRecord(value)) throw transformError(`transform returned ${field} as ${kindOf(value)}, expected an object of strings`);
     const notString = Object.keys(value).find((name) => typeof value[name] !== 'string');
     if (notString !== undefined) {
-      const which = HEADER_NAME.test(notString) && notString.length <= 64 ? `${field}.${notString}` : `a value of ${field}`;
+      const which = HTTP_TOKEN.test(notString) && notString.length <= 64 ? `${field}.${notString}` : `a value of ${field}`;
       throw transformError(`transform returned ${which} as ${kindOf(value[notString])}, expected a string`);
     }
   }

@@ -56,20 +56,27 @@ const secretSchema = z
     error: 'expected a Secrets Manager secret name (letters, digits, /_+=.@-) or ARN',
   });
 
+/** A customer-managed KMS key, by its ARN (the pipeline's `kmsKeyArn`, a secret's `auth.kmsKeyArn`). */
+export const kmsKeyArnSchema = z
+  .string({ error: 'expected a KMS key ARN' })
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' });
+
 const authCommon = {
   secret: secretSchema,
   /** The customer-managed KMS key the secret is encrypted with, if any: the consumer gets kms:Decrypt on it. */
-  kmsKeyArn: z
-    .string({ error: 'expected a KMS key ARN' })
-    .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' })
-    .optional(),
+  kmsKeyArn: kmsKeyArnSchema.optional(),
   /** How long a read secret is used before it is read again (a 401 reads it again at once). */
   maxAgeSeconds: intInRange(1, 86_400).default(300),
 };
 
+/** The characters of an HTTP token (RFC 9110), such as a header name. */
+const TOKEN_CHARS = "A-Za-z0-9!#$%&'*+.^_`|~-";
+/** An HTTP token of any length. */
+export const HTTP_TOKEN = new RegExp(`^[${TOKEN_CHARS}]+$`);
+
 const headerNameSchema = z
   .string({ error: 'expected an HTTP header name' })
-  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { error: 'expected an HTTP header name (1 to 64 token characters)' });
+  .regex(new RegExp(`^[${TOKEN_CHARS}]{1,64}$`), { error: 'expected an HTTP header name (1 to 64 token characters)' });
 
 /**
  * A destination's credentials, each from one Secrets Manager secret: `bearer` (the secret is the
@@ -96,8 +103,8 @@ const authSchema = z.discriminatedUnion(
 );
 export type AuthConfig = z.output<typeof authSchema>;
 
-/** `{name}` placeholders of a path template. */
-const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9_]*)\}/g;
+/** `{name}` placeholders of a path template (the adapter fills them in with the same pattern). */
+export const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9_]*)\}/g;
 /** What every request can fill in without a transform. */
 export const BUILT_IN_PLACEHOLDERS: ReadonlySet<string> = new Set(['resourceType', 'id', 'version']);
 
@@ -177,10 +184,7 @@ const modulePathSchema = z
  */
 const versionPreconditionSchema = z.strictObject({
   /** The request header that carries the version. */
-  header: z
-    .string({ error: 'expected an HTTP header name' })
-    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { error: 'expected an HTTP header name (1 to 64 token characters)' })
-    .default('If-Match'),
+  header: headerNameSchema.default('If-Match'),
   /** `etag`: the version as a quoted entity tag (`"5"`), as If-Match expects; `plain`: `5`. */
   format: z.enum(['etag', 'plain'], { error: 'expected "etag" or "plain"' }).default('etag'),
   /** What the API answers when it holds this version or a newer one: skipped as stale. */

@@ -9,6 +9,7 @@ import {
   destinationKindSchemas,
   type HttpDestinationFields,
   isSecureOrLoopback,
+  kmsKeyArnSchema,
   placeholdersOf,
 } from './destination-kinds.ts';
 
@@ -308,10 +309,7 @@ export const PipelineConfigSchema = z
      * queues and the topic (see the README).
      * @default AWS-managed encryption
      */
-    kmsKeyArn: z
-      .string({ error: 'expected a KMS key ARN' })
-      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { error: 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)' })
-      .optional(),
+    kmsKeyArn: kmsKeyArnSchema.optional(),
     destinations: z
       .array(destinationSchema, { error: 'expected a list of destinations' })
       .min(1, { error: 'expected at least one destination' })

@@ -473,8 +473,8 @@ export const DESTINATIONS_PER_DASHBOARD = 10;
  * dashboardName(config, 0); // '<name>-<region>'
  * dashboardName(config, 1); // '<name>-<region>-2'
  */
-export const dashboardName = (config: Pick<PipelineConfig, 'name'>, index: number): string =>
-  `${config.name}-${Aws.REGION}${index === 0 ? '' : `-${index + 1}`}`;
+export const dashboardName = (config: Pick<PipelineConfig, 'name'>, index: number, region: string = Aws.REGION): string =>
+  `${config.name}-${region}${index === 0 ? '' : `-${index + 1}`}`;
 
 /**
  * The dashboard showing `destination`, as an alarm description names it: the region is the
@@ -485,7 +485,7 @@ export const dashboardName = (config: Pick<PipelineConfig, 'name'>, index: numbe
  */
 export const dashboardOf = (config: PipelineConfig, destination: DestinationConfig): string => {
   const page = Math.floor(config.destinations.findIndex((candidate) => candidate.name === destination.name) / DESTINATIONS_PER_DASHBOARD);
-  return `${config.name}-<region>${page === 0 ? '' : `-${page + 1}`}`;
+  return dashboardName(config, page, '<region>');
 };
 
 /** Props of {@link PipelineDashboards}. */

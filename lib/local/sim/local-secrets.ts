@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { basicAuthorization } from '../../adapters/http-auth.ts';
 import type { AuthConfig } from '../../config/destination-kinds.ts';
 import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import { awsClientConfig } from './emulators.ts';
@@ -33,7 +34,7 @@ const madeUp = (auth: AuthConfig): { readonly value: string; readonly authorizat
     case 'bearer':
       return { value: token, authorization: `Bearer ${token}` };
     case 'basic':
-      return { value: JSON.stringify({ username: 'sync-local', password: token }), authorization: `Basic ${Buffer.from(`sync-local:${token}`).toString('base64')}` };
+      return { value: JSON.stringify({ username: 'sync-local', password: token }), authorization: basicAuthorization('sync-local', token) };
     case 'api-key':
       return { value: token };
     case 'standard-webhooks':
