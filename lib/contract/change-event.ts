@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeValue, formatPath, safeParseWithIssues } from './validation.ts';
 
 /** What a change does to the record at the destination. */

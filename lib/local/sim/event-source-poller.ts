@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromSqsMessageAttributes } from '../../adapters/sqs-attributes.ts';
 import { invocationScope, type InvocationScope } from './invocation-scope.ts';
 import { intInRange, parseOrThrow } from '../../contract/validation.ts';
