@@ -2,6 +2,7 @@ import { IdempotencyItemAlreadyExistsError, IdempotencyRecordStatus } from '@aws
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../contract/change-event.ts';
+import { withoutStackTrace } from '../core/errors.ts';
 import type { SkipReason } from '../core/outcome.ts';
 import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
@@ -103,24 +104,38 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
           reason: decision.status,
           appliedVersion: decision.appliedVersion,
         };
-        throw new IdempotencyItemAlreadyExistsError(
-          `${idempotencyKey} is ${decision.status}: the destination holds version ${decision.appliedVersion}`,
-          new IdempotencyRecord({ idempotencyKey: record.idempotencyKey, status: IdempotencyRecordStatus.COMPLETED, responseData }),
+        throw withoutStackTrace(
+          () =>
+            new IdempotencyItemAlreadyExistsError(
+              `${idempotencyKey} is ${decision.status}: the destination holds version ${decision.appliedVersion}`,
+              new IdempotencyRecord({ idempotencyKey: record.idempotencyKey, status: IdempotencyRecordStatus.COMPLETED, responseData }),
+            ),
         );
       }
       case 'busy':
       case 'fenced':
-        throw new IdempotencyItemAlreadyExistsError(
-          decision.status === 'busy'
-            ? `${idempotencyKey}: another attempt holds the lease on this record`
-            : `${idempotencyKey}: the record is fenced until a call in doubt can no longer land`,
-          new IdempotencyRecord({
-            idempotencyKey: record.idempotencyKey,
-            status: IdempotencyRecordStatus.INPROGRESS,
-            inProgressExpiryTimestamp: decision.retryAt,
-          }),
+        throw withoutStackTrace(
+          () =>
+            new IdempotencyItemAlreadyExistsError(
+              decision.status === 'busy'
+                ? `${idempotencyKey}: another attempt holds the lease on this record`
+                : `${idempotencyKey}: the record is fenced until a call in doubt can no longer land`,
+              new IdempotencyRecord({
+                idempotencyKey: record.idempotencyKey,
+                status: IdempotencyRecordStatus.INPROGRESS,
+                inProgressExpiryTimestamp: decision.retryAt,
+              }),
+            ),
         );
     }
+  }
+
+  /**
+   * The record's key is the change's idempotency key, given at construction: no JMESPath over the
+   * payload and no hash (Powertools would otherwise search and md5 the input on every call).
+   */
+  protected override getHashedIdempotencyKey(_data: unknown): string {
+    return this.#options.idempotencyKey;
   }
 
   protected async _updateRecord(record: IdempotencyRecord): Promise<void> {

@@ -1,4 +1,3 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
@@ -42,19 +41,22 @@ interface RetryVisibility {
 /** How long a retry's visibility change waits for others to share its batch. */
 const RETRY_BATCH_WINDOW_MS = 20;
 
+/**
+ * The invocation's idempotency config: no `eventKeyJmesPath`, because the persistence layer is given
+ * the key itself (`LedgerPersistenceLayer` answers it without hashing); a JMESPath expression would
+ * build an interpreter on every record for nothing.
+ */
+const newIdempotencyConfig = (context: Context): IdempotencyConfig => {
+  const config = new IdempotencyConfig({});
+  config.registerLambdaContext(context);
+  return config;
+};
+
 /** What a probe found. */
 export type ProbeResult = 'closed' | 'still-open' | 'not-due' | 'not-open';
 
 /** Powertools' switch that would skip idempotency, and with it our version check. */
 const IDEMPOTENCY_DISABLED_ENV = 'POWERTOOLS_IDEMPOTENCY_DISABLED';
-
-/** Thrown inside the batch processor to mark a record for redelivery (partial batch response). */
-class RetryLaterError extends Error {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'RetryLaterError';
-  }
-}
 
 const countBy = <K extends string>(items: readonly K[]): Map<K, number> => {
   const counts = new Map<K, number>();
@@ -63,10 +65,18 @@ const countBy = <K extends string>(items: readonly K[]): Map<K, number> => {
 };
 
 /**
+ * The emitters of the breakdown metrics, one per (dimension, value): each is a Powertools single
+ * metric (it prints its own EMF document with the extra dimension as soon as a value is added),
+ * made once per handler instead of once per invocation and value, because building one reads the
+ * whole Powertools environment again. The dimensions' values are few (reasons, error classes).
+ */
+type BreakdownEmitters = Map<string, Metrics>;
+
+/**
  * Publishes one invocation's outcomes as EMF: counts with the `Destination` dimension, and per-reason
  * or per-error-class breakdowns as single metrics with one extra low-cardinality dimension.
  */
-const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcome[]): void => {
+const publishOutcomeMetrics = (metrics: Metrics, emitters: BreakdownEmitters, outcomes: readonly RecordOutcome[]): void => {
   const ofKind = <K extends RecordOutcome['kind']>(kind: K) =>
     outcomes.filter((outcome): outcome is Extract<RecordOutcome, { kind: K }> => outcome.kind === kind);
   const applied = ofKind('applied');
@@ -94,8 +104,15 @@ const publishOutcomeMetrics = (metrics: Metrics, outcomes: readonly RecordOutcom
 
   const breakdown = (name: MetricName, dimension: string, values: readonly string[]): void => {
     for (const [value, count] of countBy(values)) {
-      const single = metrics.singleMetric();
-      single.addDimension(dimension, value);
+      const emitterKey = `${dimension}\u0000${value}`;
+      let single = emitters.get(emitterKey);
+      if (single === undefined) {
+        single = metrics.singleMetric();
+        // A default dimension, not `addDimension`: publishing clears added dimensions, and this
+        // emitter publishes on every value for the handler's whole life.
+        single.setDefaultDimensions({ [dimension]: value });
+        emitters.set(emitterKey, single);
+      }
       single.addMetric(name, MetricUnit.Count, count);
     }
   };
@@ -151,7 +168,24 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     }
   };
 
+  const emitters: BreakdownEmitters = new Map();
+  /**
+   * Whether DEBUG lines print, read once per invocation (the level can change between invocations
+   * with Powertools' log sampling; asking the logger costs about as much as a log call would).
+   */
+  let debugLines = false;
+  const readDebugLines = (): void => {
+    const level = logger.getLevelName();
+    debugLines = level === 'DEBUG' || level === 'TRACE';
+  };
+
+  /**
+   * One line per record that failed (a retry is a warning, a dead letter an error); an applied or
+   * skipped record gets a DEBUG line, and every batch one INFO summary ({@link logBatchSummary}).
+   */
   const logOutcome = (outcome: RecordOutcome, correlationId: string, extra: Record<string, unknown> = {}): void => {
+    const quiet = outcome.kind !== 'dead-lettered' && outcome.kind !== 'retry';
+    if (quiet && !debugLines) return;
     const fields = {
       destination: deps.destinationName,
       ...outcome.ref,
@@ -165,7 +199,18 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     };
     if (outcome.kind === 'dead-lettered') logger.error('record dead-lettered', fields);
     else if (outcome.kind === 'retry') logger.warn('record will be retried', fields);
-    else logger.info(`record ${outcome.kind}`, fields);
+    else logger.debug(`record ${outcome.kind}`, fields);
+  };
+
+  /** The batch's INFO line: how its records ended, by outcome and reason. */
+  const logBatchSummary = (outcomes: readonly RecordOutcome[], refused: number): void => {
+    const byOutcome: Record<string, number> = {};
+    const skipped: Record<string, number> = {};
+    for (const outcome of outcomes) {
+      byOutcome[outcome.kind] = (byOutcome[outcome.kind] ?? 0) + 1;
+      if (outcome.kind === 'skipped') skipped[outcome.reason] = (skipped[outcome.reason] ?? 0) + 1;
+    }
+    logger.info('batch processed', { destination: deps.destinationName, records: outcomes.length, ...byOutcome, ...(outcomes.some((o) => o.kind === 'skipped') ? { skippedBy: skipped } : {}), ...(refused > 0 ? { deferralsRefused: refused } : {}) });
   };
 
   const now = deps.now ?? Date.now;
@@ -265,10 +310,11 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   const handleBatch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // Every log line of this invocation carries its request id, so a lost invocation can be traced.
     logger.addContext(context);
-    const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', throwOnNoIdempotencyKey: true });
-    idempotencyConfig.registerLambdaContext(context);
+    readDebugLines();
+    const idempotencyConfig = newIdempotencyConfig(context);
     const ended: Array<{ record: SQSRecord; outcome: RecordOutcome }> = [];
-    const processor = new BatchProcessor(EventType.SQS);
+    /** The records SQS is to deliver again: the partial batch response. */
+    const failed: string[] = [];
     // readChangeMessage never throws: a bad body becomes a rejection, dead-lettered by its record.
     const receivedAt = now();
     const parsed = new Map(event.Records.map((record) => [record, readChangeMessage(record.body, receivedAt)]));
@@ -291,19 +337,29 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       if (outcome.kind !== 'deferred') logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId);
       if (outcome.kind === 'retry') {
         retries.add({ receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
-        throw new RetryLaterError(outcome.message);
+        failed.push(record.messageId);
       }
     };
 
     try {
-      const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      // Every record at once, as Powertools' BatchProcessor does; `turns` orders those of one record.
+      // processRecord ends every path in an outcome, so a throw here is a bug: that record comes back.
+      await Promise.all(
+        event.Records.map((record) =>
+          recordHandler(record).catch((error: unknown) => {
+            failed.push(record.messageId);
+            logger.error('record failed unexpectedly', { destination: deps.destinationName, messageId: record.messageId, error: error instanceof Error ? error.message : String(error) });
+          }),
+        ),
+      );
       const refused = await settleQueue(ended, retries);
-      return { batchItemFailures: [...response.batchItemFailures, ...refused.map((itemIdentifier) => ({ itemIdentifier }))] };
+      logBatchSummary(ended.map(({ outcome }) => outcome), refused.length);
+      return { batchItemFailures: [...failed, ...refused].map((itemIdentifier) => ({ itemIdentifier })) };
     } finally {
       await endGate(gate, openAtStart).catch((error: unknown) =>
         logger.error('could not count the calls for the breaker', { destination: deps.destinationName, error: error instanceof Error ? error.message : String(error) }),
       );
-      publishOutcomeMetrics(metrics, ended.map(({ outcome }) => outcome));
+      publishOutcomeMetrics(metrics, emitters, ended.map(({ outcome }) => outcome));
       metrics.publishStoredMetrics();
     }
   };
@@ -317,6 +373,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
    */
   const probe = async (context: Context): Promise<ProbeResult> => {
     logger.addContext(context);
+    readDebugLines();
     const gate = newGate(1);
     if (gate === undefined || deps.breaker === undefined || deps.control === undefined) return 'not-open';
     const state = await gate.begin();
@@ -347,8 +404,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
         eventSourceARN: '',
         awsRegion: '',
       };
-      const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', throwOnNoIdempotencyKey: true });
-      idempotencyConfig.registerLambdaContext(context);
+      const idempotencyConfig = newIdempotencyConfig(context);
       const outcome = await handleRecord(record, idempotencyConfig, readChangeMessage(record.body, at), gate);
       logOutcome(outcome, record.messageAttributes?.correlationId?.stringValue ?? record.messageId, { probe: true });
       const retries = retryVisibility();
@@ -356,7 +412,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       const refused = await settleQueue([{ record, outcome }], retries);
       if (outcome.kind !== 'retry' && refused.length === 0) await deps.queue.delete(record.receiptHandle);
       working = outcome.kind === 'applied' || outcome.kind === 'skipped' || outcome.kind === 'dead-lettered';
-      publishOutcomeMetrics(metrics, [outcome]);
+      publishOutcomeMetrics(metrics, emitters, [outcome]);
     }
     await gate.end();
     if (working) {

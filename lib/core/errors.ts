@@ -251,3 +251,21 @@ export const statusError = (
  */
 export const transportError = (message: string, error: unknown): DestinationError =>
   new DestinationError(message, { errorClass: classifyTransportError(error), cause: error, outcomeUnknown: isTransportOutcomeUnknown(error) });
+
+/**
+ * Builds an error without capturing a stack trace, for errors that signal an expected outcome (a
+ * duplicate, a stale version, a retry later) rather than a fault: capturing the stack is most of the
+ * cost of an error, and nobody reads these stacks. The previous limit is restored even if `build` throws.
+ *
+ * @example
+ * throw withoutStackTrace(() => new IdempotencyItemAlreadyExistsError(message, existing));
+ */
+export const withoutStackTrace = <E extends Error>(build: () => E): E => {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+};
