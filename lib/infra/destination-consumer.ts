@@ -5,7 +5,7 @@ import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { type Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -14,6 +14,7 @@ import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
 import type { AuthConfig } from '../config/destination-kinds.ts';
+import { consumerBundling, CONSUMER_RUNTIME_ENVIRONMENT } from './consumer-bundling.ts';
 import { consumerEntryFor } from './consumer-entry.ts';
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
@@ -184,21 +185,9 @@ export class DestinationConsumer extends Construct {
       timeout: Duration.seconds(destination.functionTimeoutSeconds),
       role,
       logGroup,
-      environment: { ...consumerEnvironment, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        // Stack traces need the mappings, not the sources; leaving them out halves the asset.
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // The SDK version the handler was tested with, not whatever the runtime ships that week.
-        bundleAwsSDK: true,
-        // CommonJS dependencies bundled into ESM still call `require` for Node built-ins.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
+      environment: { ...consumerEnvironment, ...CONSUMER_RUNTIME_ENVIRONMENT },
+      // One definition, which the benchmark bundles with too (lib/local/bench/bundle-size.ts).
+      bundling: consumerBundling(),
     });
 
     // Least privilege: the version check is a conditional UpdateItem, and GetItem serves a ledger
