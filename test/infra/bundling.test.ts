@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginLoadError } from '../../lib/adapters/plugin-loader.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { type DestinationConfig, parsePipelineConfig, type PipelineConfig, serializeDestinationConfig } from '../../lib/config/pipeline-config.ts';
+import { consumerBundling, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor } from '../../lib/infra/consumer-bundling.ts';
 import { consumerEntryFor, GENERATED_ENTRY_DIR } from '../../lib/infra/consumer-entry.ts';
 import { SyncPipelineStack } from '../../lib/infra/index.ts';
+import { benchEsbuildOptions, BenchEntry, buildBenchBundle, consumerFunctionEnvironment } from '../../lib/local/bench/bundle-size.ts';
 import { cdkContext, newApp } from '../helpers/infra.ts';
 
 const SHARED_ENTRY = join(import.meta.dirname, '..', '..', 'lambdas', 'consumer', 'handler.ts');
@@ -80,7 +82,7 @@ const coldStart = (bundle: string, destination: DestinationConfig) => {
 };
 
 describe('Bundling of user modules into the consumers', () => {
-  it("bundles each destination's user module into its own consumer only (one synth with esbuild)", () => {
+  it("bundles each destination's user module into its own consumer only, the shared entry as the bench does (one synth with esbuild)", async () => {
     // Prepare: cdk.json's context without the bundling override, so every consumer is bundled.
     const app = new App({ outdir, context: { ...cdkContext } });
     const stack = new SyncPipelineStack(app, 'BundlingTest', { config });
@@ -115,6 +117,9 @@ describe('Bundling of user modules into the consumers', () => {
     for (const destination of config.destinations) {
       expect(coldStart(join(assetDir(destination.name), 'index.mjs'), destination)).toEqual({ status: 0, stdout: 'function', stderr: '' });
     }
+    // The bench bundles the shared entry (erp's) with the construct's settings: the same code, byte for byte.
+    const bench = await buildBenchBundle('ours', 'bundled', join(outdir, 'bench-ours'));
+    expect(readFileSync(bench.file, 'utf8') === readFileSync(join(assetDir('erp'), 'index.mjs'), 'utf8')).toBe(true);
   });
 
   it('generates one entry per user module, at the same path for the same config, under the directory cdk runs in', () => {
@@ -165,5 +170,45 @@ describe('Bundling of user modules into the consumers', () => {
     // Assess
     expect(synth).toThrow(PluginLoadError);
     expect(synth).toThrow(/^destinations\[1\]\.transform: \.\/transforms\/missing-crm\.ts not found \(paths are relative to the directory cdk runs in\)$/);
+  });
+});
+
+describe('The consumer bundling settings, one definition for the construct and the bench', () => {
+  it("gives the function the runtime environment and the variables the bench's cold init sets", () => {
+    // Prepare
+    const plainOnly = parsePipelineConfig({
+      name: 'env-test',
+      destinations: [{ name: 'erp', kind: 'http', baseUrl: 'https://erp.example.com', resourceTypes: ['order'] }],
+    });
+
+    // Act
+    const stack = new SyncPipelineStack(newApp(), 'EnvTest', { config: plainOnly });
+    const [fn] = Object.values(Template.fromStack(stack.pipeline.destinations.get('erp')!.stack).findResources('AWS::Lambda::Function'));
+    const variables = fn!.Properties.Environment.Variables as Record<string, unknown>;
+
+    // Assess
+    expect(variables.NODE_OPTIONS).toBe(CONSUMER_RUNTIME_ENVIRONMENT.NODE_OPTIONS);
+    expect(Object.keys(variables).sort()).toEqual(Object.keys(consumerFunctionEnvironment()).sort());
+  });
+
+  it("derives the bench's esbuild options from the construct's bundling object, the SDK bundled or external", () => {
+    // Act
+    const bundled = benchEsbuildOptions('ours', 'bundled', '/out');
+    const external = benchEsbuildOptions('ours', 'external', '/out');
+
+    // Assess
+    expect(bundled).toEqual(esbuildOptionsFor(consumerBundling('bundled'), { entry: BenchEntry.ours, outfile: join('/out', 'index.mjs'), absWorkingDir: bundled.absWorkingDir! }));
+    expect(bundled).toMatchObject({ bundle: true, platform: 'node', format: 'esm', target: 'node24', minify: true, sourcemap: true, sourcesContent: false, mainFields: ['module', 'main'], external: [] });
+    expect(bundled.banner?.js).toBe(consumerBundling().banner);
+    expect(external.external).toEqual(['@aws-sdk/*']);
+    expect(consumerBundling('external')).toMatchObject({ bundleAwsSDK: false, externalModules: ['@aws-sdk/*'] });
+  });
+
+  it('refuses a bundling prop the bench does not translate', () => {
+    // Act
+    const options = () => esbuildOptionsFor({ ...consumerBundling(), nodeModules: ['sharp'] }, { entry: '/in.ts', outfile: '/out/index.mjs' });
+
+    // Assess
+    expect(options).toThrow('esbuildOptionsFor does not translate the bundling props nodeModules');
   });
 });

@@ -4,6 +4,7 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ConsumerEnv } from '../../config/consumer-env.ts';
 import { ChangeOp, parseChangeEvent, type ChangeEvent } from '../../contract/change-event.ts';
 import { MetricName } from '../../core/metrics.ts';
 
@@ -168,3 +169,19 @@ export const httpSeedClient = (baseUrl: string): SeedClient => {
     },
   };
 };
+
+/**
+ * Environment variables the baseline's Lambda entry (`seed-baseline-entry.ts`) reads at cold start,
+ * set as the construct sets the consumer's: ours where they mean the same (the DLQ, and the Powertools
+ * settings both read), the baseline's own for its idempotency table (keyed `id`, as Powertools
+ * expects, not our ledger) and its destination.
+ */
+export const SeedBaselineEnv = {
+  IDEMPOTENCY_TABLE_NAME: 'SEED_IDEMPOTENCY_TABLE_NAME',
+  DEAD_LETTER_QUEUE_URL: ConsumerEnv.DEAD_LETTER_QUEUE_URL,
+  /** The destination's base URL, for {@link httpSeedClient}. */
+  DESTINATION_BASE_URL: 'SEED_DESTINATION_BASE_URL',
+  METRICS_NAMESPACE: ConsumerEnv.METRICS_NAMESPACE,
+  SERVICE_NAME: ConsumerEnv.SERVICE_NAME,
+  LOG_LEVEL: ConsumerEnv.LOG_LEVEL,
+} as const;
