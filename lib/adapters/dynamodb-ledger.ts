@@ -1,4 +1,5 @@
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   GetItemCommand,
   UpdateItemCommand,
@@ -51,6 +52,9 @@ const toEntry = (item: Record<string, AttributeValue> | undefined): LedgerEntry 
       : { lease: { token: leaseToken, key: item.leaseKey?.S ?? '', version: leaseVersion, expiresAt: leaseExpiresAt } }),
   };
 };
+
+/** Keys per BatchGetItem request. */
+const BATCH_GET_LIMIT = 100;
 
 /** Attributes of a lease; commit and release remove them all. */
 const LEASE_ATTRIBUTES = 'leaseToken, leaseKey, leaseVersion, leaseExpiresAt';
@@ -177,6 +181,26 @@ export class DynamoDbLedgerStore implements LedgerStore {
       new GetItemCommand({ TableName: this.#tableName, Key: key(record), ConsistentRead: true }),
     );
     return toEntry(result.Item);
+  }
+
+  /**
+   * BatchGetItem, strongly consistent, up to 100 keys a request (DynamoDB's limit). Keys DynamoDB
+   * leaves unprocessed (throttling) are not retried: they are simply not in the result, so their
+   * records take the conditional write as they would without the read.
+   */
+  public async readMany(records: readonly LedgerRecordKey[]): Promise<ReadonlyMap<string, LedgerEntry>> {
+    const entries = new Map<string, LedgerEntry>();
+    const keys = [...new Set(records.map(ledgerKey))];
+    for (let at = 0; at < keys.length; at += BATCH_GET_LIMIT) {
+      const chunk = keys.slice(at, at + BATCH_GET_LIMIT).map((ledgerKeyValue) => ({ [LEDGER_KEY_ATTRIBUTE]: { S: ledgerKeyValue } }));
+      const result = await this.#client.send(new BatchGetItemCommand({ RequestItems: { [this.#tableName]: { Keys: chunk, ConsistentRead: true } } }));
+      for (const item of result.Responses?.[this.#tableName] ?? []) {
+        const entry = toEntry(item);
+        const itemKey = item[LEDGER_KEY_ATTRIBUTE]?.S;
+        if (entry !== undefined && itemKey !== undefined) entries.set(itemKey, entry);
+      }
+    }
+    return entries;
   }
 
   public async markSeen(record: LedgerRecordKey, version: number): Promise<void> {

@@ -53,6 +53,15 @@ export class InMemoryLedgerStore implements LedgerStore {
     return this.#entries.get(ledgerKey(record));
   }
 
+  public async readMany(records: readonly LedgerRecordKey[]): Promise<ReadonlyMap<string, LedgerEntry>> {
+    const entries = new Map<string, LedgerEntry>();
+    for (const record of records) {
+      const entry = this.#entries.get(ledgerKey(record));
+      if (entry !== undefined) entries.set(ledgerKey(record), entry);
+    }
+    return entries;
+  }
+
   public async markSeen(record: LedgerRecordKey, version: number): Promise<void> {
     const entry = this.#entries.get(ledgerKey(record));
     if (entry?.seenVersion !== undefined && entry.seenVersion >= version) return;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../contract/change-event.ts';
 import { withoutStackTrace } from '../core/errors.ts';
 import type { SkipReason } from '../core/outcome.ts';
-import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
+import { decideLease, isSkipDecision, type LeaseDecision, type LedgerEntry, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
 /** What a change's idempotent application returns, and what a duplicate gets back. */
 export type ApplyResult =
@@ -37,6 +37,12 @@ export interface LedgerPersistenceLayerOptions {
   /** A fresh lease token per acquisition. @default crypto.randomUUID */
   readonly newLeaseToken?: () => string;
   readonly now?: () => number;
+  /**
+   * The record's entry as a batch read found it before this attempt (see `SkipShareEstimate`). When
+   * it already says the change is skipped, no lease is tried: the fields a skip rests on only grow,
+   * so the conditional write would say so too, at five times the price. @default none (always try)
+   */
+  readonly known?: LedgerEntry;
 }
 
 /**
@@ -89,7 +95,11 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
     const expiresAt = Math.min(now + this.#options.leaseDurationMs, record.inProgressExpiryTimestamp ?? Number.POSITIVE_INFINITY);
     const { ledger, record: recordKey, event, idempotencyKey, settleMs } = this.#options;
     const token = this.#newLeaseToken();
-    const decision = await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs);
+    const known = this.#options.known === undefined ? undefined : decideLease(this.#options.known, { version: event.version }, now);
+    const decision =
+      known !== undefined && isSkipDecision(known)
+        ? known
+        : await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs);
     this.#lastDecision = decision;
     switch (decision.status) {
       case 'acquired':

@@ -9,11 +9,12 @@ import { readChangeMessage } from '../core/message-body.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import type { RecordOutcome } from '../core/outcome.ts';
 import { isBreakerOpen, probeDue, type BreakerSettings, type DestinationControlStore, type EventSourceSwitch, type RateLimitSettings } from '../core/destination-control.ts';
+import { SkipShareEstimate } from '../core/ledger.ts';
 import { sleep } from '../core/sleep.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 import { isProbeEvent } from '../config/probe-event.ts';
 import { deferredMessage } from './deferral.ts';
-import { processRecord, type RecordProcessorDeps } from './process-record.ts';
+import { normalizeChange, processRecord, type KnownEntries, type RecordProcessorDeps } from './process-record.ts';
 import { CallTally, SendGate, type GateSummary } from './send-gate.ts';
 
 export interface ConsumerHandlerDeps extends RecordProcessorDeps {
@@ -156,9 +157,10 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     idempotencyConfig: IdempotencyConfig,
     parsed: ParsedChangeEvent,
     gate: SendGate | undefined,
+    known?: KnownEntries,
   ): Promise<RecordOutcome> => {
     try {
-      return await processRecord(record, deps, idempotencyConfig, parsed, gate);
+      return await processRecord(record, deps, idempotencyConfig, parsed, gate, known);
     } catch (error) {
       // Only reached when even the dead-letter send failed: keep the message on the queue.
       const message = error instanceof Error ? error.message : String(error);
@@ -169,6 +171,28 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   };
 
   const emitters: BreakdownEmitters = new Map();
+  const skipShare = new SkipShareEstimate();
+
+  /**
+   * The batch's ledger entries, read at once before any lease, when the stream lately skipped enough
+   * records for the read to pay (see `SkipShareEstimate`); undefined otherwise. A failed read only
+   * costs the saving: every record then takes the conditional write.
+   */
+  const readKnownEntries = async (messages: Iterable<ParsedChangeEvent>): Promise<KnownEntries | undefined> => {
+    if (!skipShare.preReadPays || deps.ledger.readMany === undefined) return undefined;
+    const records = [...messages].flatMap((message) =>
+      message.ok && deps.resourceTypes.has(message.event.resourceType)
+        ? [{ destination: deps.destinationName, resourceType: message.event.resourceType, id: normalizeChange(deps, message.event).id }]
+        : [],
+    );
+    if (records.length === 0) return undefined;
+    try {
+      return await deps.ledger.readMany(records);
+    } catch (error) {
+      logger.warn('could not read the batch ledger entries; every record takes the conditional write', { destination: deps.destinationName, error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+  };
   /**
    * Whether DEBUG lines print, read once per invocation (the level can change between invocations
    * with Powertools' log sampling; asking the logger costs about as much as a log call would).
@@ -319,6 +343,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
     const receivedAt = now();
     const parsed = new Map(event.Records.map((record) => [record, readChangeMessage(record.body, receivedAt)]));
     const turns = planRecordTurns(parsed);
+    const known = await readKnownEntries(parsed.values());
     const gate = newGate(event.Records.length);
     const retries = retryVisibility();
     const openAtStart = gate === undefined ? false : isBreakerOpen(await gate.begin());
@@ -328,7 +353,7 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
       await turn?.ready;
       let outcome: RecordOutcome;
       try {
-        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? readChangeMessage(record.body, receivedAt), gate);
+        outcome = await handleRecord(record, idempotencyConfig, parsed.get(record) ?? readChangeMessage(record.body, receivedAt), gate, known);
       } finally {
         turn?.done();
       }
@@ -353,7 +378,9 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
         ),
       );
       const refused = await settleQueue(ended, retries);
-      logBatchSummary(ended.map(({ outcome }) => outcome), refused.length);
+      const outcomes = ended.map(({ outcome }) => outcome);
+      skipShare.observe({ skipped: outcomes.filter((o) => o.kind === 'skipped').length, records: outcomes.filter((o) => o.ref.resourceType !== undefined).length });
+      logBatchSummary(outcomes, refused.length);
       return { batchItemFailures: [...failed, ...refused].map((itemIdentifier) => ({ itemIdentifier })) };
     } finally {
       await endGate(gate, openAtStart).catch((error: unknown) =>

@@ -6,7 +6,7 @@ import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, R
 import { buildDeadLetter, DeadLetterReason } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
-import type { LeaseDecision, LedgerStore } from '../core/ledger.ts';
+import { ledgerKey, type LeaseDecision, type LedgerEntry, type LedgerStore } from '../core/ledger.ts';
 import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from '../core/outcome.ts';
 import type { RecordQueue } from '../core/record-queue.ts';
 import { sleep, type Sleep } from '../core/sleep.ts';
@@ -46,6 +46,9 @@ export interface RecordProcessorDeps {
   /** Backlog coalescing (see the destination's `coalescing`). @default off */
   readonly coalescing?: { readonly backlogAgeMs: number; readonly holdSeconds: number };
 }
+
+/** Ledger entries a batch read found before the records' attempts, by `ledgerKey` (see `SkipShareEstimate`). */
+export type KnownEntries = ReadonlyMap<string, LedgerEntry>;
 
 /** What one delivery of a record works with: its deps with the defaults resolved, and its delivery facts. */
 interface Delivery {
@@ -174,9 +177,19 @@ type ValidatedChange =
   | { readonly ok: true; readonly event: ChangeEvent; readonly ref: RecordRef }
   | { readonly ok: false; readonly ref: RecordRef; readonly reason: DeadLetterReason; readonly message: string };
 
+/**
+ * The change as this destination handles it: its id normalized as configured (`idNormalization`), so
+ * that the ledger record, the lease and the call all name the same record.
+ *
+ * @example
+ * normalizeChange({ idNormalization: 'NFC' }, event).id; // event.id in NFC
+ */
+export const normalizeChange = (deps: Pick<RecordProcessorDeps, 'idNormalization'>, event: ChangeEvent): ChangeEvent =>
+  deps.idNormalization === 'NFC' ? { ...event, id: event.id.normalize('NFC') } : event;
+
 const validateChange = (parsed: ParsedChangeEvent, deps: RecordProcessorDeps, messageId: string): ValidatedChange => {
   if (!parsed.ok) return { ok: false, ref: { messageId }, reason: parsed.rejection.reason, message: parsed.rejection.detail };
-  const event: ChangeEvent = deps.idNormalization === 'NFC' ? { ...parsed.event, id: parsed.event.id.normalize('NFC') } : parsed.event;
+  const event = normalizeChange(deps, parsed.event);
   const ref: RecordRef = { messageId, resourceType: event.resourceType, id: event.id, version: event.version };
   if (!deps.resourceTypes.has(event.resourceType)) {
     // A direct SQS publisher must not make the consumer write to a path the destination was not given.
@@ -294,13 +307,16 @@ const endedOutcome = (delivery: Delivery, ref: RecordRef, event: ChangeEvent, re
  * decision. A busy record is waited for a few times within the invocation, each pause leaving room
  * for a whole lease.
  */
-const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: RecordRef): Promise<RecordOutcome> => {
+const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: RecordRef, known: KnownEntries | undefined): Promise<RecordOutcome> => {
   const { deps, idempotencyConfig, now } = delivery;
   const key = idempotencyKey(deps.destinationName, event);
   let state: AttemptState = { callErrors: [] };
+  const record = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
+  const knownEntry = known?.get(ledgerKey(record));
   const persistenceStore = new LedgerPersistenceLayer({
     ledger: deps.ledger,
-    record: { destination: deps.destinationName, resourceType: event.resourceType, id: event.id },
+    record,
+    ...(knownEntry === undefined ? {} : { known: knownEntry }),
     event,
     idempotencyKey: key,
     leaseDurationMs: deps.leaseDurationMs,
@@ -376,6 +392,7 @@ export const processRecord = async (
   idempotencyConfig: IdempotencyConfig,
   parsed: ParsedChangeEvent,
   gate?: SendGate,
+  known?: KnownEntries,
 ): Promise<RecordOutcome> => {
   const delivery = startDelivery(record, deps, idempotencyConfig, gate);
   const change = validateChange(parsed, deps, record.messageId);
@@ -391,5 +408,5 @@ export const processRecord = async (
     const message = `only ${delivery.remainingMs()} ms left in the invocation, less than one lease (${deps.leaseDurationMs} ms)`;
     return carryOutFailure(delivery, change.ref, { kind: 'invocation-ending', message });
   }
-  return attemptUnderLease(delivery, change.event, change.ref);
+  return attemptUnderLease(delivery, change.event, change.ref, known);
 };

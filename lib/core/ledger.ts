@@ -116,6 +116,13 @@ export interface LedgerStore {
   /** Ends the lease without changing the applied version (the call failed or was refused). */
   release(record: LedgerRecordKey, token: string, end?: LeaseEnd): Promise<void>;
   read(record: LedgerRecordKey): Promise<LedgerEntry | undefined>;
+  /**
+   * Reads many records' entries at once, each as strongly consistent as {@link read}, keyed by
+   * {@link ledgerKey}. A record missing from the result is one the store has no entry for, or did not
+   * get to (a batch read may leave keys unprocessed): either way nothing is known of it. A store that
+   * cannot read in batches leaves this out, and every record then goes to {@link acquireLease}.
+   */
+  readMany?(records: readonly LedgerRecordKey[]): Promise<ReadonlyMap<string, LedgerEntry>>;
   /** Raises `seenVersion` to `version` if it is lower (or absent); one write, no lease needed. */
   markSeen(record: LedgerRecordKey, version: number): Promise<void>;
 }
@@ -123,3 +130,53 @@ export interface LedgerStore {
 /** The ledger's partition key for a record; unambiguous, as destination and type cannot hold '#' and the id comes last. */
 export const ledgerKey = (record: LedgerRecordKey): string =>
   `${record.destination}#${record.resourceType}#${record.id}`;
+
+/** Whether a decision skips the change: the destination holds it or a newer version, or a newer one waits. */
+export const isSkipDecision = (decision: LeaseDecision): decision is Extract<LeaseDecision, { status: 'duplicate' | 'stale' | 'superseded' }> =>
+  decision.status === 'duplicate' || decision.status === 'stale' || decision.status === 'superseded';
+
+/**
+ * Reading a record costs a fifth of writing it (on-demand, a read unit is $0.125 and a write unit
+ * $0.625 per million in us-east-1; provisioned capacity has the same ratio), and a failed conditional
+ * write costs a whole write unit. Reading a batch's entries first therefore pays when more than this
+ * share of its records turn out skipped.
+ */
+export const PRE_READ_BREAK_EVEN_SKIP_SHARE = 0.2;
+
+/** How fast the estimate follows the stream: the weight of the latest batch. */
+const SKIP_SHARE_WEIGHT = 0.2;
+
+/**
+ * The share of records a consumer has lately found skipped (duplicates, stale and superseded
+ * versions), as an exponentially weighted average over its batches, and whether reading the next
+ * batch's ledger entries before taking leases pays (see {@link PRE_READ_BREAK_EVEN_SKIP_SHARE}). It
+ * starts at 0: a stream is taken as clean until it shows otherwise.
+ *
+ * Skipping on an earlier read is safe because every field a skip depends on only grows
+ * (`appliedVersion`, `claimedVersion`, `seenVersion`; an operator's resync steps them back before it
+ * re-sends, and the read is strongly consistent): what an earlier read says is skipped, the ledger
+ * says is skipped now.
+ *
+ * @example
+ * const estimate = new SkipShareEstimate();
+ * estimate.observe({ skipped: 6, records: 10 });
+ * estimate.preReadPays; // false: one batch moves the estimate to 0.12
+ */
+export class SkipShareEstimate {
+  #share = 0;
+
+  /** The estimated share of skipped records. */
+  public get share(): number {
+    return this.#share;
+  }
+
+  public get preReadPays(): boolean {
+    return this.#share > PRE_READ_BREAK_EVEN_SKIP_SHARE;
+  }
+
+  /** Takes in one batch's outcomes: of `records` valid changes, `skipped` were skipped. */
+  public observe(batch: { readonly skipped: number; readonly records: number }): void {
+    if (batch.records <= 0) return;
+    this.#share += SKIP_SHARE_WEIGHT * (batch.skipped / batch.records - this.#share);
+  }
+}

@@ -190,13 +190,13 @@ export class DestinationConsumer extends Construct {
       bundling: consumerBundling(),
     });
 
-    // Least privilege: the version check is a conditional UpdateItem, and GetItem serves a ledger
-    // read; no Put, Delete, Query or Scan; and only on this destination's items (every key it writes,
+    // Least privilege: the version check is a conditional UpdateItem, and GetItem and BatchGetItem
+    // serve ledger reads (a batch's entries are read at once when the stream skips many); no Put, Delete, Query or Scan; and only on this destination's items (every key it writes,
     // its records' and its control item, starts with `<destination>#`, and `#` cannot appear in a
     // destination name, so `crm#*` never matches an item of `crm-eu`).
     role.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
         resources: [props.ledgerTable.tableArn],
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${ledgerKeyPrefix(destination)}*`] } },
       }),

@@ -135,7 +135,9 @@ const startConsumers = ({ config, options, resources, sqs, dynamodb, faults, out
         deadLetterQueueUrl: queues.deadLetterQueueUrl,
         metricsNamespace: config.metricsNamespace,
         serviceName: consumerServiceName(config, destination),
-        logLevel: config.logLevel,
+        // Every record's line, as the oracles need (an invocation that dies never publishes its
+        // metrics, but its lines survive); the log file keeps only those at the config's level.
+        logLevel: 'DEBUG',
         dynamodb,
         sqs,
         plugins: plugins.get(destination.name) ?? {},
@@ -469,7 +471,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
   const faultTimers = (options.faultSchedule ?? []).map((change) => setTimeout(() => fakeApi.setFailures(change.destination, change.failures), change.atMs));
   const emf = new EmfStore();
   const logFile = options.logFile ?? 'reports/local-run.log';
-  const output = captureConsumerOutput({ emf, logFile });
+  const output = captureConsumerOutput({ emf, logFile, fileLevel: options.config.logLevel });
   // The first line names the run, so the log and the HTML report can be told to belong together.
   output.log(JSON.stringify({ level: 'INFO', message: 'local run started', runId, startedAt: new Date(startedAt).toISOString() }));
   const faults = createCallFaults({

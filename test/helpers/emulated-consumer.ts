@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
@@ -12,6 +13,9 @@ export interface EmulatedConsumer {
   readonly handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   readonly fakeApi: FakeApi;
   readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  /** The version ledger's table. */
+  readonly tableName: string;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
   stop(): Promise<void>;
@@ -81,6 +85,8 @@ export const startEmulatedConsumer = async (
     handler,
     fakeApi,
     sqs,
+    dynamodb,
+    tableName: resources.tableName,
     queueUrl: queues.queueUrl,
     deadLetterQueueUrl: queues.deadLetterQueueUrl,
     stop: async () => {

@@ -69,15 +69,17 @@ describe("A consumer's IAM policy on the ledger table", () => {
     }
   });
 
-  it.each(['crm', 'crm-eu', 'crm2', 'erp'])('lets %s read and conditionally update its own items, the control item among them', (name) => {
+  it.each(['crm', 'crm-eu', 'crm2', 'erp'])('lets %s read (one item or a batch) and conditionally update its own items, the control item among them', (name) => {
     // Prepare
     const { statements, tableArn } = policies.get(name)!;
 
     // Act
-    const verdicts = keysOf(name).flatMap((key) => ['dynamodb:GetItem', 'dynamodb:UpdateItem'].map((action) => allows(statements, { action, tableArn, key })));
+    const verdicts = keysOf(name).flatMap((key) =>
+      ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'].map((action) => allows(statements, { action, tableArn, key })),
+    );
 
     // Assess
-    expect(verdicts).toEqual([true, true, true, true, true, true]);
+    expect(verdicts).toEqual([true, true, true, true, true, true, true, true, true]);
   });
 
   it.each(['crm', 'crm-eu', 'crm2', 'erp'])("keeps %s from every other destination's items, whatever the action", (name) => {

@@ -1,8 +1,9 @@
 import { readDeadLetter, receiveAll } from '../../lib/ops/dead-letters.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { serializeChangeEvent } from '../../lib/contract/change-event.ts';
 import { startEmulatedConsumer, type EmulatedConsumer } from '../helpers/emulated-consumer.ts';
 import { changeEvent, lambdaContext, sqsEvent, sqsRecord } from '../helpers/factories.ts';
+import { DynamoDbLedgerStore } from '../../lib/adapters/dynamodb-ledger.ts';
 
 const WRITE_COMMANDS = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand', 'TransactWriteItemsCommand']);
 
@@ -50,6 +51,51 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
     process.stderr.write(
       `DynamoDB writes per record: applied ${writesPerApplied}, duplicate ${writesPerDuplicate}, stale ${writesPerStale}; external API reads ${consumer.fakeApi.stats().reads}\n`,
     );
+  });
+
+  it('reads a batch\'s ledger entries first once the stream skips more than a fifth of its records, so a duplicate or stale record then costs no write, and a resync still goes through', async () => {
+    // Prepare: a consumer of its own (what it learnt of the stream lives in its handler), new
+    // versions, then duplicate batches until the estimate passes the break-even
+    const own: string[] = [];
+    const fresh = Array.from({ length: 10 }, (_, i) => `pre-read-${i}`);
+    const learner = await startEmulatedConsumer({ logLevel: 'ERROR', onDynamoDbCommand: (name) => own.push(name) });
+    onTestFinished(() => learner.stop());
+    const count = (name: string) => own.filter((command) => command === name).length;
+    const run = async (version: number) => {
+      own.length = 0;
+      const response = await learner.handler(batchOf(fresh, version), lambdaContext());
+      expect(response.batchItemFailures).toEqual([]);
+      return { writes: own.filter((name) => WRITE_COMMANDS.has(name)).length, batchReads: count('BatchGetItemCommand') };
+    };
+    const applied = await run(5);
+    const learning = [await run(5), await run(5)];
+
+    // Act
+    const duplicates = await run(5);
+    const stale = await run(4);
+    const ledger = new DynamoDbLedgerStore({ client: learner.dynamodb, tableName: learner.tableName });
+    const reopened = await ledger.reopenForResync({ destination: 'crm', resourceType: 'contact', id: fresh[0]! }, 5, Date.now());
+    const resent = await run(5);
+    const newer = await run(6);
+
+    // Assess: no batch read while the stream looked clean, none until the share passed 0.2
+    expect(applied).toEqual({ writes: expect.any(Number), batchReads: 0 });
+    expect(learning.map((batch) => batch.batchReads)).toEqual([0, 0]);
+    expect(learning.map((batch) => batch.writes)).toEqual([10, 10]);
+    // Skipped on the batch read: one request, no write
+    expect(duplicates).toEqual({ writes: 0, batchReads: 1 });
+    expect(stale).toEqual({ writes: 0, batchReads: 1 });
+    // The resync stepped the ledger back before the change came again: the read sees it, and the
+    // record is applied once more (a lease and a commit) while its neighbours stay duplicates
+    expect(reopened).toBe(true);
+    expect(resent.writes).toBeGreaterThanOrEqual(2);
+    expect(resent.writes).toBeLessThanOrEqual(2 + 2);
+    const writesOf = (id: string) => learner.fakeApi.writeLog().filter((entry) => entry.id === id).map((entry) => entry.version);
+    expect(writesOf(fresh[0]!)).toEqual([5, 5, 6]);
+    expect(writesOf(fresh[1]!)).toEqual([5, 6]);
+    // Newer versions still take a lease and a commit each
+    expect(newer.batchReads).toBe(1);
+    expect(newer.writes).toBeGreaterThanOrEqual(2 * fresh.length);
   });
 
   it('dead-letters a malformed message with its reason and still applies its batch neighbours', async () => {

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
-import { decideLease, type LedgerEntry } from '../../lib/core/ledger.ts';
+import { decideLease, isSkipDecision, PRE_READ_BREAK_EVEN_SKIP_SHARE, SkipShareEstimate, type LedgerEntry } from '../../lib/core/ledger.ts';
 
 const NOW = 1_000_000;
 const SETTLE_MS = 60_000;
@@ -129,5 +130,109 @@ describe('Class: InMemoryLedgerStore', () => {
     // Assess
     expect(afterLease).toEqual({ status: 'fenced', retryAt: NOW + 5_000 + SETTLE_MS });
     expect(afterWindow.status).toBe('acquired');
+  });
+});
+
+describe('Class: SkipShareEstimate', () => {
+  it('starts with a clean stream and turns the batch read on only past a fifth of records skipped', () => {
+    // Prepare
+    const estimate = new SkipShareEstimate();
+    const before = estimate.preReadPays;
+
+    // Act: one clean batch, then batches that are all skipped
+    estimate.observe({ skipped: 0, records: 10 });
+    const afterClean = estimate.preReadPays;
+    estimate.observe({ skipped: 10, records: 10 });
+    const atBreakEven = { share: estimate.share, pays: estimate.preReadPays };
+    estimate.observe({ skipped: 10, records: 10 });
+
+    // Assess
+    expect(before).toBe(false);
+    expect(afterClean).toBe(false);
+    expect(atBreakEven).toEqual({ share: PRE_READ_BREAK_EVEN_SKIP_SHARE, pays: false });
+    expect(estimate.share).toBeCloseTo(0.36);
+    expect(estimate.preReadPays).toBe(true);
+  });
+
+  it('turns the read off again once the stream runs clean, and ignores batches with no valid change', () => {
+    // Prepare
+    const estimate = new SkipShareEstimate();
+    for (let i = 0; i < 10; i += 1) estimate.observe({ skipped: 8, records: 10 });
+    const skipping = estimate.preReadPays;
+
+    // Act
+    estimate.observe({ skipped: 0, records: 0 });
+    const afterEmpty = estimate.share;
+    for (let i = 0; i < 10; i += 1) estimate.observe({ skipped: 0, records: 10 });
+
+    // Assess
+    expect(skipping).toBe(true);
+    expect(afterEmpty).toBeGreaterThan(PRE_READ_BREAK_EVEN_SKIP_SHARE);
+    expect(estimate.preReadPays).toBe(false);
+  });
+});
+
+describe('Function: decideLease (what an earlier read may skip)', () => {
+  type LedgerOp =
+    | { readonly kind: 'acquire'; readonly version: number; readonly at: number }
+    | { readonly kind: 'commit' | 'release'; readonly inDoubt: boolean }
+    | { readonly kind: 'mark-seen'; readonly version: number };
+  const opArbitrary: fc.Arbitrary<LedgerOp> = fc.oneof(
+    fc.record({ kind: fc.constant('acquire' as const), version: fc.integer({ min: 0, max: 8 }), at: fc.integer({ min: 0, max: 20_000 }) }),
+    fc.record({ kind: fc.constantFrom('commit' as const, 'release' as const), inDoubt: fc.boolean() }),
+    fc.record({ kind: fc.constant('mark-seen' as const), version: fc.integer({ min: 0, max: 8 }) }),
+  );
+
+  /** Runs the ops on the reference store, one record, and returns the entry after each. */
+  const entriesAlong = async (ops: readonly LedgerOp[]): Promise<Array<LedgerEntry | undefined>> => {
+    const ledger = new InMemoryLedgerStore();
+    const entries: Array<LedgerEntry | undefined> = [undefined];
+    let held: { token: string; version: number } | undefined;
+    for (const [index, op] of ops.entries()) {
+      if (op.kind === 'acquire') {
+        const token = `t-${index}`;
+        const decision = await ledger.acquireLease(record, { token, key: `crm:contact:c-1:${op.version}`, version: op.version, expiresAt: NOW + op.at }, NOW, SETTLE_MS);
+        if (decision.status === 'acquired') held = { token, version: op.version };
+      } else if (op.kind === 'mark-seen') await ledger.markSeen(record, op.version);
+      else if (held !== undefined) {
+        const end = op.inDoubt ? { fencedUntil: NOW + SETTLE_MS } : {};
+        if (op.kind === 'commit') await ledger.commit(record, held, { op: 'upsert', at: NOW, ...end });
+        else await ledger.release(record, held.token, end);
+        held = undefined;
+      }
+      entries.push(await ledger.read(record));
+    }
+    return entries;
+  };
+
+  it('never skips on an earlier read a version the ledger would take now, whatever the store did since', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArbitrary, { maxLength: 30 }), fc.integer({ min: 0, max: 9 }), async (ops, version) => {
+        // Act
+        const entries = await entriesAlong(ops);
+        const latest = entries[entries.length - 1];
+
+        // Assess: every skip an earlier snapshot decides, the latest state decides too, at any time
+        for (const earlier of entries) {
+          if (!isSkipDecision(decideLease(earlier, { version }, NOW))) continue;
+          for (const at of [NOW, NOW + 10 * SETTLE_MS]) expect(isSkipDecision(decideLease(latest, { version }, at))).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('would skip wrongly if the applied version stepped back, which is why a resync reopens before it re-sends (negative control)', () => {
+    // Prepare: a read that saw version 5 applied; an operator's resync then stepped it back to 4
+    const read: LedgerEntry = { appliedVersion: 5, claimedVersion: 5 };
+    const reopened: LedgerEntry = { appliedVersion: 4, claimedVersion: 4 };
+
+    // Act
+    const onTheOldRead = decideLease(read, { version: 5 }, NOW);
+    const now = decideLease(reopened, { version: 5 }, NOW);
+
+    // Assess
+    expect(isSkipDecision(onTheOldRead)).toBe(true);
+    expect(now.status).toBe('acquired');
   });
 });

@@ -4,6 +4,16 @@ import type { EmfStore } from './emf.ts';
 import { isStoppedInvocation } from './invocation-scope.ts';
 import { captureJsonOutput } from './output-capture.ts';
 
+/** Powertools Logger's levels, least first. */
+const LEVEL_ORDER = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
+
+/** A JSON line's level, as its index in {@link LEVEL_ORDER}; a line without one counts as INFO. */
+const levelOf = (line: string): number => {
+  const level = /"level":"([A-Z]+)"/.exec(line)?.[1];
+  const index = level === undefined ? -1 : LEVEL_ORDER.indexOf(level);
+  return index < 0 ? LEVEL_ORDER.indexOf('INFO') : index;
+};
+
 /** A record version the consumer logged as applied, with the invocation that applied it. */
 export interface LoggedApply {
   readonly destination: string;
@@ -44,7 +54,13 @@ export interface ConsumerOutput {
  * // ... run consumers ...
  * output.restore();
  */
-export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonly logFile: string }): ConsumerOutput => {
+export const captureConsumerOutput = (options: {
+  readonly emf: EmfStore;
+  readonly logFile: string;
+  /** The least level a line needs to reach the log file; the oracles read every line. @default every line */
+  readonly fileLevel?: string;
+}): ConsumerOutput => {
+  const least = LEVEL_ORDER.indexOf((options.fileLevel ?? 'TRACE').toUpperCase());
   mkdirSync(dirname(options.logFile), { recursive: true });
   writeFileSync(options.logFile, '');
   const pending: string[] = [];
@@ -54,7 +70,7 @@ export const captureConsumerOutput = (options: { readonly emf: EmfStore; readonl
     // Lambda stopped that invocation: nothing it writes after reaches CloudWatch.
     if (isStoppedInvocation()) return;
     if (options.emf.ingestLine(line)) return;
-    pending.push(line);
+    if (least <= 0 || levelOf(line) >= least) pending.push(line);
     if (line.includes('"probe":true')) {
       const entry = JSON.parse(line) as { destination?: string; messageId?: string; outcome?: string };
       // A probe's retry stays on the queue; every other outcome ended the message.
