@@ -401,7 +401,7 @@ describe('Construct: SyncPipeline', () => {
   );
 
   it.each(destinations)(
-    'creates the $name role allowed only its log group, GetItem/UpdateItem on its own ledger keys, its own queues and its own event source',
+    'creates the $name role allowed only its log group, GetItem/BatchGetItem/UpdateItem on its own ledger keys, its own queues and its own event source',
     (d: ExpectedDestination) => {
       // Prepare
       const template = destination(d.name);
@@ -418,7 +418,7 @@ describe('Construct: SyncPipeline', () => {
         },
         {
           Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
           Resource: { Ref: parameterFor(template, 'LedgerTable', 'Arn') },
           // Every key of this destination starts with `<destination>#`: no item of another one.
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [d.ledgerKeys] } },
@@ -762,7 +762,7 @@ describe('Construct: SyncPipeline with a customer-managed KMS key', () => {
       { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: arnOf(found.logGroup) },
       {
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Action: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
         Resource: { Ref: parameterFor(template, 'LedgerTable', 'Arn') },
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [ledgerKeys] } },
       },
