@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeOp } from '../../lib/contract/change-event.ts';
-import { capacityOf, headerSafeSeedClient } from '../../lib/local/bench/bench-subjects.ts';
+import { capacityOf } from '../../lib/local/bench/bench-subjects.ts';
 import { measureRequestCounts, type RequestCountsResult, type SubjectRequestCounts } from '../../lib/local/bench/request-counts.ts';
 import { httpSeedClient } from '../../lib/local/bench/seed-baseline.ts';
 import { runThroughputTrial } from '../../lib/local/bench/throughput.ts';
@@ -99,7 +99,7 @@ describe('Function: runThroughputTrial', () => {
   });
 });
 
-describe('Function: headerSafeSeedClient', () => {
+describe('Function: httpSeedClient', () => {
   let fakeApi: FakeApi;
 
   beforeAll(async () => {
@@ -112,7 +112,7 @@ describe('Function: headerSafeSeedClient', () => {
 
   it('sends a key fetch would refuse as a header value (a non-Latin-1 id)', async () => {
     // Prepare
-    const client = headerSafeSeedClient(httpSeedClient(fakeApi.baseUrl('crm')));
+    const client = httpSeedClient(fakeApi.baseUrl('crm'));
     const event = { resourceType: 'contact', id: 'c-00057-müller-客户', version: 2, occurredAt: new Date().toISOString(), op: ChangeOp.UPSERT, payload: { name: 'Ada' } } as const;
 
     // Act

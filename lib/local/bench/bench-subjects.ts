@@ -16,7 +16,6 @@ import { EmfStore } from '../sim/emf.ts';
 import { createExecutionEnvironments, type SqsBatchHandler } from '../sim/event-source-poller.ts';
 import { createLocalResources } from '../sim/local-resources.ts';
 import { captureJsonOutput } from '../sim/output-capture.ts';
-import { toHeaderValue } from '../../adapters/http-destination.ts';
 import { createSeedBaselineHandler, httpSeedClient, type SeedClient } from './seed-baseline.ts';
 
 /**
@@ -400,29 +399,12 @@ export interface SubjectHandle {
 const BASELINE_SERVICE = 'seed-baseline';
 const DEAD_LETTER_REASON_ATTRIBUTE = 'sync-reason';
 
-/**
- * The seed's client with its idempotency key made a valid header value, as the product's HTTP
- * adapter sends it (`toHeaderValue`). `httpSeedClient` sends the key raw; `fetch` refuses a header
- * value with a character above U+00FF (the demo stream's `contact-00057-müller-客户`) with a
- * TypeError, which the seed treats as transient, so such records would be retried until the queue
- * dead-letters them and the trial would stall. The key the baseline's idempotency uses is unchanged:
- * only the transport is fixed, so the bench measures the algorithm.
- *
- * @example
- * const client = headerSafeSeedClient(httpSeedClient(fakeApi.baseUrl('crm')));
- */
-export const headerSafeSeedClient = (inner: SeedClient): SeedClient => ({
-  get: (resourceType, id) => inner.get(resourceType, id),
-  upsert: (event, idempotencyKey) => inner.upsert(event, toHeaderValue(idempotencyKey)),
-  remove: (event, idempotencyKey) => inner.remove(event, toHeaderValue(idempotencyKey)),
-});
-
 /** One execution environment of the baseline: its own Logger, Metrics and persistence layer. */
 const baselineEnvironment = (setup: SubjectSetup, config: PipelineConfig, logLevel: PipelineConfig['logLevel']): SqsBatchHandler => {
   const { sqs, deadLetterQueueUrl } = setup;
   return createSeedBaselineHandler({
     persistenceStore: new DynamoDBPersistenceLayer({ tableName: setup.tableNames.idempotency, awsSdkV3Client: setup.dynamodb }),
-    client: headerSafeSeedClient(httpSeedClient(setup.destinationBaseUrl)),
+    client: httpSeedClient(setup.destinationBaseUrl),
     logger: new Logger({ serviceName: BASELINE_SERVICE, logLevel }),
     metrics: new Metrics({
       namespace: config.metricsNamespace,
@@ -484,8 +466,7 @@ const createOutputTally = () => {
  *
  * - `ours`: `wireConsumerHandler` with the config's destination and the ledger table.
  * - `baseline`: `createSeedBaselineHandler` with Powertools' `DynamoDBPersistenceLayer` on the
- *   idempotency table, `httpSeedClient(destinationBaseUrl)` (keys sent as valid header values, see
- *   {@link headerSafeSeedClient}), a Powertools Logger and Metrics, and
+ *   idempotency table, `httpSeedClient(destinationBaseUrl)`, a Powertools Logger and Metrics, and
  *   dead letters sent to the DLQ with SendMessage.
  *
  * @throws {Error} when the config has no destination

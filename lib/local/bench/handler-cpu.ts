@@ -13,11 +13,9 @@ import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../contract
 import { WriteResult, type Destination } from '../../core/destination.ts';
 import { wireConsumerHandler } from '../../consumer/wiring.ts';
 import { captureJsonOutput } from '../sim/output-capture.ts';
+import { BENCH_SUBJECTS, type BenchSubject } from './bench-subjects.ts';
 import { createSeedBaselineHandler, type SeedClient } from './seed-baseline.ts';
 
-/** The two consumers the benchmark compares. */
-export const BenchSubject = { OURS: 'ours', BASELINE: 'baseline' } as const;
-export type BenchSubject = (typeof BenchSubject)[keyof typeof BenchSubject];
 
 /** The three kinds of record the CPU figures are given for. */
 export const RecordKind = { NEW: 'new', DUPLICATE: 'duplicate', STALE: 'stale' } as const;
@@ -168,7 +166,7 @@ const baselineInMemory = (): SqsHandler =>
  * @example
  * const handler = inMemorySubject('ours');
  */
-export const inMemorySubject = (subject: BenchSubject): SqsHandler => (subject === BenchSubject.OURS ? oursInMemory() : baselineInMemory());
+export const inMemorySubject = (subject: BenchSubject): SqsHandler => (subject === 'ours' ? oursInMemory() : baselineInMemory());
 
 /** CPU microseconds (user + system) the handler spent per record of one pass, and the bytes it printed. */
 interface PassFigures {
@@ -238,7 +236,7 @@ export const measureHandlerCpu = async (options: HandlerCpuOptions = {}): Promis
     outputBytes.value += Buffer.byteLength(line) + 1;
   });
   const samples: Record<BenchSubject, Array<Record<RecordKind, PassFigures>>> = { ours: [], baseline: [] };
-  const subjects = options.subjects ?? Object.values(BenchSubject);
+  const subjects = options.subjects ?? BENCH_SUBJECTS;
   try {
     for (const subject of subjects) await runTrial(subject, Math.min(records, 2_000), -1, outputBytes);
     for (let trial = 0; trial < trials; trial += 1) {
@@ -259,5 +257,5 @@ export const measureHandlerCpu = async (options: HandlerCpuOptions = {}): Promis
     duplicate: medianOf(subject, RecordKind.DUPLICATE),
     stale: medianOf(subject, RecordKind.STALE),
   });
-  return { ours: bySubject(BenchSubject.OURS), baseline: bySubject(BenchSubject.BASELINE) };
+  return { ours: bySubject('ours'), baseline: bySubject('baseline') };
 };

@@ -7,6 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { ConsumerEnv } from '../../config/consumer-env.ts';
 import { ChangeOp, parseChangeEvent, type ChangeEvent } from '../../contract/change-event.ts';
 import { MetricName } from '../../core/metrics.ts';
+import { toHeaderValue } from '../../adapters/http-destination.ts';
 
 /**
  * The seed post's algorithm, written literally with stock Powertools, as the baseline the benchmark
@@ -126,7 +127,8 @@ export const createSeedBaselineHandler = (deps: SeedBaselineDeps) => {
 /**
  * The seed's client over HTTP against a destination that answers `GET`, `PUT` and `DELETE` on
  * `{baseUrl}/{resourceType}/{id}` (the local fake API does), with the same `fetch` the product's
- * HTTP adapter uses.
+ * HTTP adapter uses, and the key written into its header the way the adapter writes it
+ * (`toHeaderValue`: `fetch` refuses a header with characters above U+00FF, such as `müller-客户`).
  *
  * @example
  * const client = httpSeedClient('http://127.0.0.1:8080/crm');
@@ -155,7 +157,7 @@ export const httpSeedClient = (baseUrl: string): SeedClient => {
     upsert: async (event, idempotencyKey) => {
       const response = await fetch(url(event.resourceType, event.id), {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'x-record-version': String(event.version) },
+        headers: { 'content-type': 'application/json', 'idempotency-key': toHeaderValue(idempotencyKey), 'x-record-version': String(event.version) },
         body: JSON.stringify(event.payload ?? {}),
       });
       await check(response, 'PUT');
@@ -163,7 +165,7 @@ export const httpSeedClient = (baseUrl: string): SeedClient => {
     remove: async (event, idempotencyKey) => {
       const response = await fetch(url(event.resourceType, event.id), {
         method: 'DELETE',
-        headers: { 'idempotency-key': idempotencyKey, 'x-record-version': String(event.version) },
+        headers: { 'idempotency-key': toHeaderValue(idempotencyKey), 'x-record-version': String(event.version) },
       });
       await check(response, 'DELETE');
     },
