@@ -6,6 +6,22 @@ import { withoutStackTrace } from '../core/errors.ts';
 import type { SkipReason } from '../core/outcome.ts';
 import { decideLease, isSkipDecision, type LeaseDecision, type LedgerEntry, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
+/** Drawn once per process (a Lambda container, a local run): the part of every lease token no other process has. */
+const TOKEN_PREFIX = randomUUID();
+let tokensDrawn = 0;
+
+/**
+ * A lease token no other attempt anywhere has: this process's random prefix and a count. As unique
+ * as a random UUID per attempt (the prefix is one), and it costs no entropy per record.
+ *
+ * @example
+ * newLeaseToken(); // '0b5c…-9f1e.1a'
+ */
+export const newLeaseToken = (): string => {
+  tokensDrawn += 1;
+  return `${TOKEN_PREFIX}.${tokensDrawn.toString(36)}`;
+};
+
 /** What a change's idempotent application returns, and what a duplicate gets back. */
 export type ApplyResult =
   | { readonly outcome: 'applied' }
@@ -34,7 +50,7 @@ export interface LedgerPersistenceLayerOptions {
    * @default never fenced
    */
   readonly fencedUntil?: () => number | undefined;
-  /** A fresh lease token per acquisition. @default crypto.randomUUID */
+  /** A fresh lease token per acquisition. @default {@link newLeaseToken} */
   readonly newLeaseToken?: () => string;
   readonly now?: () => number;
   /**
@@ -74,7 +90,7 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
     super();
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#newLeaseToken = options.newLeaseToken ?? randomUUID;
+    this.#newLeaseToken = options.newLeaseToken ?? newLeaseToken;
   }
 
   /** The ledger's answer to the last acquisition. */
@@ -94,12 +110,11 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
     // settle window, since its call may still land).
     const expiresAt = Math.min(now + this.#options.leaseDurationMs, record.inProgressExpiryTimestamp ?? Number.POSITIVE_INFINITY);
     const { ledger, record: recordKey, event, idempotencyKey, settleMs } = this.#options;
-    const token = this.#newLeaseToken();
     const known = this.#options.known === undefined ? undefined : decideLease(this.#options.known, { version: event.version }, now);
-    const decision =
-      known !== undefined && isSkipDecision(known)
-        ? known
-        : await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs);
+    const skip = known !== undefined && isSkipDecision(known) ? known : undefined;
+    // A skip known from the batch read draws no token and sends nothing; only 'acquired' keeps the token.
+    const token = skip === undefined ? this.#newLeaseToken() : '';
+    const decision = skip ?? (await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs));
     this.#lastDecision = decision;
     switch (decision.status) {
       case 'acquired':

@@ -36,7 +36,7 @@ export interface RecordProcessorDeps {
   readonly now?: () => number;
   /** @default a real pause (setTimeout) */
   readonly sleep?: Sleep;
-  /** A fresh lease token per acquisition. @default crypto.randomUUID */
+  /** A fresh lease token per acquisition. @default `newLeaseToken` (ledger-persistence-layer.ts) */
   readonly newLeaseToken?: () => string;
   /**
    * How long a change may keep being deferred (throttled, breaker open) after it first reached the

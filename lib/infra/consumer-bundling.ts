@@ -48,6 +48,9 @@ export const consumerBundling = (sdk: AwsSdkMode = CONSUMER_AWS_SDK): BundlingOp
  */
 export const CONSUMER_RUNTIME_ENVIRONMENT = { NODE_OPTIONS: '--enable-source-maps' } as const satisfies Record<string, string>;
 
+/** Every consumer function's memory (and so its CPU share and its price per millisecond). */
+export const CONSUMER_MEMORY_MB = 512;
+
 /** The file NodejsFunction writes the bundle to: `index.mjs` for ESM, `index.js` for CommonJS. */
 export const bundleFileName = (bundling: BundlingOptions): string => (bundling.format === OutputFormat.ESM ? 'index.mjs' : 'index.js');
 

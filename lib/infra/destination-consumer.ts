@@ -14,7 +14,7 @@ import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
 import type { AuthConfig } from '../config/destination-kinds.ts';
-import { consumerBundling, CONSUMER_RUNTIME_ENVIRONMENT } from './consumer-bundling.ts';
+import { consumerBundling, CONSUMER_MEMORY_MB, CONSUMER_RUNTIME_ENVIRONMENT } from './consumer-bundling.ts';
 import { consumerEntryFor } from './consumer-entry.ts';
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
@@ -181,7 +181,7 @@ export class DestinationConsumer extends Construct {
       handler: 'handler',
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: 512,
+      memorySize: CONSUMER_MEMORY_MB,
       timeout: Duration.seconds(destination.functionTimeoutSeconds),
       role,
       logGroup,
