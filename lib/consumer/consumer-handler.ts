@@ -14,6 +14,7 @@ import { sleep } from '../core/sleep.ts';
 import { SqsLimits } from '../core/sqs-limits.ts';
 import { isProbeEvent } from '../config/probe-event.ts';
 import { deferredMessage } from './deferral.ts';
+import { SeriesMetrics } from './series-metrics.ts';
 import { normalizeChange, processRecord, type KnownEntries, type RecordProcessorDeps } from './process-record.ts';
 import { CallTally, SendGate, type GateSummary } from './send-gate.ts';
 
@@ -93,14 +94,17 @@ const publishOutcomeMetrics = (metrics: Metrics, emitters: BreakdownEmitters, ou
   metrics.addMetric(MetricName.RECORDS_RETRIED, MetricUnit.Count, retried.length);
   metrics.addMetric(MetricName.RECORDS_DEAD_LETTERED, MetricUnit.Count, deadLettered.length);
   metrics.addMetric(MetricName.RECORDS_FAILED, MetricUnit.Count, retried.length + deadLettered.length);
+  // One value per record: the cheap path where the metrics have one (see SeriesMetrics).
+  const addValue =
+    metrics instanceof SeriesMetrics
+      ? (name: MetricName, value: number) => metrics.addValue(name, MetricUnit.Milliseconds, value)
+      : (name: MetricName, value: number) => metrics.addMetric(name, MetricUnit.Milliseconds, value);
   for (const outcome of applied) {
-    metrics.addMetric(MetricName.END_TO_END_LAG, MetricUnit.Milliseconds, outcome.endToEndLagMs);
-    metrics.addMetric(MetricName.QUEUE_LAG, MetricUnit.Milliseconds, outcome.queueLagMs);
+    addValue(MetricName.END_TO_END_LAG, outcome.endToEndLagMs);
+    addValue(MetricName.QUEUE_LAG, outcome.queueLagMs);
   }
   for (const outcome of outcomes) {
-    if ('latencyMs' in outcome && outcome.latencyMs !== undefined) {
-      metrics.addMetric(MetricName.DESTINATION_LATENCY, MetricUnit.Milliseconds, outcome.latencyMs);
-    }
+    if ('latencyMs' in outcome && outcome.latencyMs !== undefined) addValue(MetricName.DESTINATION_LATENCY, outcome.latencyMs);
   }
 
   const breakdown = (name: MetricName, dimension: string, values: readonly string[]): void => {

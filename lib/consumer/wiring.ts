@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { createDestination } from '../adapters/destination-factory.ts';
 import { createAuthenticator } from '../adapters/http-auth.ts';
@@ -15,6 +14,7 @@ import type { DestinationControlStore, EventSourceSwitch } from '../core/destina
 import { leaseDurationMsFor } from '../config/resources.ts';
 import { MetricDimension } from '../core/metrics.ts';
 import { createConsumerHandler, type ConsumerHandlerDeps } from './consumer-handler.ts';
+import { SeriesMetrics } from './series-metrics.ts';
 
 export interface ConsumerWiring {
   readonly destination: DestinationConfig;
@@ -68,7 +68,7 @@ export const wireConsumerHandler = (wiring: ConsumerWiring) => {
     });
   const metrics =
     wiring.overrides?.metrics ??
-    new Metrics({
+    new SeriesMetrics({
       namespace: wiring.metricsNamespace,
       serviceName: wiring.serviceName,
       defaultDimensions: { [MetricDimension.DESTINATION]: wiring.destination.name },

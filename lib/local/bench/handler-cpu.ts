@@ -168,6 +168,10 @@ const baselineInMemory = (): SqsHandler =>
  */
 export const inMemorySubject = (subject: BenchSubject): SqsHandler => (subject === 'ours' ? oursInMemory() : baselineInMemory());
 
+const collectGarbage = (): void => {
+  (globalThis as { gc?: () => void }).gc?.();
+};
+
 /** CPU microseconds (user + system) the handler spent per record of one pass, and the bytes it printed. */
 interface PassFigures {
   readonly cpuMicrosPerRecord: number;
@@ -177,6 +181,9 @@ interface PassFigures {
 const runPass = async (handler: SqsHandler, changes: readonly ChangeEvent[], outputBytes: { value: number }): Promise<PassFigures> => {
   const records = changes.map(sqsRecordOf);
   const before = outputBytes.value;
+  // The previous pass's garbage (the other subject's, in an interleaved run) is collected now, not
+  // on this pass's clock (`node --expose-gc`, as `npm run bench` runs; without it, it is left to chance).
+  collectGarbage();
   const started = process.cpuUsage();
   for (let at = 0; at < records.length; at += BATCH_SIZE) {
     const response = await handler({ Records: records.slice(at, at + BATCH_SIZE) }, benchContext());
