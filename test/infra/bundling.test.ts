@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginLoadError } from '../../lib/adapters/plugin-loader.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { type DestinationConfig, parsePipelineConfig, type PipelineConfig, serializeDestinationConfig } from '../../lib/config/pipeline-config.ts';
-import { consumerBundling, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor } from '../../lib/infra/consumer-bundling.ts';
+import { consumerBundling, CONSUMER_AWS_SDK, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor } from '../../lib/infra/consumer-bundling.ts';
 import { consumerEntryFor, GENERATED_ENTRY_DIR } from '../../lib/infra/consumer-entry.ts';
 import { SyncPipelineStack } from '../../lib/infra/index.ts';
-import { benchEsbuildOptions, BenchEntry, buildBenchBundle, consumerFunctionEnvironment } from '../../lib/local/bench/bundle-size.ts';
+import { BENCH_SCRATCH_DIR, benchEsbuildOptions, BenchEntry, buildBenchBundle, consumerFunctionEnvironment } from '../../lib/local/bench/bundle-size.ts';
 import { cdkContext, newApp } from '../helpers/infra.ts';
 
 const SHARED_ENTRY = join(import.meta.dirname, '..', '..', 'lambdas', 'consumer', 'handler.ts');
@@ -31,7 +31,10 @@ const fromCwd = (file: string): string => relative(process.cwd(), join(modulesDi
 
 beforeAll(() => {
   modulesDir = mkdtempSync(join(tmpdir(), 'bundling-modules-'));
-  outdir = mkdtempSync(join(tmpdir(), 'bundling-out-'));
+  // Under the repository: the consumers leave `@aws-sdk/*` to the runtime, and their cold start
+  // resolves it from the repository's node_modules, as it does from the runtime's on Lambda.
+  mkdirSync(BENCH_SCRATCH_DIR, { recursive: true });
+  outdir = mkdtempSync(join(BENCH_SCRATCH_DIR, 'bundling-out-'));
   writeFileSync(
     join(modulesDir, 'crm-transform.ts'),
     `export const transform = (event: { readonly payload: unknown }) => ({ body: { marker: '${TRANSFORM_MARKER}', properties: event.payload } });\n`,
@@ -118,7 +121,7 @@ describe('Bundling of user modules into the consumers', () => {
       expect(coldStart(join(assetDir(destination.name), 'index.mjs'), destination)).toEqual({ status: 0, stdout: 'function', stderr: '' });
     }
     // The bench bundles the shared entry (erp's) with the construct's settings: the same code, byte for byte.
-    const bench = await buildBenchBundle('ours', 'bundled', join(outdir, 'bench-ours'));
+    const bench = await buildBenchBundle('ours', CONSUMER_AWS_SDK, join(outdir, 'bench-ours'));
     expect(readFileSync(bench.file, 'utf8') === readFileSync(join(assetDir('erp'), 'index.mjs'), 'utf8')).toBe(true);
   });
 
@@ -202,6 +205,9 @@ describe('The consumer bundling settings, one definition for the construct and t
     expect(bundled.banner?.js).toBe(consumerBundling().banner);
     expect(external.external).toEqual(['@aws-sdk/*']);
     expect(consumerBundling('external')).toMatchObject({ bundleAwsSDK: false, externalModules: ['@aws-sdk/*'] });
+    // The functions leave the SDK to the runtime, as CDK does by default.
+    expect(CONSUMER_AWS_SDK).toBe('external');
+    expect(consumerBundling()).toEqual(consumerBundling('external'));
   });
 
   it('refuses a bundling prop the bench does not translate', () => {
