@@ -1,6 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
 import { SecretsManagerReader } from '../../lib/adapters/secrets.ts';
@@ -42,10 +40,10 @@ export const createLambdaHandler = (plugins: DestinationPlugins) => {
     logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
     dynamodb: new DynamoDBClient({}),
     sqs: new SQSClient({}),
-    // Only a destination with auth reads a secret (its own: the role allows no other).
-    ...(destination.auth === undefined ? {} : { secrets: new SecretsManagerReader(new SecretsManagerClient({})) }),
+    // Only a destination with auth reads a secret (its own: the role allows no other). The reader
+    // and the switch load their SDK clients at first use, not at init: most invocations need neither.
+    ...(destination.auth === undefined ? {} : { secrets: new SecretsManagerReader() }),
     eventSource: new LambdaEventSourceSwitch({
-      client: new LambdaClient({}),
       functionName: required('AWS_LAMBDA_FUNCTION_NAME'),
       queueArn: required(ConsumerEnv.QUEUE_ARN),
     }),

@@ -1,4 +1,4 @@
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { classifyTransportError, DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
 
@@ -101,22 +101,95 @@ interface PendingRead {
 }
 
 /**
- * {@link SecretReader} over Powertools Parameters' `SecretsProvider` (its cache keeps each value
- * `maxAge` seconds; `forceFetch` skips it), on the given client, so an endpoint (an emulator) can be
- * set. Concurrent reads of one secret share one `GetSecretValue`; a forced read never joins a
- * cached one. One reader per process lets every destination share the cache.
+ * The client a {@link SecretsManagerReader} reads with: one already made, or a function that makes
+ * it, called at the first read.
+ */
+export type SecretsManagerClientSource = SecretsManagerClient | (() => SecretsManagerClient | Promise<SecretsManagerClient>);
+
+type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+
+/**
+ * `@aws-sdk/client-secrets-manager`, imported when first needed: the runtime provides it (the
+ * bundle leaves `@aws-sdk/*` out), so a failure says which package is missing.
+ */
+const loadSecretsManagerSdk = async (): Promise<SecretsManagerSdk> => {
+  try {
+    return await import('@aws-sdk/client-secrets-manager');
+  } catch (error) {
+    throw new Error(`could not load @aws-sdk/client-secrets-manager to read secrets: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+};
+
+/**
+ * What Powertools Parameters' `SecretsProvider` is (its `BaseProvider`, the documented base of a
+ * provider: the cache, `maxAge`, `forceFetch`, its user agent on the client, errors wrapped as
+ * `GetParameterError`; `_get` sends `GetSecretValue` and answers the `SecretString`, else the
+ * `SecretBinary`), on an SDK module given to it. `SecretsProvider`'s own module imports the SDK's
+ * Secrets Manager client statically, which a bundle would load at init.
+ */
+class SecretsManagerProvider extends BaseProvider {
+  readonly #sdk: SecretsManagerSdk;
+  readonly #client: SecretsManagerClient;
+
+  public constructor(sdk: SecretsManagerSdk, client: SecretsManagerClient) {
+    super({ awsSdkV3Client: client });
+    this.#sdk = sdk;
+    this.#client = client;
+  }
+
+  public override get(name: string, options: { readonly maxAge: number; readonly forceFetch: boolean }): Promise<string | Uint8Array | undefined> {
+    return super.get(name, options) as Promise<string | Uint8Array | undefined>;
+  }
+
+  protected async _get(name: string): Promise<string | Uint8Array | undefined> {
+    const result = await this.#client.send(new this.#sdk.GetSecretValueCommand({ SecretId: name }));
+    return result.SecretString || result.SecretBinary;
+  }
+
+  protected _getMultiple(): Promise<Record<string, unknown> | undefined> {
+    throw new Error('a secret is read by its name, one at a time');
+  }
+}
+
+/**
+ * {@link SecretReader} over Powertools Parameters' provider cache (it keeps each value `maxAge`
+ * seconds; `forceFetch` skips it), on the given client, so an endpoint (an emulator) can be set.
+ * Concurrent reads of one secret share one `GetSecretValue`; a forced read never joins a cached
+ * one. One reader per process lets every destination share the cache.
+ *
+ * The SDK's Secrets Manager client is loaded, and the client made, at the first read, once (a
+ * failed load is tried again at the next read): a function starts without it, and only a
+ * destination with `auth` ever reads.
  *
  * @example
- * const secrets = new SecretsManagerReader(new SecretsManagerClient({}));
+ * const secrets = new SecretsManagerReader(); // new SecretsManagerClient({}) at the first read
  * const token = await secrets.read('crm/api-token', { maxAgeSeconds: 300 });
  * const rotated = await secrets.read('crm/api-token', { maxAgeSeconds: 300, forceFetch: true });
+ * const local = new SecretsManagerReader(new SecretsManagerClient({ endpoint: 'http://127.0.0.1:4566' }));
  */
 export class SecretsManagerReader implements SecretReader {
-  readonly #provider: SecretsProvider;
+  readonly #client: SecretsManagerClientSource | undefined;
+  #provider: Promise<SecretsManagerProvider> | undefined;
   readonly #pending = new Map<string, PendingRead>();
 
-  public constructor(client: SecretsManagerClient) {
-    this.#provider = new SecretsProvider({ awsSdkV3Client: client });
+  /** @param client @default `new SecretsManagerClient({})`, made at the first read */
+  public constructor(client?: SecretsManagerClientSource) {
+    this.#client = client;
+  }
+
+  #loadProvider(): Promise<SecretsManagerProvider> {
+    if (this.#provider !== undefined) return this.#provider;
+    const provider = (async () => {
+      const sdk = await loadSecretsManagerSdk();
+      const given = this.#client;
+      const client = given === undefined ? new sdk.SecretsManagerClient({}) : typeof given === 'function' ? await given() : given;
+      return new SecretsManagerProvider(sdk, client);
+    })();
+    this.#provider = provider;
+    provider.catch(() => {
+      if (this.#provider === provider) this.#provider = undefined;
+    });
+    return provider;
   }
 
   public read(secret: string, options: SecretReadOptions): Promise<string> {
@@ -136,7 +209,8 @@ export class SecretsManagerReader implements SecretReader {
   async #fetch(secret: string, maxAgeSeconds: number, forceFetch: boolean): Promise<string> {
     let value: string | Uint8Array | undefined;
     try {
-      value = await this.#provider.get(secret, { maxAge: maxAgeSeconds, forceFetch });
+      const provider = await this.#loadProvider();
+      value = await provider.get(secret, { maxAge: maxAgeSeconds, forceFetch });
     } catch (error) {
       throw secretReadError(secret, error);
     }

@@ -31,6 +31,11 @@ describe('Function: measureBundles', () => {
       expect(packageBytes).toBeLessThanOrEqual(bundle.rawBytes);
       expect(packageBytes).toBeGreaterThan(bundle.rawBytes * 0.9);
     }
+    // At init ours loads the clients the baseline loads; the Lambda and Secrets Manager clients only
+    // when the breaker switches the event source, or a destination with auth reads its secret.
+    expect(report.ours.externalImports).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs']);
+    expect(report.ours.lazyExternalImports).toEqual(['@aws-sdk/client-lambda', '@aws-sdk/client-secrets-manager']);
+    expect(report.baseline.lazyExternalImports).toEqual([]);
     expect(report.ours.entry).toBe('lambdas/consumer/handler.ts');
     expect(report.baseline.entry).toBe('lib/local/bench/seed-baseline-entry.ts');
     expect(report.baseline.packages.map((entry) => entry.name)).toContain('@aws-lambda-powertools/idempotency');

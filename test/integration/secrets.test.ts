@@ -9,7 +9,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SecretsManagerReader } from '../../lib/adapters/secrets.ts';
 import { awsClientConfig } from '../../lib/local/sim/emulators.ts';
 import { startSecretsManager, type SecretsManagerStandIn } from '../../lib/local/sim/secrets-manager.ts';
@@ -290,6 +290,112 @@ describe.each(targets)('SecretsManagerReader against Secrets Manager ($name)', (
 
     // Assess
     expect([put, recreate, again]).toEqual(['InvalidRequestException', 'InvalidRequestException', 'InvalidRequestException']);
+  });
+});
+
+describe('SecretsManagerReader, its client made at the first read', () => {
+  let standIn: SecretsManagerStandIn;
+  let admin: SecretsManagerClient;
+
+  beforeAll(async () => {
+    standIn = await startSecretsManager();
+    admin = new SecretsManagerClient(awsClientConfig(standIn.endpoint));
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.doUnmock('@aws-sdk/client-secrets-manager');
+  });
+
+  afterAll(async () => {
+    admin.destroy();
+    await standIn.stop();
+  });
+
+  const createSecret = async (label: string, value: string): Promise<string> => {
+    const name = uniqueName(label);
+    await admin.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+    return name;
+  };
+
+  it('makes its client at the first read, not before, and once for concurrent reads of several secrets', async () => {
+    // Prepare
+    const [crm, erp] = [await createSecret('lazy-crm', 'token-crm'), await createSecret('lazy-erp', 'token-erp')];
+    const { client, sent } = countingClient(standIn.endpoint);
+    const makeClient = vi.fn(() => client);
+    const reader = new SecretsManagerReader(makeClient);
+    expect(makeClient).not.toHaveBeenCalled();
+
+    // Act
+    const values = await Promise.all([reader.read(crm, { maxAgeSeconds: 300 }), reader.read(erp, { maxAgeSeconds: 300 }), reader.read(crm, { maxAgeSeconds: 300 })]);
+    const cached = await reader.read(crm, { maxAgeSeconds: 300 });
+
+    // Assess
+    expect(values).toEqual(['token-crm', 'token-erp', 'token-crm']);
+    expect(cached).toBe('token-crm');
+    expect(makeClient).toHaveBeenCalledTimes(1);
+    expect([sent(crm), sent(erp)]).toEqual([1, 1]);
+    client.destroy();
+  });
+
+  it("without a client, reads with the SDK's own, configured from the environment as on Lambda", async () => {
+    // Prepare: what the function's environment gives the SDK (the endpoint: the stand-in's)
+    const name = await createSecret('default-client', 'token-1');
+    vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', standIn.endpoint);
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    vi.stubEnv('AWS_SESSION_TOKEN', 'test');
+    const reader = new SecretsManagerReader();
+
+    // Act
+    const value = await reader.read(name, { maxAgeSeconds: 300 });
+
+    // Assess
+    expect(value).toBe('token-1');
+    expect(standIn.getCount(name)).toBe(1);
+  });
+
+  it('fails a read whose client cannot be made as an error naming the secret and the cause, and tries again at the next read', async () => {
+    // Prepare
+    const name = await createSecret('client-fails', 'token-1');
+    const { client } = countingClient(standIn.endpoint);
+    const makeClient = vi.fn<() => SecretsManagerClient>().mockImplementationOnce(() => {
+      throw new Error('no client today');
+    });
+    makeClient.mockImplementation(() => client);
+    const reader = new SecretsManagerReader(makeClient);
+
+    // Act
+    const error = await failureOf(reader.read(name, { maxAgeSeconds: 300 }));
+    const value = await reader.read(name, { maxAgeSeconds: 300 });
+
+    // Assess: retried as any failure before a request is (unknown, a few times), nothing sent
+    expect(error).toMatchObject({ errorClass: 'unknown', outcomeUnknown: false });
+    expect(error.message).toBe(`Secret "${name}" could not be read: Error: no client today`);
+    expect(value).toBe('token-1');
+    expect(makeClient).toHaveBeenCalledTimes(2);
+    client.destroy();
+  });
+  it('says which package it could not load when the SDK is missing, and tries again at the next read', async () => {
+    // Prepare: the runtime without @aws-sdk/client-secrets-manager
+    const name = await createSecret('missing-sdk', 'token-1');
+    const { client } = countingClient(standIn.endpoint);
+    vi.doMock('@aws-sdk/client-secrets-manager', () => {
+      throw new Error("Cannot find package '@aws-sdk/client-secrets-manager'");
+    });
+    const reader = new SecretsManagerReader(client);
+
+    // Act
+    const error = await failureOf(reader.read(name, { maxAgeSeconds: 300 }));
+    vi.doUnmock('@aws-sdk/client-secrets-manager');
+    const value = await reader.read(name, { maxAgeSeconds: 300 });
+
+    // Assess
+    expect(error).toMatchObject({ errorClass: 'unknown', outcomeUnknown: false });
+    expect(error.message).toMatch(new RegExp(`^Secret "${name}" could not be read: Error: could not load @aws-sdk/client-secrets-manager to read secrets: `));
+    expect(value).toBe('token-1');
+    client.destroy();
   });
 });
 

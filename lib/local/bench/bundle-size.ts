@@ -67,8 +67,10 @@ export interface BuiltBundle {
   /** The `.map` file beside it (deployed with it, read only for a stack trace). */
   readonly sourceMapBytes: number;
   readonly sourceMapGzipBytes: number;
-  /** The packages the bundle imports at run time (the externals it uses), sorted. */
+  /** The packages the bundle imports statically (the externals it loads at init), sorted. */
   readonly externalImports: readonly string[];
+  /** The packages it imports only with `import()` (loaded at first use, not at init) and not statically, sorted. */
+  readonly lazyExternalImports: readonly string[];
   /** Every package's contribution, largest first. */
   readonly packages: readonly PackageContribution[];
 }
@@ -176,7 +178,9 @@ export const buildBenchBundle = async (subject: BenchSubject, sdk: AwsSdkMode, o
   const js = readFileSync(file);
   const map = readFileSync(`${file}.map`);
   const output = result.metafile.outputs[toPosix(relative(REPO_ROOT, file))];
-  const externalImports = [...new Set((output?.imports ?? []).filter((item) => item.external && !item.path.startsWith('node:')).map((item) => item.path))].sort();
+  const externals = (output?.imports ?? []).filter((item) => item.external && !item.path.startsWith('node:'));
+  const externalImports = [...new Set(externals.filter((item) => item.kind !== 'dynamic-import').map((item) => item.path))].sort();
+  const lazyExternalImports = [...new Set(externals.filter((item) => item.kind === 'dynamic-import' && !externalImports.includes(item.path)).map((item) => item.path))].sort();
   return {
     subject,
     sdk,
@@ -187,6 +191,7 @@ export const buildBenchBundle = async (subject: BenchSubject, sdk: AwsSdkMode, o
     sourceMapBytes: map.length,
     sourceMapGzipBytes: gzipSync(map, { level: GZIP_LEVEL }).length,
     externalImports,
+    lazyExternalImports,
     packages: packageContributions(result.metafile, toPosix(relative(REPO_ROOT, file)), js.length),
   };
 };
@@ -399,7 +404,7 @@ export const formatBundleSizeReport = (report: BundleSizeReport, topPackages = 1
   const lines = [
     `bundle size and cold init, ${report.sdk} AWS SDK; gzip: zlib level ${report.gzipLevel}; cold init: median of ${report.coldStarts} fresh Node ${report.node} processes each, \`await import()\` of the bundle`,
     table(
-      ['entry', 'raw', 'gzip', 'source map', 'cold init median', 'min', 'max', 'calls at init', 'external imports'],
+      ['entry', 'raw', 'gzip', 'source map', 'cold init median', 'min', 'max', 'calls at init', 'external imports', 'imported at first use'],
       measurements.map((m) => [
         `${m.subject} (${m.entry})`,
         kb(m.rawBytes),
@@ -410,6 +415,7 @@ export const formatBundleSizeReport = (report: BundleSizeReport, topPackages = 1
         `${m.coldInit.maxMs.toFixed(1)} ms`,
         m.probe.connections.length === 0 ? 'none' : m.probe.connections.join(', '),
         m.externalImports.length === 0 ? '-' : m.externalImports.join(', '),
+        m.lazyExternalImports.length === 0 ? '-' : m.lazyExternalImports.join(', '),
       ]),
     ),
   ];
