@@ -2,15 +2,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
 import { SecretsManagerReader } from '../../lib/adapters/secrets.ts';
-import { parseDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
+import { readDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import type { DestinationPlugins } from '../../lib/core/plugins.ts';
 import { wireConsumerHandler } from '../../lib/consumer/wiring.ts';
 
 /**
  * The consumer Lambda's handler, configured by environment variables the CDK construct sets.
- * Reading and validating them at cold start makes a bad deployment fail loudly on its first
- * invocation with the name of the missing or invalid setting.
+ * Reading them at cold start, and validating a destination config that is not the one `cdk synth`
+ * validated (readDestinationConfig), makes a bad deployment fail loudly on its first invocation
+ * with the name of the missing or invalid setting.
  */
 const required = (name: string): string => {
   const value = process.env[name];
@@ -28,7 +29,7 @@ const required = (name: string): string => {
  * export const handler = createLambdaHandler({});
  */
 export const createLambdaHandler = (plugins: DestinationPlugins) => {
-  const destination = parseDestinationConfig(JSON.parse(required(ConsumerEnv.DESTINATION)));
+  const destination = readDestinationConfig(required(ConsumerEnv.DESTINATION), process.env[ConsumerEnv.DESTINATION_SHA256]);
   return wireConsumerHandler({
     destination,
     plugins,

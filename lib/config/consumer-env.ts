@@ -3,8 +3,13 @@
  * the handler reads them, both through these names.
  */
 export const ConsumerEnv = {
-  /** The destination's config as JSON (validated again at cold start). */
+  /** The destination's config as JSON, as `cdk synth` validated it (serializeDestinationConfig). */
   DESTINATION: 'SYNC_DESTINATION',
+  /**
+   * SHA-256 of that JSON (destinationConfigDigest): while the text still has it, the consumer reads
+   * it without validating it again; changed text is validated at cold start (readDestinationConfig).
+   */
+  DESTINATION_SHA256: 'SYNC_DESTINATION_SHA256',
   LEDGER_TABLE_NAME: 'SYNC_LEDGER_TABLE_NAME',
   /** The source queue, for ChangeMessageVisibility (backoff before a retry). */
   QUEUE_URL: 'SYNC_QUEUE_URL',

@@ -97,6 +97,19 @@ export const safeParseWithIssues = <T extends z.ZodType>(
 };
 
 /**
+ * A value built at its first use, then kept. For schemas: a module that builds them as it loads
+ * makes every importer pay for them at start, whether it validates anything or not.
+ *
+ * @example
+ * const nameSchema = lazily(() => z.string().regex(/^[a-z]+$/));
+ * nameSchema().parse('crm'); // built here, once
+ */
+export const lazily = <T>(build: () => T): (() => T) => {
+  let built: { readonly value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
+};
+
+/**
  * An integer in `[min, max]` whose every failure reads `expected an integer from min to max`.
  *
  * @example

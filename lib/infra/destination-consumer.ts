@@ -10,7 +10,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
+import { destinationConfigDigest, serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
 import type { AuthConfig } from '../config/destination-kinds.ts';
@@ -163,8 +163,10 @@ export class DestinationConsumer extends Construct {
 
     // Typed by the names the handler reads: a variable added to ConsumerEnv and not set here is a
     // compile error, not a cold-start failure in AWS.
+    const serializedDestination = serializeDestinationConfig(destination);
     const consumerEnvironment: Record<ConsumerEnvName, string> = {
-      [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
+      [ConsumerEnv.DESTINATION]: serializedDestination,
+      [ConsumerEnv.DESTINATION_SHA256]: destinationConfigDigest(serializedDestination),
       [ConsumerEnv.LEDGER_TABLE_NAME]: props.ledgerTable.tableName,
       [ConsumerEnv.QUEUE_URL]: this.queue.queueUrl,
       [ConsumerEnv.QUEUE_ARN]: this.queue.queueArn,

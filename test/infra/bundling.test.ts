@@ -9,7 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginLoadError } from '../../lib/adapters/plugin-loader.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
-import { type DestinationConfig, parsePipelineConfig, type PipelineConfig, serializeDestinationConfig } from '../../lib/config/pipeline-config.ts';
+import { type DestinationConfig, destinationConfigDigest, parsePipelineConfig, type PipelineConfig, serializeDestinationConfig } from '../../lib/config/pipeline-config.ts';
 import { consumerBundling, CONSUMER_AWS_SDK, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor } from '../../lib/infra/consumer-bundling.ts';
 import { consumerEntryFor, GENERATED_ENTRY_DIR } from '../../lib/infra/consumer-entry.ts';
 import { SyncPipelineStack } from '../../lib/infra/index.ts';
@@ -64,8 +64,8 @@ afterAll(() => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-/** Imports a bundled consumer in a Node process of its own, with the environment the construct sets; what `handler` is. */
-const coldStart = (bundle: string, destination: DestinationConfig) => {
+/** Imports a bundled consumer in a Node process of its own, with the environment the construct sets (and `changes`); what `handler` is. */
+const coldStart = (bundle: string, destination: DestinationConfig, changes: Record<string, string> = {}) => {
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); process.stdout.write(typeof m.handler);`], {
     encoding: 'utf8',
     env: {
@@ -73,12 +73,14 @@ const coldStart = (bundle: string, destination: DestinationConfig) => {
       AWS_REGION: 'eu-west-1',
       AWS_LAMBDA_FUNCTION_NAME: `bundling-test-${destination.name}`,
       [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
+      [ConsumerEnv.DESTINATION_SHA256]: destinationConfigDigest(serializeDestinationConfig(destination)),
       [ConsumerEnv.LEDGER_TABLE_NAME]: 'bundling-test-ledger',
       [ConsumerEnv.QUEUE_URL]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
       [ConsumerEnv.QUEUE_ARN]: 'arn:aws:sqs:eu-west-1:123456789012:q',
       [ConsumerEnv.DEAD_LETTER_QUEUE_URL]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
       [ConsumerEnv.METRICS_NAMESPACE]: 'BundlingTest',
       [ConsumerEnv.SERVICE_NAME]: `bundling-test-${destination.name}`,
+      ...changes,
     },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -120,6 +122,13 @@ describe('Bundling of user modules into the consumers', () => {
     for (const destination of config.destinations) {
       expect(coldStart(join(assetDir(destination.name), 'index.mjs'), destination)).toEqual({ status: 0, stdout: 'function', stderr: '' });
     }
+    // A config changed after synth is validated at cold start: accepted when valid, refused naming the field.
+    const [, , erpConfig] = config.destinations;
+    const changed = (changes: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(serializeDestinationConfig(erpConfig!)), ...changes });
+    expect(coldStart(join(assetDir('erp'), 'index.mjs'), erpConfig!, { [ConsumerEnv.DESTINATION]: changed({ maxConcurrency: 8 }) })).toEqual({ status: 0, stdout: 'function', stderr: '' });
+    const refused = coldStart(join(assetDir('erp'), 'index.mjs'), erpConfig!, { [ConsumerEnv.DESTINATION]: changed({ maxConcurrency: 1 }) });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('Invalid destination config:\n  - maxConcurrency: expected an integer from 2 to 1000, got 1');
     // The bench bundles the shared entry (erp's) with the construct's settings: the same code, byte for byte.
     const bench = await buildBenchBundle('ours', CONSUMER_AWS_SDK, join(outdir, 'bench-ours'));
     expect(readFileSync(bench.file, 'utf8') === readFileSync(join(assetDir('erp'), 'index.mjs'), 'utf8')).toBe(true);

@@ -3,9 +3,11 @@ import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  destinationConfigDigest,
   loadPipelineConfig,
   parseDestinationConfig,
   parsePipelineConfig,
+  readDestinationConfig,
   type PipelineConfig,
   type PipelineConfigInput,
 } from '../../lib/config/pipeline-config.ts';
@@ -341,15 +343,19 @@ describe('Construct: SyncPipeline', () => {
     const variables = template.findResources('AWS::Lambda::Function')[ids.consumer.get(d.name)!]?.Properties.Environment.Variables;
     const expected = config.destinations.find((candidate) => candidate.name === d.name)!;
 
-    // Act: the handler validates SYNC_DESTINATION at cold start exactly like this
+    // Act: what the handler reads at cold start, and what validating the same text gives
     const parsed = parseDestinationConfig(JSON.parse(variables[ConsumerEnv.DESTINATION]));
+    const read = readDestinationConfig(variables[ConsumerEnv.DESTINATION], variables[ConsumerEnv.DESTINATION_SHA256]);
 
     // Assess
     const { horizonMinutes: _parsedHorizon, ...parsedRetry } = parsed.retry;
     const { horizonMinutes: _configuredHorizon, ...expectedRetry } = expected.retry;
     expect({ ...parsed, retry: parsedRetry }).toEqual({ ...expected, retry: expectedRetry });
+    expect(read).toEqual(parsed);
     expect(variables).toEqual({
       [ConsumerEnv.DESTINATION]: expect.any(String),
+      // The text synth validated: the handler reads it without validating it again.
+      [ConsumerEnv.DESTINATION_SHA256]: destinationConfigDigest(variables[ConsumerEnv.DESTINATION]),
       // The root stack's table, through the nested stack's parameter (see the wiring test).
       [ConsumerEnv.LEDGER_TABLE_NAME]: { Ref: parameterFor(template, 'LedgerTable', 'Ref') },
       [ConsumerEnv.QUEUE_URL]: { Ref: ids.queue.get(d.name) },

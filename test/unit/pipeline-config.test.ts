@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
+import {
+  destinationConfigDigest,
+  loadPipelineConfig,
+  parseDestinationConfig,
+  parsePipelineConfig,
+  readDestinationConfig,
+  serializeDestinationConfig,
+} from '../../lib/config/pipeline-config.ts';
 import { destinationResources, leaseDurationMsFor } from '../../lib/config/resources.ts';
 import { createDestination } from '../../lib/adapters/destination-factory.ts';
 import { HttpDestination } from '../../lib/adapters/http-destination.ts';
@@ -109,6 +116,84 @@ describe('Function: parsePipelineConfig', () => {
 
     // Assess
     expect(message).toContain(expected);
+  });
+});
+
+describe('Function: readDestinationConfig', () => {
+  /** Destinations of every shape the schema resolves: kinds, auth types, retry given either way, optional blocks. */
+  const destinations = parsePipelineConfig({
+    destinations: [
+      destination(),
+      destination({ name: 'count', retry: { maxReceiveCount: 7, baseDelaySeconds: 5, maxDelaySeconds: 600 } }),
+      destination({ name: 'horizon', retry: { horizonMinutes: 90 }, rateLimit: { perSecond: 2.5 }, breaker: { minCalls: 5 }, coalescing: { enabled: false } }),
+      destination({
+        name: 'oauth',
+        auth: { type: 'oauth2-client-credentials', secret: 'crm/oauth', tokenUrl: 'https://auth.example.com/token', scopes: ['contacts.write'] },
+        versionPrecondition: { format: 'plain' },
+        request: { method: 'PATCH', path: '/{resourceType}/{id}', headers: { 'X-Api-Version': '2' }, delete: { method: 'POST', path: '/{id}/archive', body: 'transform' } },
+        statusRules: [{ status: 409, outcome: 'stale' }, { status: 404, op: 'delete', outcome: 'done' }],
+        transform: './transforms/crm.ts',
+      }),
+      destination({ name: 'api-key', auth: { type: 'api-key', secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:erp-AbCdEf', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd' } }),
+      { name: 'ledger', kind: 'module', module: './destinations/ledger.mjs', options: { region: 'eu', nested: { depth: 2 } }, resourceTypes: ['invoice'], auth: { type: 'bearer', secret: 'ledger/token' } },
+    ],
+  }).destinations;
+
+  it.each(destinations.map((d) => [d.name, d] as const))('reads %s as synth wrote it exactly as the validating parse does', (_name, given) => {
+    // Prepare: what the construct sets
+    const serialized = serializeDestinationConfig(given);
+
+    // Act
+    const read = readDestinationConfig(serialized, destinationConfigDigest(serialized));
+
+    // Assess: the same config, the derived retry horizon included
+    expect(read).toEqual(parseDestinationConfig(JSON.parse(serialized)));
+    expect(read.retry.horizonMinutes).toEqual(expect.any(Number));
+  });
+
+  it('validates text that is not what synth wrote, naming the field, and accepts a valid edit', () => {
+    // Prepare: the config changed after synth (in the console), its digest left as it was
+    const serialized = serializeDestinationConfig(destinations[0]!);
+    const digest = destinationConfigDigest(serialized);
+    const edited = (changes: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(serialized), ...changes });
+
+    // Act
+    const invalid = errorOf(() => readDestinationConfig(edited({ maxConcurrency: 1 }), digest));
+    const valid = readDestinationConfig(edited({ maxConcurrency: 8 }), digest);
+
+    // Assess
+    expect(invalid).toBe('Invalid destination config:\n  - maxConcurrency: expected an integer from 2 to 1000, got 1');
+    expect(valid).toEqual({ ...parseDestinationConfig(JSON.parse(serialized)), maxConcurrency: 8 });
+  });
+
+  it('validates text without a digest, or with another, as the parse does', () => {
+    // Prepare
+    const serialized = JSON.stringify({ ...JSON.parse(serializeDestinationConfig(destinations[0]!)), batchSize: 2.5 });
+
+    // Act
+    const messages = [undefined, '', destinationConfigDigest('{}')].map((digest) => errorOf(() => readDestinationConfig(serialized, digest)));
+
+    // Assess
+    expect(new Set(messages)).toEqual(new Set(['Invalid destination config:\n  - batchSize: expected an integer from 1 to 10000, got 2.5']));
+  });
+
+  it('refuses text that is not JSON, digest or not', () => {
+    // Act
+    const withDigest = () => readDestinationConfig('{"name":', destinationConfigDigest('{"name":'));
+    const without = () => readDestinationConfig('{"name":', undefined);
+
+    // Assess
+    expect(withDigest).toThrow(SyntaxError);
+    expect(without).toThrow(SyntaxError);
+  });
+
+  it('digests the exact text: SHA-256, hex', () => {
+    // Act
+    const digest = destinationConfigDigest('{}');
+
+    // Assess
+    expect(digest).toBe('44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    expect(destinationConfigDigest('{ }')).not.toBe(digest);
   });
 });
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { ConsumerEnv } from '../../config/consumer-env.ts';
-import { parseDestinationConfig, serializeDestinationConfig } from '../../config/pipeline-config.ts';
+import { destinationConfigDigest, parseDestinationConfig, serializeDestinationConfig } from '../../config/pipeline-config.ts';
 import { table } from '../../ops/format.ts';
 import { bundleFileName, consumerBundling, CONSUMER_AWS_SDK, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor, type AwsSdkMode } from '../../infra/consumer-bundling.ts';
 import { SeedBaselineEnv } from './seed-baseline.ts';
@@ -222,9 +222,10 @@ type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
  * an HTTP destination without auth.
  */
 export const consumerFunctionEnvironment = (): Record<ConsumerEnvName | keyof typeof CONSUMER_RUNTIME_ENVIRONMENT, string> => {
-  const destination = parseDestinationConfig({ name: 'bench', kind: 'http', baseUrl: 'https://api.example.com', resourceTypes: ['contact'] });
+  const destination = serializeDestinationConfig(parseDestinationConfig({ name: 'bench', kind: 'http', baseUrl: 'https://api.example.com', resourceTypes: ['contact'] }));
   const consumerEnvironment: Record<ConsumerEnvName, string> = {
-    [ConsumerEnv.DESTINATION]: serializeDestinationConfig(destination),
+    [ConsumerEnv.DESTINATION]: destination,
+    [ConsumerEnv.DESTINATION_SHA256]: destinationConfigDigest(destination),
     [ConsumerEnv.LEDGER_TABLE_NAME]: 'bench-ledger',
     [ConsumerEnv.QUEUE_URL]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/bench',
     [ConsumerEnv.QUEUE_ARN]: 'arn:aws:sqs:eu-west-1:123456789012:bench',
