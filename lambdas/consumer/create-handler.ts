@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaEventSourceSwitch } from '../../lib/adapters/lambda-event-source-switch.ts';
 import { SecretsManagerReader } from '../../lib/adapters/secrets.ts';
+import { defaultSqsClient } from '../../lib/adapters/sqs-record-queue.ts';
 import { readDestinationConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import type { DestinationPlugins } from '../../lib/core/plugins.ts';
@@ -40,9 +40,10 @@ export const createLambdaHandler = (plugins: DestinationPlugins) => {
     serviceName: required(ConsumerEnv.SERVICE_NAME),
     logLevel: (process.env[ConsumerEnv.LOG_LEVEL] ?? 'INFO') as PipelineConfig['logLevel'],
     dynamodb: new DynamoDBClient({}),
-    sqs: new SQSClient({}),
-    // Only a destination with auth reads a secret (its own: the role allows no other). The reader
-    // and the switch load their SDK clients at first use, not at init: most invocations need neither.
+    // The SQS, Secrets Manager and Lambda clients are loaded at first use, not at init: an
+    // invocation whose records all succeed needs none of them.
+    sqs: defaultSqsClient,
+    // Only a destination with auth reads a secret (its own: the role allows no other).
     ...(destination.auth === undefined ? {} : { secrets: new SecretsManagerReader() }),
     eventSource: new LambdaEventSourceSwitch({
       functionName: required('AWS_LAMBDA_FUNCTION_NAME'),

@@ -1,41 +1,22 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { EventSourceSwitch } from '../core/destination-control.ts';
+import { atFirstUse, clientFrom, importSdk, type ClientSource } from './at-first-use.ts';
 
-type LambdaSdk = typeof import('@aws-sdk/client-lambda');
-
-/**
- * The client a {@link LambdaEventSourceSwitch} sends with: one already made, or a function that
- * makes it, called at the first switch.
- */
-export type LambdaClientSource = LambdaClient | (() => LambdaClient | Promise<LambdaClient>);
+interface Connection {
+  readonly sdk: typeof import('@aws-sdk/client-lambda');
+  readonly client: LambdaClient;
+}
 
 export interface LambdaEventSourceSwitchOptions {
   /**
    * @default `new LambdaClient({})`, made at the first switch: the SDK's Lambda client is loaded
    * then, not when the function starts (most invocations never switch).
    */
-  readonly client?: LambdaClientSource;
+  readonly client?: ClientSource<LambdaClient>;
   /** The consumer function's own name (Lambda sets AWS_LAMBDA_FUNCTION_NAME). */
   readonly functionName: string;
   /** The destination's queue: the mapping to switch is the one from it to the function. */
   readonly queueArn: string;
-}
-
-/**
- * `@aws-sdk/client-lambda`, imported when first needed: the runtime provides it (the bundle leaves
- * `@aws-sdk/*` out), so a failure says which package is missing.
- */
-const loadLambdaSdk = async (): Promise<LambdaSdk> => {
-  try {
-    return await import('@aws-sdk/client-lambda');
-  } catch (error) {
-    throw new Error(`could not load @aws-sdk/client-lambda to switch the event source: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
-};
-
-interface Connection {
-  readonly sdk: LambdaSdk;
-  readonly client: LambdaClient;
 }
 
 /**
@@ -50,26 +31,15 @@ interface Connection {
  */
 export class LambdaEventSourceSwitch implements EventSourceSwitch {
   readonly #options: LambdaEventSourceSwitchOptions;
-  #connection: Promise<Connection> | undefined;
+  readonly #connect = atFirstUse(async (): Promise<Connection> => {
+    const sdk = await importSdk('@aws-sdk/client-lambda', 'switch the event source', () => import('@aws-sdk/client-lambda'));
+    const { client } = this.#options;
+    return { sdk, client: client === undefined ? new sdk.LambdaClient({}) : await clientFrom(client) };
+  });
   #uuid: string | undefined;
 
   public constructor(options: LambdaEventSourceSwitchOptions) {
     this.#options = options;
-  }
-
-  #connect(): Promise<Connection> {
-    if (this.#connection !== undefined) return this.#connection;
-    const connection = (async (): Promise<Connection> => {
-      const sdk = await loadLambdaSdk();
-      const given = this.#options.client;
-      const client = given === undefined ? new sdk.LambdaClient({}) : typeof given === 'function' ? await given() : given;
-      return { sdk, client };
-    })();
-    this.#connection = connection;
-    connection.catch(() => {
-      if (this.#connection === connection) this.#connection = undefined;
-    });
-    return connection;
   }
 
   async #mapping({ sdk, client }: Connection): Promise<string> {

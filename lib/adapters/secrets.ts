@@ -1,6 +1,7 @@
 import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { classifyTransportError, DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
+import { atFirstUse, clientFrom, importSdk, type ClientSource } from './at-first-use.ts';
 
 /** How one read may use what is cached. */
 export interface SecretReadOptions {
@@ -100,25 +101,7 @@ interface PendingRead {
   readonly value: Promise<string>;
 }
 
-/**
- * The client a {@link SecretsManagerReader} reads with: one already made, or a function that makes
- * it, called at the first read.
- */
-export type SecretsManagerClientSource = SecretsManagerClient | (() => SecretsManagerClient | Promise<SecretsManagerClient>);
-
 type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
-
-/**
- * `@aws-sdk/client-secrets-manager`, imported when first needed: the runtime provides it (the
- * bundle leaves `@aws-sdk/*` out), so a failure says which package is missing.
- */
-const loadSecretsManagerSdk = async (): Promise<SecretsManagerSdk> => {
-  try {
-    return await import('@aws-sdk/client-secrets-manager');
-  } catch (error) {
-    throw new Error(`could not load @aws-sdk/client-secrets-manager to read secrets: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
-};
 
 /**
  * What Powertools Parameters' `SecretsProvider` is (its `BaseProvider`, the documented base of a
@@ -168,28 +151,16 @@ class SecretsManagerProvider extends BaseProvider {
  * const local = new SecretsManagerReader(new SecretsManagerClient({ endpoint: 'http://127.0.0.1:4566' }));
  */
 export class SecretsManagerReader implements SecretReader {
-  readonly #client: SecretsManagerClientSource | undefined;
-  #provider: Promise<SecretsManagerProvider> | undefined;
+  readonly #client: ClientSource<SecretsManagerClient> | undefined;
+  readonly #provider = atFirstUse(async () => {
+    const sdk = await importSdk('@aws-sdk/client-secrets-manager', 'read secrets', () => import('@aws-sdk/client-secrets-manager'));
+    return new SecretsManagerProvider(sdk, this.#client === undefined ? new sdk.SecretsManagerClient({}) : await clientFrom(this.#client));
+  });
   readonly #pending = new Map<string, PendingRead>();
 
   /** @param client @default `new SecretsManagerClient({})`, made at the first read */
-  public constructor(client?: SecretsManagerClientSource) {
+  public constructor(client?: ClientSource<SecretsManagerClient>) {
     this.#client = client;
-  }
-
-  #loadProvider(): Promise<SecretsManagerProvider> {
-    if (this.#provider !== undefined) return this.#provider;
-    const provider = (async () => {
-      const sdk = await loadSecretsManagerSdk();
-      const given = this.#client;
-      const client = given === undefined ? new sdk.SecretsManagerClient({}) : typeof given === 'function' ? await given() : given;
-      return new SecretsManagerProvider(sdk, client);
-    })();
-    this.#provider = provider;
-    provider.catch(() => {
-      if (this.#provider === provider) this.#provider = undefined;
-    });
-    return provider;
   }
 
   public read(secret: string, options: SecretReadOptions): Promise<string> {
@@ -209,7 +180,7 @@ export class SecretsManagerReader implements SecretReader {
   async #fetch(secret: string, maxAgeSeconds: number, forceFetch: boolean): Promise<string> {
     let value: string | Uint8Array | undefined;
     try {
-      const provider = await this.#loadProvider();
+      const provider = await this.#provider();
       value = await provider.get(secret, { maxAge: maxAgeSeconds, forceFetch });
     } catch (error) {
       throw secretReadError(secret, error);

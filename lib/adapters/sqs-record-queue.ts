@@ -1,36 +1,54 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterMessage } from '../core/dead-letter.ts';
 import type { DeferredMessage, DeferResult, ReceivedRecord, RecordQueue } from '../core/record-queue.ts';
 import { chunk } from '../core/sqs-limits.ts';
+import { atFirstUse, clientFrom, importSdk, type ClientSource } from './at-first-use.ts';
 import { fromSqsMessageAttributes, toSqsMessageAttributes } from './sqs-attributes.ts';
 
+const importSqs = () => importSdk('@aws-sdk/client-sqs', 'reach the queues', () => import('@aws-sdk/client-sqs'));
+
+/**
+ * The SDK's own SQS client, `new SQSClient({})` (configured by the function's environment), made
+ * when called: what the Lambda entry gives {@link SqsRecordQueue}.
+ */
+export const defaultSqsClient = async (): Promise<SQSClient> => new (await importSqs()).SQSClient({});
+
 export interface SqsRecordQueueOptions {
-  readonly client: SQSClient;
+  /** The client, or a function that makes it at the first call ({@link defaultSqsClient} on Lambda). */
+  readonly client: ClientSource<SQSClient>;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
 }
 
+interface Connection {
+  readonly sdk: typeof import('@aws-sdk/client-sqs');
+  readonly client: SQSClient;
+}
+
 /**
+ * The destination's queue and dead-letter queue. The SDK's SQS client is loaded, and the client
+ * made, at the first call, once (a failed load is tried again at the next): an invocation whose
+ * records all succeed calls no queue (Lambda deletes them), so a function starts without it.
+ *
  * @example
  * const queue = new SqsRecordQueue({ client: new SQSClient({}), queueUrl, deadLetterQueueUrl });
+ * const lambdaQueue = new SqsRecordQueue({ client: defaultSqsClient, queueUrl, deadLetterQueueUrl });
  */
 export class SqsRecordQueue implements RecordQueue {
   readonly #options: SqsRecordQueueOptions;
+  readonly #connect = atFirstUse(async (): Promise<Connection> => {
+    const sdk = await importSqs();
+    return { sdk, client: await clientFrom(this.#options.client) };
+  });
 
   public constructor(options: SqsRecordQueueOptions) {
     this.#options = options;
   }
 
   public async deadLetter(letter: DeadLetterMessage): Promise<void> {
-    await this.#options.client.send(
-      new SendMessageCommand({
+    const { sdk, client } = await this.#connect();
+    await client.send(
+      new sdk.SendMessageCommand({
         QueueUrl: this.#options.deadLetterQueueUrl,
         MessageBody: letter.body,
         MessageAttributes: toSqsMessageAttributes(letter.attributes),
@@ -39,9 +57,10 @@ export class SqsRecordQueue implements RecordQueue {
   }
 
   public async delayRetries(entries: ReadonlyArray<{ receiptHandle: string; delaySeconds: number }>): Promise<void> {
+    const { sdk, client } = await this.#connect();
     for (const batch of chunk(entries)) {
-      await this.#options.client.send(
-        new ChangeMessageVisibilityBatchCommand({
+      await client.send(
+        new sdk.ChangeMessageVisibilityBatchCommand({
           QueueUrl: this.#options.queueUrl,
           Entries: batch.map((entry, index) => ({ Id: String(index), ReceiptHandle: entry.receiptHandle, VisibilityTimeout: entry.delaySeconds })),
         }),
@@ -53,8 +72,9 @@ export class SqsRecordQueue implements RecordQueue {
     const results: DeferResult[] = [];
     for (const batch of chunk(messages)) {
       try {
-        const { Successful = [], Failed = [] } = await this.#options.client.send(
-          new SendMessageBatchCommand({
+        const { sdk, client } = await this.#connect();
+        const { Successful = [], Failed = [] } = await client.send(
+          new sdk.SendMessageBatchCommand({
             QueueUrl: this.#options.queueUrl,
             Entries: batch.map((message, index) => ({
               Id: String(index),
@@ -75,8 +95,9 @@ export class SqsRecordQueue implements RecordQueue {
   }
 
   public async receiveOne(visibilityTimeoutSeconds: number): Promise<ReceivedRecord | undefined> {
-    const { Messages = [] } = await this.#options.client.send(
-      new ReceiveMessageCommand({
+    const { sdk, client } = await this.#connect();
+    const { Messages = [] } = await client.send(
+      new sdk.ReceiveMessageCommand({
         QueueUrl: this.#options.queueUrl,
         MaxNumberOfMessages: 1,
         VisibilityTimeout: visibilityTimeoutSeconds,
@@ -97,6 +118,7 @@ export class SqsRecordQueue implements RecordQueue {
   }
 
   public async delete(receiptHandle: string): Promise<void> {
-    await this.#options.client.send(new DeleteMessageCommand({ QueueUrl: this.#options.queueUrl, ReceiptHandle: receiptHandle }));
+    const { sdk, client } = await this.#connect();
+    await client.send(new sdk.DeleteMessageCommand({ QueueUrl: this.#options.queueUrl, ReceiptHandle: receiptHandle }));
   }
 }

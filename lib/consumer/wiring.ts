@@ -1,9 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 import { createDestination } from '../adapters/destination-factory.ts';
 import { createAuthenticator } from '../adapters/http-auth.ts';
+import type { ClientSource } from '../adapters/at-first-use.ts';
 import type { SecretReader } from '../adapters/secrets.ts';
 import { DynamoDbDestinationControl } from '../adapters/dynamodb-destination-control.ts';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
@@ -25,7 +26,8 @@ export interface ConsumerWiring {
   readonly serviceName: string;
   readonly logLevel: PipelineConfig['logLevel'];
   readonly dynamodb: DynamoDBClient;
-  readonly sqs: SQSClient;
+  /** The queues' client, or a function that makes it at the first queue call (the Lambda entry's: `defaultSqsClient`). */
+  readonly sqs: ClientSource<SQSClient>;
   /**
    * The user code the destination's config names (`transform`, `module`), already loaded: bundled
    * into the Lambda entry on AWS, `loadDestinationPlugins` locally.
