@@ -9,7 +9,7 @@ export type AwsSdkMode = 'bundled' | 'external';
 
 /**
  * The consumer functions' setting: external, as CDK does by default for a runtime with SDK v3.
- * Without the SDK the bundle is about a third of the size (some 250 KiB raw against 700 KiB;
+ * Without the SDK the bundle is about a third of the size (some 250 KiB raw against 770 KiB;
  * `lib/local/bench/bundle-size.ts` measures both), and the runtime's copy is on disk already. What
  * it costs: the handler runs on whatever SDK version the nodejs24.x runtime ships, older or newer
  * than the one in package-lock.json that the tests ran, and AWS updates it without a deploy of
