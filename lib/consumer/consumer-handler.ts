@@ -178,23 +178,24 @@ export const createConsumerHandler = (deps: ConsumerHandlerDeps) => {
   const skipShare = new SkipShareEstimate();
 
   /**
-   * The batch's ledger entries, read at once before any lease, when the stream lately skipped enough
-   * records for the read to pay (see `SkipShareEstimate`); undefined otherwise. A failed read only
-   * costs the saving: every record then takes the conditional write.
+   * What the batch starts out knowing of its records' ledger entries: read at once before any lease
+   * when the stream lately skipped enough records for the read to pay (see `SkipShareEstimate`),
+   * else nothing; the attempts add what they learn. A failed read only costs the saving: every
+   * record then takes the conditional write.
    */
-  const readKnownEntries = async (messages: Iterable<ParsedChangeEvent>): Promise<KnownEntries | undefined> => {
-    if (!skipShare.preReadPays || deps.ledger.readMany === undefined) return undefined;
+  const readKnownEntries = async (messages: Iterable<ParsedChangeEvent>): Promise<KnownEntries> => {
+    if (!skipShare.preReadPays || deps.ledger.readMany === undefined) return new Map();
     const records = [...messages].flatMap((message) =>
       message.ok && deps.resourceTypes.has(message.event.resourceType)
         ? [{ destination: deps.destinationName, resourceType: message.event.resourceType, id: normalizeChange(deps, message.event).id }]
         : [],
     );
-    if (records.length === 0) return undefined;
+    if (records.length === 0) return new Map();
     try {
-      return await deps.ledger.readMany(records);
+      return new Map(await deps.ledger.readMany(records));
     } catch (error) {
       logger.warn('could not read the batch ledger entries; every record takes the conditional write', { destination: deps.destinationName, error: error instanceof Error ? error.message : String(error) });
-      return undefined;
+      return new Map();
     }
   };
   /**

@@ -6,7 +6,7 @@ import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, R
 import { buildDeadLetter, DeadLetterReason } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
-import { ledgerKey, type LeaseDecision, type LedgerEntry, type LedgerStore } from '../core/ledger.ts';
+import { learnOutcome, ledgerKey, type LeaseDecision, type LedgerEntry, type LedgerStore } from '../core/ledger.ts';
 import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from '../core/outcome.ts';
 import type { RecordQueue } from '../core/record-queue.ts';
 import { sleep, type Sleep } from '../core/sleep.ts';
@@ -47,8 +47,13 @@ export interface RecordProcessorDeps {
   readonly coalescing?: { readonly backlogAgeMs: number; readonly holdSeconds: number };
 }
 
-/** Ledger entries a batch read found before the records' attempts, by `ledgerKey` (see `SkipShareEstimate`). */
-export type KnownEntries = ReadonlyMap<string, LedgerEntry>;
+/**
+ * What one invocation knows of its records' ledger entries, by `ledgerKey`: what a batch read found
+ * before the attempts (see `SkipShareEstimate`), and what each attempt learnt since (its commit, the
+ * ledger's refusal; see `learnOutcome`). A batch's older versions of a record run after its newest
+ * (`planRecordTurns`), so they are skipped on what the newest left here, with no write.
+ */
+export type KnownEntries = Map<string, LedgerEntry>;
 
 /** What one delivery of a record works with: its deps with the defaults resolved, and its delivery facts. */
 interface Delivery {
@@ -313,6 +318,7 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
   let state: AttemptState = { callErrors: [] };
   const record = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
   const knownEntry = known?.get(ledgerKey(record));
+
   const persistenceStore = new LedgerPersistenceLayer({
     ledger: deps.ledger,
     record,
@@ -329,10 +335,16 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
     callWithQuickRetries(delivery, { event, key, state, leaseExpiresAt: () => persistenceStore.leaseExpiresAt });
   const apply = makeIdempotent(call, { persistenceStore, config: idempotencyConfig });
 
+  const knownKey = ledgerKey(record);
   for (let busyWaits = 0; ; busyWaits += 1) {
     state = { callErrors: [] };
     try {
       const result = (await apply({ idempotencyKey: key })) as ApplyResult;
+      if (known !== undefined) {
+        const decision = persistenceStore.lastDecision;
+        const learnt = result.outcome === 'applied' ? { applied: event.version } : decision === undefined ? undefined : { decision };
+        if (learnt !== undefined) known.set(knownKey, learnOutcome(known.get(knownKey), learnt));
+      }
       return endedOutcome(delivery, ref, event, result, state);
     } catch (error) {
       const attemptError = classifyAttemptError(error, state, persistenceStore.lastDecision, now());

@@ -180,3 +180,32 @@ export class SkipShareEstimate {
     this.#share += SKIP_SHARE_WEIGHT * (batch.skipped / batch.records - this.#share);
   }
 }
+
+const atLeast = (current: number | undefined, version: number): number => (current === undefined ? version : Math.max(current, version));
+
+/**
+ * What an attempt learnt of a record's entry, merged into what was known of it: its own commit of
+ * `applied`, or the ledger's refusal (a duplicate says that version is applied, a stale one that a
+ * newer one is applied or sent, a superseded one that a newer one waits). Only the fields a skip
+ * rests on are raised, and only up: what the entry says is then still true of the ledger (see
+ * {@link SkipShareEstimate}), so a later record of the same batch can be skipped on it.
+ *
+ * @example
+ * learnOutcome(undefined, { applied: 5 }); // { appliedVersion: 5, claimedVersion: 5 }
+ * learnOutcome({ appliedVersion: 5 }, { decision: { status: 'stale', appliedVersion: 7 } }); // { appliedVersion: 5, claimedVersion: 7 }
+ */
+export const learnOutcome = (entry: LedgerEntry | undefined, learnt: { readonly applied: number } | { readonly decision: LeaseDecision }): LedgerEntry => {
+  const known = entry ?? {};
+  if ('applied' in learnt) return { ...known, appliedVersion: atLeast(known.appliedVersion, learnt.applied), claimedVersion: atLeast(known.claimedVersion, learnt.applied) };
+  const { decision } = learnt;
+  switch (decision.status) {
+    case 'duplicate':
+      return { ...known, appliedVersion: atLeast(known.appliedVersion, decision.appliedVersion) };
+    case 'stale':
+      return { ...known, claimedVersion: atLeast(known.claimedVersion, decision.appliedVersion) };
+    case 'superseded':
+      return { ...known, seenVersion: atLeast(known.seenVersion, decision.appliedVersion) };
+    default:
+      return known;
+  }
+};

@@ -98,6 +98,27 @@ describe('Consumer costs against embedded DynamoDB and SQS', () => {
     expect(newer.writes).toBeGreaterThanOrEqual(2 * fresh.length);
   });
 
+  it("skips a batch's older versions and duplicates of a record on what its newest left, with no write and no batch read", async () => {
+    // Prepare: a consumer of its own that has seen no skip (no batch read), one batch holding
+    // version 7 of a record, its duplicate, and versions 6 and 3 of it
+    const own: string[] = [];
+    const learner = await startEmulatedConsumer({ logLevel: 'ERROR', onDynamoDbCommand: (name) => own.push(name) });
+    onTestFinished(() => learner.stop());
+    const versions = [3, 7, 6, 7];
+    const batch = sqsEvent(versions.map((version) => sqsRecord(serializeChangeEvent(changeEvent({ id: 'same-batch', version })))));
+
+    // Act
+    const response = await learner.handler(batch, lambdaContext());
+
+    // Assess: the lease and commit of version 7, the breaker's count, nothing for the other three
+    expect(response.batchItemFailures).toEqual([]);
+    expect(own.filter((name) => name === 'BatchGetItemCommand')).toEqual([]);
+    // (the breaker's window takes one or two writes an invocation, as above; a failed lease each for
+    // the three others would make it 7)
+    expect(own.filter((name) => WRITE_COMMANDS.has(name)).length).toBeLessThanOrEqual(2 + 2);
+    expect(learner.fakeApi.writeLog().map((entry) => entry.version)).toEqual([7]);
+  });
+
   it('dead-letters a malformed message with its reason and still applies its batch neighbours', async () => {
     // Prepare
     const good = [changeEvent({ id: 'mixed-1', version: 1 }), changeEvent({ id: 'mixed-2', version: 1 })].map((event) =>

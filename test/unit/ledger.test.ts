@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InMemoryLedgerStore } from '../../lib/adapters/in-memory-ledger.ts';
-import { decideLease, isSkipDecision, PRE_READ_BREAK_EVEN_SKIP_SHARE, SkipShareEstimate, type LedgerEntry } from '../../lib/core/ledger.ts';
+import { decideLease, isSkipDecision, learnOutcome, PRE_READ_BREAK_EVEN_SKIP_SHARE, SkipShareEstimate, type LedgerEntry } from '../../lib/core/ledger.ts';
 
 const NOW = 1_000_000;
 const SETTLE_MS = 60_000;
@@ -234,5 +234,36 @@ describe('Function: decideLease (what an earlier read may skip)', () => {
     // Assess
     expect(isSkipDecision(onTheOldRead)).toBe(true);
     expect(now.status).toBe('acquired');
+  });
+});
+
+describe('Function: learnOutcome', () => {
+  it.each<[string, LedgerEntry | undefined, Parameters<typeof learnOutcome>[1], LedgerEntry]>([
+    ['takes a commit as applied and sent', undefined, { applied: 5 }, { appliedVersion: 5, claimedVersion: 5 }],
+    ['never lowers what was known', { appliedVersion: 8, claimedVersion: 9 }, { applied: 5 }, { appliedVersion: 8, claimedVersion: 9 }],
+    ['takes a duplicate as that version applied', { claimedVersion: 2 }, { decision: { status: 'duplicate', appliedVersion: 4 } }, { claimedVersion: 2, appliedVersion: 4 }],
+    ['takes a stale refusal as a newer version sent', { appliedVersion: 3 }, { decision: { status: 'stale', appliedVersion: 6 } }, { appliedVersion: 3, claimedVersion: 6 }],
+    ['takes a superseded refusal as a newer version waiting', undefined, { decision: { status: 'superseded', appliedVersion: 9 } }, { seenVersion: 9 }],
+    ['learns nothing from a busy record', { appliedVersion: 3 }, { decision: { status: 'busy', retryAt: NOW } }, { appliedVersion: 3 }],
+  ])('%s', (_name, entry, learnt, expected) => {
+    // Act
+    const known = learnOutcome(entry, learnt);
+
+    // Assess
+    expect(known).toEqual(expected);
+  });
+
+  it('skips afterwards exactly what the ledger skips after the same outcome', async () => {
+    // Prepare: the reference store commits version 5
+    const ledger = new InMemoryLedgerStore();
+    await ledger.acquireLease(record, leaseOf(5), NOW, SETTLE_MS);
+    await ledger.commit(record, leaseOf(5), { op: 'upsert', at: NOW });
+    const truth = await ledger.read(record);
+
+    // Act
+    const known = learnOutcome(undefined, { applied: 5 });
+
+    // Assess
+    for (const version of [3, 4, 5, 6]) expect(isSkipDecision(decideLease(known, { version }, NOW))).toBe(isSkipDecision(decideLease(truth, { version }, NOW)));
   });
 });
