@@ -51,14 +51,14 @@ export interface LedgerPersistenceLayerOptions {
    */
   readonly fencedUntil?: () => number | undefined;
   /** A fresh lease token per acquisition. @default {@link newLeaseToken} */
-  readonly newLeaseToken?: () => string;
+  readonly newLeaseToken?: (() => string) | undefined;
   readonly now?: () => number;
   /**
    * The record's entry as a batch read found it before this attempt (see `SkipShareEstimate`). When
    * it already says the change is skipped, no lease is tried: the fields a skip rests on only grow,
    * so the conditional write would say so too, at five times the price. @default none (always try)
    */
-  readonly known?: LedgerEntry;
+  readonly known?: LedgerEntry | undefined;
 }
 
 /**

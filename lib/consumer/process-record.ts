@@ -69,7 +69,7 @@ interface Delivery {
   /** Time left in the invocation; one lease when there is no Lambda context (tests, scripts). */
   readonly remainingMs: () => number;
   /** The invocation's door to the destination (rate limit, breaker), when it has one. */
-  readonly gate?: SendGate;
+  readonly gate: SendGate | undefined;
 }
 
 /** What an attempt's calls learnt, shared by the calls and the persistence layer that ends the lease. */
@@ -111,7 +111,7 @@ export const callResultOf = (failure: DestinationError | undefined): CallResult 
 const startDelivery = (record: SQSRecord, deps: RecordProcessorDeps, idempotencyConfig: IdempotencyConfig, gate: SendGate | undefined): Delivery => {
   const now = deps.now ?? Date.now;
   return {
-    ...(gate === undefined ? {} : { gate }),
+    gate,
     record,
     deps,
     idempotencyConfig,
@@ -317,25 +317,24 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
   const key = idempotencyKey(deps.destinationName, event);
   let state: AttemptState = { callErrors: [] };
   const record = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
-  const knownEntry = known?.get(ledgerKey(record));
-
+  const knownKey = ledgerKey(record);
+  // Optional fields are set to undefined rather than spread in: this runs once per record.
   const persistenceStore = new LedgerPersistenceLayer({
     ledger: deps.ledger,
     record,
-    ...(knownEntry === undefined ? {} : { known: knownEntry }),
+    known: known?.get(knownKey),
     event,
     idempotencyKey: key,
     leaseDurationMs: deps.leaseDurationMs,
     settleMs: deps.settleMs,
     fencedUntil: () => state.fencedUntil,
-    ...(deps.newLeaseToken === undefined ? {} : { newLeaseToken: deps.newLeaseToken }),
+    newLeaseToken: deps.newLeaseToken,
     now,
   });
   const call = (_input: { idempotencyKey: string }) =>
     callWithQuickRetries(delivery, { event, key, state, leaseExpiresAt: () => persistenceStore.leaseExpiresAt });
   const apply = makeIdempotent(call, { persistenceStore, config: idempotencyConfig });
 
-  const knownKey = ledgerKey(record);
   for (let busyWaits = 0; ; busyWaits += 1) {
     state = { callErrors: [] };
     try {
