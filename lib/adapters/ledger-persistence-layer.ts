@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChangeEvent } from '../contract/change-event.ts';
 import { withoutStackTrace } from '../core/errors.ts';
 import type { SkipReason } from '../core/outcome.ts';
-import { decideLease, isSkipDecision, type LeaseDecision, type LedgerEntry, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
+import { decideLease, type LeaseDecision, type LedgerRecordKey, type LedgerStore } from '../core/ledger.ts';
 
 /** Drawn once per process (a Lambda container, a local run): the part of every lease token no other process has. */
 const TOKEN_PREFIX = randomUUID();
@@ -53,12 +53,6 @@ export interface LedgerPersistenceLayerOptions {
   /** A fresh lease token per acquisition. @default {@link newLeaseToken} */
   readonly newLeaseToken?: (() => string) | undefined;
   readonly now?: () => number;
-  /**
-   * The record's entry as a batch read found it before this attempt (see `SkipShareEstimate`). When
-   * it already says the change is skipped, no lease is tried: the fields a skip rests on only grow,
-   * so the conditional write would say so too, at five times the price. @default none (always try)
-   */
-  readonly known?: LedgerEntry | undefined;
 }
 
 /**
@@ -110,11 +104,8 @@ export class LedgerPersistenceLayer extends BasePersistenceLayer {
     // settle window, since its call may still land).
     const expiresAt = Math.min(now + this.#options.leaseDurationMs, record.inProgressExpiryTimestamp ?? Number.POSITIVE_INFINITY);
     const { ledger, record: recordKey, event, idempotencyKey, settleMs } = this.#options;
-    const known = this.#options.known === undefined ? undefined : decideLease(this.#options.known, { version: event.version }, now);
-    const skip = known !== undefined && isSkipDecision(known) ? known : undefined;
-    // A skip known from the batch read draws no token and sends nothing; only 'acquired' keeps the token.
-    const token = skip === undefined ? this.#newLeaseToken() : '';
-    const decision = skip ?? (await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs));
+    const token = this.#newLeaseToken();
+    const decision = await ledger.acquireLease(recordKey, { token, key: idempotencyKey, version: event.version, expiresAt }, now, settleMs);
     this.#lastDecision = decision;
     switch (decision.status) {
       case 'acquired':

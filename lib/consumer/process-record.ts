@@ -6,7 +6,7 @@ import { busyWaitPauseMs, decideOnFailure, LEASE_MARGIN_MS, quickRetryPauseMs, R
 import { buildDeadLetter, DeadLetterReason } from '../core/dead-letter.ts';
 import { WriteResult, type Destination } from '../core/destination.ts';
 import { DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
-import { learnOutcome, ledgerKey, type LeaseDecision, type LedgerEntry, type LedgerStore } from '../core/ledger.ts';
+import { decideLease, isSkipDecision, learnOutcome, ledgerKey, type LeaseDecision, type LedgerEntry, type LedgerStore } from '../core/ledger.ts';
 import { SkipReason, type CallDetails, type RecordOutcome, type RecordRef } from '../core/outcome.ts';
 import type { RecordQueue } from '../core/record-queue.ts';
 import { sleep, type Sleep } from '../core/sleep.ts';
@@ -318,11 +318,16 @@ const attemptUnderLease = async (delivery: Delivery, event: ChangeEvent, ref: Re
   let state: AttemptState = { callErrors: [] };
   const record = { destination: deps.destinationName, resourceType: event.resourceType, id: event.id };
   const knownKey = ledgerKey(record);
+  // What the batch already knows skips the change (the batch read, or an earlier record of the batch):
+  // the conditional write would refuse it too (the fields a skip rests on only grow), and Powertools
+  // would return that refusal as the completed record's outcome; so it ends here, with neither.
+  const knownEntry = known?.get(knownKey);
+  const knownDecision = knownEntry === undefined ? undefined : decideLease(knownEntry, { version: event.version }, now());
+  if (knownDecision !== undefined && isSkipDecision(knownDecision)) return { kind: 'skipped', ref, reason: knownDecision.status };
   // Optional fields are set to undefined rather than spread in: this runs once per record.
   const persistenceStore = new LedgerPersistenceLayer({
     ledger: deps.ledger,
     record,
-    known: known?.get(knownKey),
     event,
     idempotencyKey: key,
     leaseDurationMs: deps.leaseDurationMs,
