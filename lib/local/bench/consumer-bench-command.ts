@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseBenchArguments } from './bench-cli.ts';
 import { ExitCode, type CliIo } from '../../ops/cli.ts';
 import { table } from '../../ops/format.ts';
 import { integer } from '../local-command.ts';
@@ -94,15 +95,9 @@ export const runConsumerBenchCli = async (argv: readonly string[], io: CliIo): P
     )
     .option('--json', 'write the report as one JSON object to stdout (progress still goes to stderr)', false)
     .option('--latency-ms <ms>', "the fake API's answer time in the throughput trials (default 100)", integer(0, 10_000))
-    .option('--quick', 'a smoke run of about a minute (fewer, shorter trials; rougher ratios)', false)
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-    throw error;
-  }
+    .option('--quick', 'a smoke run of about a minute (fewer, shorter trials; rougher ratios)', false);
+  const stop = parseBenchArguments(program, argv, io);
+  if (stop !== undefined) return stop;
   const flags = program.opts<BenchFlags>();
   const report = await runConsumerBench({
     ...(flags.quick ? QUICK : {}),

@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseBenchArguments } from './bench-cli.ts';
 import { ExitCode, type CliIo } from '../../ops/cli.ts';
 import { table } from '../../ops/format.ts';
 import { integer } from '../local-command.ts';
@@ -148,15 +149,9 @@ export const runRateLimitBenchCli = async (argv: readonly string[], io: CliIo): 
     )
     .option('--json', 'write the report as one JSON object to stdout (progress still goes to stderr)', false)
     .option('--records <n>', 'most records a rate run sends, in either layer (by default 6000 for the limiter, 1000 for the pipeline)', integer(1, 1_000_000))
-    .option('--quick', 'a smoke run of about a minute: 3 s of records a rate run, a ceiling of 300 records, a backlog of 50 records x 10 versions', false)
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-    throw error;
-  }
+    .option('--quick', 'a smoke run of about a minute: 3 s of records a rate run, a ceiling of 300 records, a backlog of 50 records x 10 versions', false);
+  const stop = parseBenchArguments(program, argv, io);
+  if (stop !== undefined) return stop;
   const flags = program.opts<BenchFlags>();
   const preset: RateLimitBenchOptions = flags.quick ? QUICK_RATE_LIMIT_BENCH : {};
   const cap = flags.records === undefined ? {} : { maxRecords: flags.records };
