@@ -21,12 +21,12 @@ describe('Function: costPerMillionApplied', () => {
     // Act
     const cost = costPerMillionApplied(usage, Feed.SQS);
 
-    // Assess: 2.5 WRU and 0.4 RRU, 0.6 SQS requests, 0.2 invocations, 0.2 x 0.1 s x 0.5 GB, 1 KiB per applied record
+    // Assess: 2.5 WRU and 0.4 RRU, 0.6 SQS requests, 0.2 invocations, 0.2 x 0.1 s x 0.5 GB, 1 MiB over 1000 applied records
     expect(cost.dynamodb).toBeCloseTo(2.5 * 0.625 + 0.4 * 0.125, 10);
     expect(cost.sqs).toBeCloseTo(0.6 * 0.4, 10);
     expect(cost.lambdaRequests).toBeCloseTo(0.2 * 0.2, 10);
     expect(cost.lambdaDuration).toBeCloseTo(0.2 * 0.1 * 0.5 * 0.0000133334 * 1e6, 10);
-    expect(cost.logs).toBeCloseTo((1024 / 1024 ** 3) * 0.5 * 1e6, 10);
+    expect(cost.logs).toBeCloseTo((1024 ** 2 / 1000 / 1024 ** 3) * 0.5 * 1e6, 10);
     expect(cost.eventBridge).toBe(0);
     expect(cost.total).toBeCloseTo(cost.dynamodb + cost.sqs + cost.lambdaRequests + cost.lambdaDuration + cost.logs, 10);
   });
