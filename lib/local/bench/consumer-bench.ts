@@ -31,7 +31,7 @@ export interface ConsumerBenchOptions {
   readonly latencyMs?: number;
   /** Throughput trials per subject, interleaved. @default 2 */
   readonly throughputTrials?: number;
-  /** Fresh processes per subject for the cold init. @default 15 */
+  /** Fresh processes per subject for the cold init, interleaved. @default 25 */
   readonly coldStarts?: number;
   readonly prices?: Prices;
   /** Told what the bench is doing. */
@@ -196,7 +196,7 @@ export const runConsumerBench = async (options: ConsumerBenchOptions = {}): Prom
   const throughput = throughputFigures(runs);
 
   tell(`bundles and cold init (${CONSUMER_AWS_SDK} AWS SDK)`);
-  const bundles = await measureBundles({ coldStarts: options.coldStarts ?? 15, onProgress: (line) => tell(`  ${line}`) });
+  const bundles = await measureBundles({ coldStarts: options.coldStarts ?? 25, onProgress: (line) => tell(`  ${line}`) });
 
   // One denominator for both, the changes a correct consumer applied on this stream: the baseline
   // counts versions it wrote over newer ones as applied too.
