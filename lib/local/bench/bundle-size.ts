@@ -10,6 +10,7 @@ import { destinationConfigDigest, parseDestinationConfig, serializeDestinationCo
 import { table } from '../../ops/format.ts';
 import { bundleFileName, consumerBundling, CONSUMER_AWS_SDK, CONSUMER_RUNTIME_ENVIRONMENT, esbuildOptionsFor, type AwsSdkMode } from '../../infra/consumer-bundling.ts';
 import { SeedBaselineEnv } from './seed-baseline.ts';
+import { median } from './throughput.ts';
 
 /**
  * Bundle size and cold init of the consumer Lambda against the seed baseline, both bundled with the
@@ -343,10 +344,7 @@ export const probeInit = async (bundle: BuiltBundle): Promise<InitProbe> => {
 };
 
 const stats = (samplesMs: readonly number[]): ColdInitStats => {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  const medianMs = sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  return { samplesMs, medianMs, minMs: sorted[0]!, maxMs: sorted.at(-1)! };
+  return { samplesMs, medianMs: median(samplesMs), minMs: Math.min(...samplesMs), maxMs: Math.max(...samplesMs) };
 };
 
 /**

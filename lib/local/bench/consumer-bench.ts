@@ -4,7 +4,7 @@ import { measureBundles, type BundleSizeReport } from './bundle-size.ts';
 import { costPerMillionApplied, Feed, US_EAST_1_PRICES, type ConsumerUsage, type CostBreakdown, type Prices } from './cost-model.ts';
 import { measureHandlerCpu, RecordKind, type HandlerCpuFigures } from './handler-cpu.ts';
 import { measureRequestCounts, type RequestCountsResult } from './request-counts.ts';
-import { runThroughputTrial, type SubjectThroughput } from './throughput.ts';
+import { median, runThroughputTrial, type SubjectThroughput } from './throughput.ts';
 
 /** What the leaner consumer must reach against the seed baseline, measured in the same run. */
 export const CONSUMER_BENCH_TARGETS = {
@@ -90,12 +90,6 @@ export interface ConsumerBenchReport {
 }
 
 const compared = (ours: number, baseline: number): Compared => ({ ours, baseline, ratio: baseline === 0 ? Number.NaN : ours / baseline });
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /** The trials of one subject as one stream: their usage summed, priced per million of `applied`. */
 const usageOf = (trials: readonly SubjectThroughput[], applied: number): ConsumerUsage => {

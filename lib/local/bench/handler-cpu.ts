@@ -8,12 +8,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InMemoryDestinationControl } from '../../adapters/in-memory-destination-control.ts';
 import { InMemoryLedgerStore } from '../../adapters/in-memory-ledger.ts';
-import { parsePipelineConfig } from '../../config/pipeline-config.ts';
+import { CONSUMER_MEMORY_MB } from '../../infra/consumer-bundling.ts';
 import { ChangeOp, serializeChangeEvent, type ChangeEvent } from '../../contract/change-event.ts';
 import { WriteResult, type Destination } from '../../core/destination.ts';
 import { wireConsumerHandler } from '../../consumer/wiring.ts';
+import { createContext } from '../sim/event-source-poller.ts';
 import { captureJsonOutput } from '../sim/output-capture.ts';
-import { BENCH_SUBJECTS, type BenchSubject } from './bench-subjects.ts';
+import { median } from './throughput.ts';
+import { BENCH_DESTINATION, BENCH_SUBJECTS, benchDestinationOf, benchPipelineConfig, type BenchSubject } from './bench-subjects.ts';
 import { createSeedBaselineHandler, type SeedClient } from './seed-baseline.ts';
 
 
@@ -23,26 +25,12 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-const DESTINATION = 'crm';
+const DESTINATION = BENCH_DESTINATION;
+/** Every invocation's deadline is a minute away: the CPU figures leave the clock out. */
+const INVOCATION_MS = 60_000;
 const BATCH_SIZE = 10;
 /** Applied first; the stale pass then sends this minus two. */
 const APPLIED_VERSION = 5;
-
-/** A Lambda context that never runs out of time (the CPU figures leave the clock out). */
-export const benchContext = (): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: `bench-${DESTINATION}-consumer`,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:bench-${DESTINATION}-consumer`,
-  memoryLimitInMB: '512',
-  awsRequestId: randomUUID(),
-  logGroupName: `/aws/lambda/bench-${DESTINATION}-consumer`,
-  logStreamName: 'bench',
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
 
 export const sqsRecordOf = (event: ChangeEvent, index: number): SQSRecord => {
   const sentAt = String(Date.now());
@@ -128,11 +116,7 @@ export class MemoryPersistenceLayer extends BasePersistenceLayer {
 
 /** Our consumer, wired as the Lambda wires it, over in-memory ports (ledger, control, destination). */
 const oursInMemory = (): SqsHandler => {
-  const config = parsePipelineConfig({
-    name: 'bench',
-    destinations: [{ name: DESTINATION, kind: 'http', baseUrl: 'https://crm.example.com/api', resourceTypes: ['contact'] }],
-  });
-  const destination = config.destinations[0]!;
+  const destination = benchDestinationOf(benchPipelineConfig('https://crm.example.com/api'));
   const memory = new MemoryDestination();
   return wireConsumerHandler({
     destination,
@@ -180,13 +164,16 @@ interface PassFigures {
 
 const runPass = async (handler: SqsHandler, changes: readonly ChangeEvent[], outputBytes: { value: number }): Promise<PassFigures> => {
   const records = changes.map(sqsRecordOf);
+  const contexts = Array.from({ length: Math.ceil(records.length / BATCH_SIZE) }, () =>
+    createContext(`bench-${DESTINATION}-consumer`, 'us-east-1', '000000000000', CONSUMER_MEMORY_MB, Date.now() + INVOCATION_MS),
+  );
   const before = outputBytes.value;
   // The previous pass's garbage (the other subject's, in an interleaved run) is collected now, not
   // on this pass's clock (`node --expose-gc`, as `npm run bench` runs; without it, it is left to chance).
   collectGarbage();
   const started = process.cpuUsage();
   for (let at = 0; at < records.length; at += BATCH_SIZE) {
-    const response = await handler({ Records: records.slice(at, at + BATCH_SIZE) }, benchContext());
+    const response = await handler({ Records: records.slice(at, at + BATCH_SIZE) }, contexts[at / BATCH_SIZE]!);
     if (response.batchItemFailures.length > 0) throw new Error(`the bench's records failed: ${JSON.stringify(response.batchItemFailures.slice(0, 3))}`);
   }
   const used = process.cpuUsage(started);
@@ -218,12 +205,6 @@ export interface HandlerCpuOptions {
 
 /** Medians over the trials, per subject and record kind. */
 export type HandlerCpuFigures = Record<BenchSubject, Record<RecordKind, PassFigures>>;
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /**
  * Handler CPU per record, ours against the seed baseline, with in-memory ports so that only the

@@ -245,6 +245,20 @@ export const percentile = (values: readonly number[], p: number): number => {
 };
 
 /**
+ * The median of `values`: the middle one, or the mean of the two middle ones. Pure.
+ *
+ * @throws {RangeError} for no values
+ * @example
+ * median([5, 1, 3, 8]); // 4
+ */
+export const median = (values: readonly number[]): number => {
+  if (values.length === 0) throw new RangeError('Expected at least one value, got none');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/**
  * Whether each record's final state is its highest version published, by the rule the local
  * run's convergence invariant uses (a final delete holds as a tombstone or nothing). Pure.
  *
