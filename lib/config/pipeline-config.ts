@@ -307,6 +307,25 @@ const destinationSchema = lazily(() =>
  */
 const MAX_COMBINED_NAME_LENGTH = 64 - '--probe'.length;
 
+/** The longest archive retention the config takes (ten years); EventBridge itself has no upper bound. */
+export const MAX_ARCHIVE_RETENTION_DAYS = 3650;
+
+const eventBusSchema = lazily(() =>
+  z.strictObject({
+    /**
+     * An EventBridge archive of every change event the bus receives, so they can be replayed to the
+     * rules (StartReplay) after a bad deploy or a destination's data loss.
+     * @default true
+     */
+    archive: z.boolean({ error: 'expected true or false' }).default(true),
+    /**
+     * How long the archive keeps an event, in days.
+     * @default 7
+     */
+    archiveRetentionDays: intInRange(1, MAX_ARCHIVE_RETENTION_DAYS).default(7),
+  }),
+);
+
 const ledgerSchema = lazily(() =>
   z.strictObject({
     /** Point-in-time recovery (35 days of restores). */
@@ -341,6 +360,8 @@ const pipelineConfigSchema = lazily(() =>
         .default('INFO'),
       /** The version ledger table's protection: it holds the versions every destination has. */
       ledger: ledgerSchema().prefault({}),
+      /** The change bus: its archive. */
+      eventBus: eventBusSchema().prefault({}),
       /**
        * A customer-managed KMS key (its ARN) for the queues, the ledger table and the alarm topic;
        * without it each uses its AWS-managed encryption. Its key policy must let EventBridge

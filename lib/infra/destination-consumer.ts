@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { destinationConfigDigest, serializeDestinationConfig, type DestinationConfig, type PipelineConfig } from '../config/pipeline-config.ts';
 import { destinationResources, consumerServiceName, ledgerKeyPrefix } from '../config/resources.ts';
 import { ConsumerEnv } from '../config/consumer-env.ts';
+import { routingPattern } from '../config/routing.ts';
 import type { AuthConfig } from '../config/destination-kinds.ts';
 import { consumerBundling, CONSUMER_MEMORY_MB, CONSUMER_RUNTIME_ENVIRONMENT } from './consumer-bundling.ts';
 import { consumerEntryFor } from './consumer-entry.ts';
@@ -241,7 +242,7 @@ export class DestinationConsumer extends Construct {
     this.rule = new Rule(this, 'Route', {
       eventBus: props.eventBus,
       description: boundedDescription(`Routes ${destination.resourceTypes.join(', ')} changes to ${resources.queueName}`, DescriptionLimit.RULE),
-      eventPattern: { detail: { resourceType: destination.resourceTypes } },
+      eventPattern: routingPattern(destination),
       targets: [
         new SqsQueue(this.queue, {
           message: RuleTargetInput.fromEventPath('$.detail'),
