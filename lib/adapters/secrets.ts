@@ -2,6 +2,7 @@ import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { classifyTransportError, DestinationError, DestinationErrorClass, findInCauseChain } from '../core/errors.ts';
 import { atFirstUse, clientFrom, importSdk, type ClientSource } from './at-first-use.ts';
+import { isServiceAnswer, isTransientServiceAnswer } from './aws-errors.ts';
 
 /** How one read may use what is cached. */
 export interface SecretReadOptions {
@@ -22,33 +23,6 @@ export interface SecretReader {
   read(secret: string, options: SecretReadOptions): Promise<string>;
 }
 
-/** What a failing read is, from the SDK's point of view. */
-interface SdkErrorShape {
-  readonly name: string;
-  readonly message: string;
-  readonly $fault?: 'client' | 'server';
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-
-/**
- * An answer from the service: it has a fault side or a status. (The SDK's retry middleware gives a
- * socket error a `$metadata` too, with attempts but no status, so `$metadata` alone proves nothing.)
- */
-const isServiceAnswer = (error: Error): SdkErrorShape | undefined => {
-  const shape = error as Partial<SdkErrorShape>;
-  return shape.$fault !== undefined || shape.$metadata?.httpStatusCode !== undefined ? (error as SdkErrorShape) : undefined;
-};
-
-/** Error codes AWS uses for "slow down": a 400 on JSON protocols, but transient. */
-const THROTTLING_CODES: ReadonlySet<string> = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-]);
-
 /** Codes that mean the consumer may not read or decrypt the secret: what `auth.kmsKeyArn` and the role's policy grant. */
 const PERMISSION_CODES: ReadonlySet<string> = new Set(['AccessDeniedException', 'DecryptionFailure', 'KMSAccessDeniedException']);
 
@@ -68,7 +42,7 @@ export const secretReadError = (secret: string, error: unknown): DestinationErro
   if (sdk !== undefined) {
     const status = sdk.$metadata?.httpStatusCode;
     const cause = `${sdk.name}: ${sdk.message}`;
-    if (THROTTLING_CODES.has(sdk.name) || status === 429 || sdk.$fault === 'server' || (status !== undefined && status >= 500)) {
+    if (isTransientServiceAnswer(sdk)) {
       return new DestinationError(`${prefix} (Secrets Manager is busy or failing, retried): ${cause}`, {
         errorClass: DestinationErrorClass.SERVER,
         ...(status === undefined ? {} : { status }),

@@ -14,6 +14,15 @@ export type ChangeOp = (typeof ChangeOp)[keyof typeof ChangeOp];
 export const MAX_CHANGE_EVENT_BYTES = 256 * 1024;
 
 /**
+ * The `detail-type` of a change event on an EventBridge bus: what a publisher sends and what a rule
+ * may match on (the stack's rules match on `detail.resourceType` only).
+ *
+ * @example
+ * new PutEventsCommand({ Entries: [{ EventBusName: bus, Source: 'orders', DetailType: CHANGE_DETAIL_TYPE, Detail: serializeChangeEvent(event) }] });
+ */
+export const CHANGE_DETAIL_TYPE = 'sync-pipeline.change';
+
+/**
  * Longest `id`, in UTF-16 code units: percent-encoded, even 512 CJK characters keep the URL, the
  * `Idempotency-Key` header (about 4.6 KB) and the ledger's partition key (under DynamoDB's 2048
  * bytes) inside their limits.
@@ -389,6 +398,33 @@ const reject = (reason: RejectionReason, issues: readonly string[]) =>
 /** What {@link parseChangeEvent} returns: the event, or why the body is not one. */
 export type ParsedChangeEvent = { readonly ok: true; readonly event: ChangeEvent } | { readonly ok: false; readonly rejection: ChangeEventRejection };
 
+/** What {@link checkChangeEvent} returns: the event, or every problem as `path: expected …, got …`. */
+export type CheckedChangeEvent = { readonly ok: true; readonly event: ChangeEvent } | { readonly ok: false; readonly issues: readonly string[] };
+
+/**
+ * Checks a value (parsed JSON, or an object a publisher built) against {@link ChangeEventSchema}
+ * with `occurredAt` judged against `now`, in the messages {@link parseChangeEvent} gives: payload
+ * content never appears in them (rejections are logged, payloads are not). Never throws.
+ *
+ * @param now - the clock, epoch milliseconds @default Date.now()
+ * @example
+ * const checked = checkChangeEvent({ resourceType: 'contact', id: '', version: 1, occurredAt: '2026-11-27T10:00:00Z', op: 'delete' });
+ * if (!checked.ok) console.log(checked.issues); // ['id: expected a non-empty string id, got ""']
+ */
+export const checkChangeEvent = (value: unknown, now: number = Date.now()): CheckedChangeEvent => {
+  // The union reports a bad `op` with the whole object as its input; say which value was wrong.
+  if (!isJsonObject(value)) return { ok: false, issues: [`(root): expected a JSON object, got ${describeValue(value)}`] };
+  if (value.op !== ChangeOp.UPSERT && value.op !== ChangeOp.DELETE) {
+    // op is a short enum, safe to show.
+    return { ok: false, issues: [`op: ${OP_MESSAGE}, got ${describeValue(value.op)}`] };
+  }
+  const result = safeParseWithIssues(changeEventRules, value, { redact: (path) => path[0] === 'payload' });
+  if (!result.ok) return { ok: false, issues: result.issues };
+  const future = futureOccurredAtMessage(result.value.occurredAt, now);
+  if (future !== undefined) return { ok: false, issues: [`occurredAt: ${future}, got ${describeValue(result.value.occurredAt)}`] };
+  return { ok: true, event: result.value };
+};
+
 /**
  * Parses an SQS message body into a change event, or says exactly why not. Never throws. In order:
  *
@@ -427,18 +463,8 @@ export const parseChangeEvent = (body: string, now: number = Date.now()): Parsed
   const textProblem = writesBackAs(json, body) ? undefined : findJsonTextProblem(body);
   if (textProblem !== undefined) return reject(RejectionReason.INVALID_JSON, [textProblem]);
 
-  // The union reports a bad `op` with the whole object as its input; say which value was wrong.
-  if (!isJsonObject(json)) return reject(RejectionReason.INVALID_SCHEMA, [`(root): expected a JSON object, got ${describeValue(json)}`]);
-  if (json.op !== ChangeOp.UPSERT && json.op !== ChangeOp.DELETE) {
-    // op is a short enum, safe to show.
-    return reject(RejectionReason.INVALID_SCHEMA, [`op: ${OP_MESSAGE}, got ${describeValue(json.op)}`]);
-  }
-  // Payload content never appears in a rejection: rejections are logged, payloads are not.
-  const result = safeParseWithIssues(changeEventRules, json, { redact: (path) => path[0] === 'payload' });
-  if (!result.ok) return reject(RejectionReason.INVALID_SCHEMA, result.issues);
-  const future = futureOccurredAtMessage(result.value.occurredAt, now);
-  if (future !== undefined) return reject(RejectionReason.INVALID_SCHEMA, [`occurredAt: ${future}, got ${describeValue(result.value.occurredAt)}`]);
-  return { ok: true, event: result.value };
+  const checked = checkChangeEvent(json, now);
+  return checked.ok ? checked : reject(RejectionReason.INVALID_SCHEMA, checked.issues);
 };
 
 /**

@@ -116,3 +116,19 @@ export const retryDelaySeconds = (input: RetryDelayInput): number => {
   const requested = retryAfterMs === undefined ? 0 : Math.ceil(retryAfterMs / 1000);
   return Math.min(MAX_VISIBILITY_TIMEOUT_SECONDS, Math.max(jittered, requested));
 };
+
+/** A retry schedule in milliseconds, for calls retried in process (the publisher's). */
+export interface BackoffMsSettings {
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/**
+ * Milliseconds to wait after the `attempt`-th failed call: full jitter, `random * min(max, base * 2^(attempt-1))`,
+ * the same exponential ceiling as {@link backoffCeilingSeconds}.
+ *
+ * @example
+ * fullJitterDelayMs(3, { baseDelayMs: 100, maxDelayMs: 5000 }, () => 0.5); // 200
+ */
+export const fullJitterDelayMs = (attempt: number, retry: BackoffMsSettings, random: () => number): number =>
+  Math.round(random() * backoffCeilingSeconds(attempt, { baseDelaySeconds: retry.baseDelayMs, maxDelaySeconds: retry.maxDelayMs }));
