@@ -107,7 +107,7 @@ const optionsSchema = lazily(() => {
         ...shared,
       }),
     ],
-    { error: (issue) => (issue.code === 'invalid_union' ? 'expected via to be "eventbridge" or "sqs"' : 'expected an options object') },
+    { error: (issue) => (issue.code === 'invalid_union' ? 'expected "eventbridge" or "sqs"' : 'expected an options object') },
   );
 });
 
