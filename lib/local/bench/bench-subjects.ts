@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CreateTableCommand, ResourceInUseException, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -183,7 +184,7 @@ export interface CommandCounter<T extends CommandCounts> {
 }
 
 /** The SDK v3 clients the counters take. */
-type CountableClient = DynamoDBClient | SQSClient;
+type CountableClient = DynamoDBClient | SQSClient | EventBridgeClient;
 
 /**
  * Adds an initialize-step middleware that sees each command's name and input. The middleware reads
