@@ -245,29 +245,41 @@ const sendBatch = async (batch: readonly Outgoing[], attempt: number, settings: 
 };
 
 /**
- * Sends in batches; entries refused for a reason that may pass (throttling, the service's fault)
- * are batched again and re-sent, alone, after a full-jitter pause, until the attempts run out.
+ * Batch calls in flight at once. A few hide the round trip (the services take far more from one
+ * publisher); more would only make throttling likelier.
+ */
+const CALLS_IN_FLIGHT = 4;
+
+/**
+ * Sends in batches, a few calls at a time; entries refused for a reason that may pass (throttling,
+ * the service's fault) are batched again and re-sent, alone, after a full-jitter pause, until the
+ * attempts run out.
  */
 const sendWithRetries = async (outgoing: readonly Outgoing[], settings: SendSettings): Promise<PublishResult[]> => {
   const results: PublishResult[] = [];
   let pending = outgoing;
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     const again: Outgoing[] = [];
-    for (const indices of planBatches(
-      pending.map((item) => item.bytes),
+    const current = pending;
+    const batches = planBatches(
+      current.map((item) => item.bytes),
       settings.channel.batch,
-    )) {
-      const batch = indices.map((index) => pending[index]!);
-      const outcomes = await sendBatch(batch, attempt, settings);
-      batch.forEach((item, position) => {
-        const outcome = outcomes[position]!;
-        const base = { index: item.index, change: item.change, attempts: item.attempts };
-        if (outcome.sent) results.push({ ...base, status: 'sent', id: outcome.id });
-        else if (outcome.retryable && attempt < settings.retry.attempts) again.push(item);
-        else results.push({ ...base, status: 'failed', error: `${outcome.code}: ${outcome.message} (${item.attempts === 1 ? '1 attempt' : `${item.attempts} attempts`})` });
-      });
-    }
-    pending = again;
+    ).map((indices) => indices.map((index) => current[index]!));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let batch = batches[next++]; batch !== undefined; batch = batches[next++]) {
+        const outcomes = await sendBatch(batch, attempt, settings);
+        batch.forEach((item, position) => {
+          const outcome = outcomes[position]!;
+          const base = { index: item.index, change: item.change, attempts: item.attempts };
+          if (outcome.sent) results.push({ ...base, status: 'sent', id: outcome.id });
+          else if (outcome.retryable && attempt < settings.retry.attempts) again.push(item);
+          else results.push({ ...base, status: 'failed', error: `${outcome.code}: ${outcome.message} (${item.attempts === 1 ? '1 attempt' : `${item.attempts} attempts`})` });
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CALLS_IN_FLIGHT, batches.length) }, worker));
+    pending = again.sort((a, b) => a.index - b.index);
     if (pending.length > 0) {
       await delay(fullJitterDelayMs(attempt, settings.retry, Math.random), undefined, settings.signal === undefined ? {} : { signal: settings.signal }).catch(() => undefined);
     }

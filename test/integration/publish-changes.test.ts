@@ -66,11 +66,9 @@ describe('Function: publishChanges (embedded SQS)', () => {
     const queueUrl = await createQueue('publish-10k');
     const changes = Array.from({ length: 10_000 }, (_, index) => changeEvent({ id: `c-${index % 500}`, version: index + 1, payload: { name: `Ada ${index}`, city: 'Zürich 客户' } }));
     const calls = countCommands(aws.sqs);
-    const started = performance.now();
 
     // Act
     const results = await publishChanges(changes, { via: 'sqs', client: aws.sqs, queueUrl });
-    const elapsedMs = performance.now() - started;
     calls.detach();
 
     // Assess
@@ -78,7 +76,6 @@ describe('Function: publishChanges (embedded SQS)', () => {
     expect(new Set(results.map((result) => result.id)).size).toBe(10_000);
     expect(batchCalls(calls)).toBeLessThanOrEqual(1_000);
     expect(batchCalls(calls)).toBe(1_000);
-    expect(elapsedMs).toBeLessThan(15_000);
   });
 
   it('refuses a change over the size limit and sends the others of its batch', async () => {
