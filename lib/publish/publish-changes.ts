@@ -253,7 +253,9 @@ const CALLS_IN_FLIGHT = 4;
 /**
  * Sends in batches, a few calls at a time; entries refused for a reason that may pass (throttling,
  * the service's fault) are batched again and re-sent, alone, after a full-jitter pause, until the
- * attempts run out.
+ * attempts run out. A call whose answer was lost (a reset socket) may have been accepted: sending
+ * it again can publish a change twice, which the consumers' idempotency absorbs; not sending it
+ * could lose it.
  */
 const sendWithRetries = async (outgoing: readonly Outgoing[], settings: SendSettings): Promise<PublishResult[]> => {
   const results: PublishResult[] = [];
