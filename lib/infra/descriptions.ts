@@ -16,6 +16,8 @@ export const DescriptionLimit = {
   RULE: 512,
   /** AWS::CloudWatch::Alarm AlarmDescription. */
   ALARM: 1024,
+  /** AWS::Events::Archive Description. */
+  ARCHIVE: 512,
 } as const;
 
 const ELLIPSIS = '...';

@@ -3,7 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { type Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -19,6 +19,7 @@ import { consumerBundling, CONSUMER_MEMORY_MB, CONSUMER_RUNTIME_ENVIRONMENT } fr
 import { consumerEntryFor } from './consumer-entry.ts';
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { BreakerProbe, EventSourceSwitch } from './destination-breaker.ts';
+import type { ConsumerFunctionOverrides } from './overrides.ts';
 
 type ConsumerEnvName = (typeof ConsumerEnv)[keyof typeof ConsumerEnv];
 
@@ -67,6 +68,43 @@ const secretStatements = (stack: Stack, auth: AuthConfig): PolicyStatement[] => 
   return statements;
 };
 
+/**
+ * What Lambda needs of a function's role to attach it to a VPC: the EC2 actions of the managed
+ * policy `AWSLambdaVPCAccessExecutionRole`, which CDK adds only to a role it creates itself. That
+ * policy also lets the function create and write to every log group, which this role must not (it
+ * writes to its own). The Describe actions take no resource-level permission, and Lambda creates
+ * the interfaces before their ARNs exist, hence `*`.
+ */
+const vpcAccessStatement = (): PolicyStatement =>
+  new PolicyStatement({
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:DeleteNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:UnassignPrivateIpAddresses',
+    ],
+    resources: ['*'],
+  });
+
+/**
+ * Acknowledges the cdk-nag finding on the `*` resources the overrides bring to the consumer's
+ * role, and only when they do: X-Ray's actions (tracing) and the VPC network-interface actions.
+ */
+const acknowledgeWildcardResources = (role: Role, overrides: ConsumerFunctionOverrides): void => {
+  const reasons = [
+    ...(overrides.tracing === undefined || overrides.tracing === Tracing.DISABLED
+      ? []
+      : ['xray:PutTraceSegments and xray:PutTelemetryRecords (tracing) support no resource-level permission']),
+    ...(overrides.vpc === undefined
+      ? []
+      : ['the EC2 network-interface actions Lambda needs to attach the function to its VPC: the Describe actions take no resource, and the interfaces have no ARN before Lambda creates them']),
+  ];
+  if (reasons.length === 0) return;
+  Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: `${reasons.join('; ')}.` });
+};
+
 /** Props of {@link DestinationConsumer}. */
 export interface DestinationConsumerProps {
   /** The whole pipeline config: names are derived from its `name`, metrics and logs from its settings. */
@@ -83,8 +121,19 @@ export interface DestinationConsumerProps {
    * around its module instead (see `consumerEntryFor`), so its code is bundled into its function only.
    */
   readonly consumerEntry: string;
-  /** The config's customer-managed key (`kmsKeyArn`), for both queues; without it, SQS-managed encryption. */
+  /**
+   * A customer-managed key for both queues (`QueueOverrides.encryptionKey`, else the config's
+   * `kmsKeyArn`).
+   *
+   * @default - SQS-managed encryption
+   */
   readonly encryptionKey?: IKey;
+  /**
+   * Memory, tracing, log retention and VPC of the consumer function (see {@link ConsumerFunctionOverrides}).
+   *
+   * @default - 512 MB, no tracing, logs kept a month, not in a VPC
+   */
+  readonly consumerFunctionProps?: ConsumerFunctionOverrides;
   /**
    * What happens to the DLQ when it leaves the stack: it holds changes no destination received.
    * @default RemovalPolicy.RETAIN
@@ -152,7 +201,8 @@ export class DestinationConsumer extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: resources.maxReceiveCount },
     });
 
-    const logGroup = new LogGroup(this, 'ConsumerLogs', { retention: RetentionDays.ONE_MONTH });
+    const overrides = props.consumerFunctionProps ?? {};
+    const logGroup = new LogGroup(this, 'ConsumerLogs', { retention: overrides.logRetention ?? RetentionDays.ONE_MONTH });
 
     // An own role instead of AWSLambdaBasicExecutionRole: that managed policy lets a function create
     // log groups and write to any of them; this one may write to its own log group only.
@@ -184,14 +234,21 @@ export class DestinationConsumer extends Construct {
       handler: 'handler',
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: CONSUMER_MEMORY_MB,
+      memorySize: overrides.memorySize ?? CONSUMER_MEMORY_MB,
       timeout: Duration.seconds(destination.functionTimeoutSeconds),
       role,
       logGroup,
+      ...(overrides.tracing === undefined ? {} : { tracing: overrides.tracing }),
+      ...(overrides.vpc === undefined ? {} : { vpc: overrides.vpc }),
+      ...(overrides.vpcSubnets === undefined ? {} : { vpcSubnets: overrides.vpcSubnets }),
+      ...(overrides.securityGroups === undefined ? {} : { securityGroups: overrides.securityGroups }),
       environment: { ...consumerEnvironment, ...CONSUMER_RUNTIME_ENVIRONMENT },
       // One definition, which the benchmark bundles with too (lib/local/bench/bundle-size.ts).
       bundling: consumerBundling(),
     });
+
+    acknowledgeWildcardResources(role, overrides);
+    if (overrides.vpc !== undefined) role.addToPrincipalPolicy(vpcAccessStatement());
 
     // Least privilege: the version check is a conditional UpdateItem, and GetItem and BatchGetItem
     // serve ledger reads (a batch's entries are read at once when the stream skips many); no Put, Delete, Query or Scan; and only on this destination's items (every key it writes,
@@ -210,7 +267,7 @@ export class DestinationConsumer extends Construct {
       for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Action::${action}]`,
-          reason: "CDK's grants for queues and tables under a customer-managed key (encrypt and decrypt), on the config's one key only",
+          reason: "CDK's grants for queues and tables under a customer-managed key (encrypt and decrypt), on the queues' and the table's keys only",
         });
       }
     }

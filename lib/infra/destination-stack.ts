@@ -1,5 +1,5 @@
 import { CfnOutput, NestedStack, type RemovalPolicy } from 'aws-cdk-lib';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -8,6 +8,7 @@ import type { DestinationConfig, PipelineConfig } from '../config/pipeline-confi
 import { boundedDescription, DescriptionLimit } from './descriptions.ts';
 import { DestinationConsumer } from './destination-consumer.ts';
 import { DestinationAlarms } from './monitoring.ts';
+import type { ConsumerFunctionOverrides } from './overrides.ts';
 import { DestinationMetrics } from './pipeline-metrics.ts';
 
 /** Props of {@link DestinationStack}. */
@@ -22,6 +23,14 @@ export interface DestinationStackProps {
   readonly consumerEntry: string;
   /** @default RemovalPolicy.RETAIN */
   readonly deadLetterRemovalPolicy?: RemovalPolicy;
+  /**
+   * The key of the queue and its DLQ (`QueueOverrides.encryptionKey`).
+   *
+   * @default - the config's `kmsKeyArn`, else SQS-managed encryption
+   */
+  readonly encryptionKey?: IKey;
+  /** @default - none (see {@link ConsumerFunctionOverrides} for each field's default) */
+  readonly consumerFunctionProps?: ConsumerFunctionOverrides;
 }
 
 /**
@@ -50,7 +59,8 @@ export class DestinationStack extends NestedStack {
       ledgerTable: props.ledgerTable,
       eventBus: props.eventBus,
       consumerEntry: props.consumerEntry,
-      ...(config.kmsKeyArn === undefined ? {} : { encryptionKey: Key.fromKeyArn(this, 'EncryptionKey', config.kmsKeyArn) }),
+      ...this.#queueKey(props),
+      ...(props.consumerFunctionProps === undefined ? {} : { consumerFunctionProps: props.consumerFunctionProps }),
       ...(props.deadLetterRemovalPolicy === undefined ? {} : { deadLetterRemovalPolicy: props.deadLetterRemovalPolicy }),
     });
     this.metrics = new DestinationMetrics({ config, destination });
@@ -64,5 +74,12 @@ export class DestinationStack extends NestedStack {
       description: boundedDescription(`Dead-letter queue of destination ${destination.name}`, DescriptionLimit.OUTPUT),
       value: this.consumer.deadLetterQueue.queueUrl,
     });
+  }
+
+  /** The queues' key: the one given wins over the config's `kmsKeyArn`, imported here (no parameter from the root stack). */
+  #queueKey(props: DestinationStackProps): { encryptionKey?: IKey } {
+    if (props.encryptionKey !== undefined) return { encryptionKey: props.encryptionKey };
+    const { kmsKeyArn } = props.config;
+    return kmsKeyArn === undefined ? {} : { encryptionKey: Key.fromKeyArn(this, 'EncryptionKey', kmsKeyArn) };
   }
 }

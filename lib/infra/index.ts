@@ -4,6 +4,7 @@ export {
   EventSourceSwitch,
   type EventSourceSwitchProps,
 } from './destination-breaker.ts';
+export { archivedEvents, ChangeArchive, type ChangeArchiveProps, eventArchiveName } from './change-archive.ts';
 export { DestinationConsumer, type DestinationConsumerProps } from './destination-consumer.ts';
 export { boundedDescription, DescriptionLimit } from './descriptions.ts';
 export { DestinationStack, type DestinationStackProps } from './destination-stack.ts';
@@ -21,6 +22,13 @@ export {
   type PipelineDashboardsProps,
 } from './monitoring.ts';
 export { applyNagChecks } from './nag.ts';
+export {
+  type ConsumerFunctionOverrides,
+  type DestinationOverrides,
+  type OverrideProps,
+  type QueueOverrides,
+  resolveOverrides,
+} from './overrides.ts';
 export {
   DestinationMetrics,
   type DestinationMetricsProps,

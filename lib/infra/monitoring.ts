@@ -402,6 +402,17 @@ export interface PipelineAlarmTopicProps {
 export class PipelineAlarmTopic extends Construct {
   public readonly topic: Topic;
 
+  /**
+   * Emails `address` every notification of `topic` (the config's `alarmEmail`): on the pipeline's own
+   * topic, and on one the user brought (`SyncPipelineProps.alarmTopic`).
+   *
+   * @example
+   * PipelineAlarmTopic.subscribeEmail(Topic.fromTopicArn(stack, 'Pager', pagerTopicArn), 'oncall@example.com');
+   */
+  public static subscribeEmail(topic: ITopic, address: string): void {
+    topic.addSubscription(new EmailSubscription(address));
+  }
+
   public constructor(scope: Construct, id: string, props: PipelineAlarmTopicProps) {
     super(scope, id);
     const { config } = props;
@@ -428,9 +439,7 @@ export class PipelineAlarmTopic extends Construct {
         },
       }),
     );
-    if (config.alarmEmail !== undefined) {
-      this.topic.addSubscription(new EmailSubscription(config.alarmEmail));
-    }
+    if (config.alarmEmail !== undefined) PipelineAlarmTopic.subscribeEmail(this.topic, config.alarmEmail);
     // An aspect, so that subscriptions added after this construct (`topic.addSubscription`) count.
     Aspects.of(this).add(new WarnWithoutSubscription(this.topic));
   }

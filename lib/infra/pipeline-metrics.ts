@@ -4,6 +4,9 @@ import type { DestinationConfig, PipelineConfig } from '../config/pipeline-confi
 import { consumerServiceName, destinationResources } from '../config/resources.ts';
 import { MetricDimension, MetricName } from '../core/metrics.ts';
 import { DestinationErrorClass } from '../core/errors.ts';
+import type { RetryReason } from '../core/attempt.ts';
+import type { DeadLetterReason } from '../core/dead-letter.ts';
+import type { SkipReason } from '../core/outcome.ts';
 
 /** Every alarm and graph reads one-minute datapoints: the finest SQS and standard EMF metrics give. */
 export const METRIC_PERIOD = Duration.minutes(1);
@@ -45,11 +48,16 @@ const mathId = (prefix: string, value: string): string => `${prefix}_${value.rep
 /**
  * What to measure for one destination, defined once: the dashboard and the alarms both build their
  * metrics here, with the namespace and the exact dimension sets the consumer emits
- * (`{service, Destination}`, plus `Reason` or `ErrorClass` for the breakdowns).
+ * (`{service, Destination}`, plus `Reason` or `ErrorClass` for the breakdowns). Exposed per
+ * destination as `SyncPipeline.destinations.get(name).metrics`, for your own alarms and dashboards:
+ * every metric is named by the config (namespace, service, destination, queue names), so it can be
+ * used in any stack of the app. Counts are per minute ({@link METRIC_PERIOD}); `.with({ period })`
+ * changes it.
  *
  * @example
- * const metrics = new DestinationMetrics({ config, destination });
- * new Alarm(scope, 'Lag', { metric: metrics.endToEndLag(99), threshold: 300_000, evaluationPeriods: 5 });
+ * const metrics = pipeline.destinations.get('crm')!.metrics;
+ * new Alarm(stack, 'CrmDeadLetters', { metric: metrics.recordsDeadLettered(), threshold: 10, evaluationPeriods: 1 });
+ * new GraphWidget({ left: [metrics.recordsApplied(), metrics.endToEndLag(99)], right: [metrics.errorRatePercent()] });
  */
 export class DestinationMetrics {
   public readonly config: PipelineConfig;
@@ -82,6 +90,45 @@ export class DestinationMetrics {
       statistic: options.statistic ?? Stats.SUM,
       period: METRIC_PERIOD,
     });
+  }
+
+  /** RecordsReceived: records the consumer was handed, per minute (Sum). */
+  public recordsReceived(): Metric {
+    return this.metric(MetricName.RECORDS_RECEIVED);
+  }
+
+  /** RecordsApplied: changes written to the destination, per minute (Sum). */
+  public recordsApplied(): Metric {
+    return this.metric(MetricName.RECORDS_APPLIED);
+  }
+
+  /** RecordsSkipped: changes not written because stale or a duplicate, per minute (Sum); all reasons, or one. */
+  public recordsSkipped(reason?: SkipReason): Metric {
+    return this.#count(MetricName.RECORDS_SKIPPED, reason);
+  }
+
+  /** RecordsRetried: records returned to the queue for a later attempt, per minute (Sum); all reasons, or one. */
+  public recordsRetried(reason?: RetryReason): Metric {
+    return this.#count(MetricName.RECORDS_RETRIED, reason);
+  }
+
+  /**
+   * RecordsDeadLettered: records the consumer sent to the DLQ, per minute (Sum); all reasons, or one.
+   * It leaves out what SQS itself moves there after maxReceiveCount: {@link deadLetterQueueDepth}
+   * counts both.
+   */
+  public recordsDeadLettered(reason?: DeadLetterReason): Metric {
+    return this.#count(MetricName.RECORDS_DEAD_LETTERED, reason);
+  }
+
+  /** A count, of every reason or, with `reason`, of that one only (the consumer emits both). */
+  #count(name: MetricName, reason: string | undefined): Metric {
+    return this.metric(name, reason === undefined ? {} : { breakdown: { name: MetricDimension.REASON, value: reason } });
+  }
+
+  /** QueueLag (appliedAt - SentTimestamp, milliseconds: the time spent in the pipeline) at a percentile. */
+  public queueLag(percentile: number): Metric {
+    return this.metric(MetricName.QUEUE_LAG, { statistic: Stats.percentile(percentile) });
   }
 
   /** EndToEndLag (appliedAt - occurredAt, milliseconds) at a percentile, e.g. 99 for p99. */

@@ -5,9 +5,26 @@ import { SyncPipeline, type SyncPipelineProps } from './sync-pipeline.ts';
 /** Props of {@link SyncPipelineStack}: the stack's own props plus those of the {@link SyncPipeline} in it. */
 export interface SyncPipelineStackProps extends StackProps, SyncPipelineProps {}
 
+/** The props of the pipeline among a stack's, named once so that a prop added to the pipeline reaches it. */
+const pipelineProps = (props: SyncPipelineStackProps): SyncPipelineProps => {
+  const picked: { [Key in keyof Required<SyncPipelineProps>]: SyncPipelineProps[Key] } = {
+    config: props.config,
+    consumerEntry: props.consumerEntry,
+    removalPolicy: props.removalPolicy,
+    eventBus: props.eventBus,
+    ledgerTable: props.ledgerTable,
+    alarmTopic: props.alarmTopic,
+    consumerFunctionProps: props.consumerFunctionProps,
+    queueProps: props.queueProps,
+    destinationOverrides: props.destinationOverrides,
+  };
+  return picked;
+};
+
 /**
- * A stack holding one {@link SyncPipeline}, with outputs for the bus, the table, the alarm topic and
- * the first dashboard (each destination's nested stack has its queue URLs as outputs).
+ * A stack holding one {@link SyncPipeline}, with outputs for the bus, the archive (when on), the
+ * table, the alarm topic and the first dashboard (each destination's nested stack has its queue URLs
+ * as outputs).
  *
  * @example
  * const app = new App();
@@ -18,16 +35,18 @@ export class SyncPipelineStack extends Stack {
 
   public constructor(scope: Construct, id: string, props: SyncPipelineStackProps) {
     super(scope, id, props);
-    this.pipeline = new SyncPipeline(this, 'Pipeline', {
-      config: props.config,
-      consumerEntry: props.consumerEntry,
-      removalPolicy: props.removalPolicy,
-    });
+    this.pipeline = new SyncPipeline(this, 'Pipeline', pipelineProps(props));
 
     new CfnOutput(this, 'EventBusName', {
       description: 'Publishers PutEvents here, the change event as detail',
       value: this.pipeline.eventBus.eventBusName,
     });
+    if (this.pipeline.eventArchive !== undefined) {
+      new CfnOutput(this, 'EventArchiveName', {
+        description: `Archive of the change events, kept ${props.config.eventBus.archiveRetentionDays} days: replay from it with aws events start-replay`,
+        value: this.pipeline.eventArchive.archiveName,
+      });
+    }
     new CfnOutput(this, 'LedgerTableName', {
       description: 'Version ledger',
       value: this.pipeline.ledgerTable.tableName,

@@ -605,7 +605,7 @@ describe('Construct: SyncPipeline', () => {
     longestTemplates.destination('d'.repeat(27)).hasResourceProperties('AWS::Events::Rule', { Name: ruleName });
   });
 
-  it('creates root outputs for the bus, the table, the alarm topic and the first dashboard, and no others', () => {
+  it('creates root outputs for the bus, its archive, the table, the alarm topic and the first dashboard, and no others', () => {
     // Prepare: the dashboard page's stack, and its output naming the dashboard
     const page = templates.dashboards[0] as Template;
     const dashboardId = logicalIdOf(page, 'AWS::CloudWatch::Dashboard', {});
@@ -615,8 +615,9 @@ describe('Construct: SyncPipeline', () => {
     expect(pageStackIds).toHaveLength(1);
 
     // Assess
-    expect(Object.keys((root.toJSON() as TemplateJson).Outputs ?? {}).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventBusName', 'LedgerTableName']);
+    expect(Object.keys((root.toJSON() as TemplateJson).Outputs ?? {}).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventArchiveName', 'EventBusName', 'LedgerTableName']);
     root.hasOutput('EventBusName', { Value: { Ref: ids.bus } });
+    root.hasOutput('EventArchiveName', { Value: { Ref: logicalIdOf(root, 'AWS::Events::Archive', { ArchiveName: 'test-sync-changes-archive' }) } });
     root.hasOutput('LedgerTableName', { Value: { Ref: ids.table } });
     root.hasOutput('AlarmTopicArn', { Value: { Ref: ids.topic } });
     root.hasOutput('DashboardName', { Value: { 'Fn::GetAtt': [pageStackIds[0], `Outputs.${pageOutputs[0]![0]}`] } });
@@ -810,6 +811,7 @@ describe('Construct: SyncPipeline descriptions', () => {
     'AWS::IAM::Role': 1000,
     'AWS::Lambda::Function': 256,
     'AWS::Events::Rule': 512,
+    'AWS::Events::Archive': 512,
   };
   const ALARM_DESCRIPTION_LIMIT = 1024;
   const TEMPLATE_DESCRIPTION_LIMIT = 1024;
@@ -899,6 +901,7 @@ describe('Construct: SyncPipeline in two regions', () => {
     'AWS::DynamoDB::Table': { property: 'TableName', scope: 'region' },
     'AWS::Events::EventBus': { property: 'Name', scope: 'region' },
     'AWS::Events::Rule': { property: 'Name', scope: 'region' },
+    'AWS::Events::Archive': { property: 'ArchiveName', scope: 'region' },
     'AWS::SNS::Topic': { property: 'TopicName', scope: 'region' },
     'AWS::CloudWatch::Alarm': { property: 'AlarmName', scope: 'region' },
     'AWS::Lambda::Function': { property: 'FunctionName', scope: 'region' },
@@ -975,6 +978,7 @@ describe('Construct: SyncPipeline in two regions', () => {
     const expected = [
       'AWS::DynamoDB::Table sync-pipeline-ledger',
       'AWS::Events::EventBus sync-pipeline-changes',
+      'AWS::Events::Archive sync-pipeline-changes-archive',
       'AWS::SNS::Topic sync-pipeline-alarms',
       ...['crm', 'erp'].flatMap((name) => [
         `AWS::SQS::Queue sync-pipeline-${name}`,
