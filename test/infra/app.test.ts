@@ -116,13 +116,14 @@ describe('App: bin/app.ts', () => {
     const { root, nested } = readTemplates(outdir, 'custom-name');
     expect(root.Description).toBe('sync-pipeline custom-name: 1 destination, one nested stack each');
     // The queue URLs are outputs of the destination's nested stack, not of the root.
-    expect(Object.keys(root.Outputs ?? {}).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventBusName', 'LedgerTableName']);
+    expect(Object.keys(root.Outputs ?? {}).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventArchiveName', 'EventBusName', 'LedgerTableName']);
     // One destination nested stack and one dashboard page.
     expect(nested).toHaveLength(2);
     expect(nested.filter((template) => template.Outputs !== undefined && 'QueueUrl' in template.Outputs)).toHaveLength(1);
     expect(propertyOf(nested, 'AWS::SQS::Queue', 'QueueName')).toEqual(['custom-name-crm', 'custom-name-crm-dlq']);
     expect(propertyOf([root], 'AWS::DynamoDB::Table', 'TableName')).toEqual(['custom-name-ledger']);
     expect(propertyOf([root], 'AWS::Events::EventBus', 'Name')).toEqual(['custom-name-changes']);
+    expect(propertyOf([root], 'AWS::Events::Archive', 'ArchiveName')).toEqual(['custom-name-changes-archive']);
     expect(propertyOf([root], 'AWS::SNS::Topic', 'TopicName')).toEqual(['custom-name-alarms']);
     expect(propertyOf(nested, 'AWS::Events::Rule', 'Name')).toEqual(['custom-name-crm-probe', undefined]);
     // The config's own name is replaced everywhere, not only in the stack's name.
