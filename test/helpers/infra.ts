@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { App, type NestedStack, Stack } from 'aws-cdk-lib';
+import { App, type NestedStack, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { SyncPipelineStack } from '../../lib/infra/index.ts';
 import { parsePipelineConfig, type PipelineConfigInput } from '../../lib/config/pipeline-config.ts';
@@ -107,3 +107,19 @@ export const pipelineTemplates = (stack: SyncPipelineStack): PipelineTemplates =
     dashboards: stack.pipeline.dashboards.map((dashboard) => Template.fromStack(Stack.of(dashboard) as NestedStack)),
   };
 };
+
+/**
+ * Every cdk-nag rule acknowledged in `app`, as `<construct path>: <rule>`, sorted.
+ *
+ * @example
+ * expect(acknowledgedRules(app)).toEqual(['NagTest/Pipeline/crm/crm/EventSourceSwitch/Policy: Annotation::AwsSolutions-IAM5[Resource::*]']);
+ */
+export const acknowledgedRules = (app: App): string[] =>
+  app.node
+    .findAll()
+    .flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.keys(entry.data as Record<string, string>).map((rule) => `${construct.node.path}: ${rule}`)),
+    )
+    .sort();

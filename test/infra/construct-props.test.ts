@@ -1,4 +1,4 @@
-import { type App, Stack, Validations } from 'aws-cdk-lib';
+import { type App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -17,7 +17,7 @@ import { DeadLetterReason } from '../../lib/core/dead-letter.ts';
 import { RetryReason } from '../../lib/core/attempt.ts';
 import { SkipReason } from '../../lib/core/outcome.ts';
 import { applyNagChecks, type DestinationMetrics, SyncPipelineStack, type SyncPipelineStackProps } from '../../lib/infra/index.ts';
-import { newApp, pipelineTemplates, type PipelineTemplates } from '../helpers/infra.ts';
+import { acknowledgedRules, newApp, pipelineTemplates, type PipelineTemplates } from '../helpers/infra.ts';
 
 // Two destinations, so a setting meant for one shows when it reaches the other.
 const configInput = {
@@ -59,17 +59,6 @@ const onlyResource = (template: Template, type: string): Resource => {
   expect(found, type).toHaveLength(1);
   return found[0] as Resource;
 };
-
-/** Every rule acknowledged in `app`, as `<construct path>: <rule>`, sorted. */
-const acknowledgedRules = (app: App): string[] =>
-  app.node
-    .findAll()
-    .flatMap((construct) =>
-      construct.node.metadata
-        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        .flatMap((entry) => Object.keys(entry.data as Record<string, string>).map((rule) => `${construct.node.path}: ${rule}`)),
-    )
-    .sort();
 
 type PropsOf = Partial<SyncPipelineStackProps> & {
   /** Builds the user's own resources in a stack of theirs in the same app, and returns the props naming them. */

@@ -1,22 +1,10 @@
-import { type App, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { applyNagChecks, SyncPipelineStack } from '../../lib/infra/index.ts';
-import { monitoringTestConfigInput, newApp, pipelineTestConfig } from '../helpers/infra.ts';
+import { acknowledgedRules, monitoringTestConfigInput, newApp, pipelineTestConfig } from '../helpers/infra.ts';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-
-/** Every rule acknowledged in `app`, as `<construct path>: <rule>`, sorted. */
-const acknowledgedRules = (app: App): string[] =>
-  app.node
-    .findAll()
-    .flatMap((construct) =>
-      construct.node.metadata
-        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        .flatMap((entry) => Object.keys(entry.data as Record<string, string>).map((rule) => `${construct.node.path}: ${rule}`)),
-    )
-    .sort();
 
 describe('Function: applyNagChecks', () => {
   it.each<[string, PipelineConfig]>([
