@@ -64,7 +64,7 @@ export class ChangeArchive extends Construct {
       sourceEventBus: props.eventBus,
       archiveName: eventArchiveName(config),
       description: boundedDescription(
-        `${props.ownBus ? 'Every event' : 'Every change event'} on the ${config.name} bus, kept ${days} day${days === 1 ? '' : 's'} for replay`,
+        `${props.ownBus ? `Every event on the bus of ${config.name}` : `Every change event (detail.resourceType) for ${config.name} on this bus`}, kept ${days} day${days === 1 ? '' : 's'} for replay`,
         DescriptionLimit.ARCHIVE,
       ),
       eventPattern: archivedEvents(props.ownBus),

@@ -206,8 +206,9 @@ export class SyncPipeline extends Construct {
    * limit and `sqs:GetQueueUrl`) on every destination's queue, never its DLQ. A queue under a
    * customer-managed key adds `kms:GenerateDataKey` and `kms:Decrypt` on that key, through SQS
    * only (`kms:ViaService`). The queue ARNs are built from their names, so the grant holds no
-   * reference into the destinations' nested stacks. One ARN per destination: toward 150 destinations
-   * the statement nears IAM's 10,240 characters of inline policy per role.
+   * reference into the destinations' nested stacks. One ARN per destination, 50 to 95 characters by
+   * the names' length: somewhere between 100 and 190 destinations the grant alone fills IAM's 10,240
+   * characters of inline policy per role; give such a publisher a managed policy instead.
    *
    * @example
    * const publisher = new Role(stack, 'OrdersService', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });

@@ -168,6 +168,7 @@ describe('Construct: SyncPipeline with your own bus, ledger table and alarm topi
       SourceArn: BUS_ARN,
       EventPattern: { detail: { resourceType: [{ exists: true }] } },
       RetentionDays: 7,
+      Description: 'Every change event (detail.resourceType) for test-sync on this bus, kept 7 days for replay',
     });
   });
 
@@ -535,7 +536,7 @@ describe('Construct: ChangeArchive (config eventBus.archive)', () => {
     // No EventPattern: everything on the bus, which only the pipeline's publishers use.
     expect(archive.Properties).toEqual({
       ArchiveName: 'test-sync-changes-archive',
-      Description: 'Every event on the test-sync bus, kept 30 days for replay',
+      Description: 'Every event on the bus of test-sync, kept 30 days for replay',
       KmsKeyIdentifier: '',
       RetentionDays: 30,
       SourceArn: { 'Fn::GetAtt': [busId, 'Arn'] },
