@@ -1,15 +1,7 @@
+import type { EventPattern } from '../core/event-pattern.ts';
 import type { DestinationConfig } from './pipeline-config.ts';
 
-/**
- * An EventBridge event pattern, as far as the pipeline's rules use it: each leaf lists the values
- * a field may have (any one matches), each object narrows into a field of the event.
- *
- * @example
- * const pattern: EventPattern = { detail: { resourceType: ['contact', 'company'] } };
- */
-export interface EventPattern {
-  readonly [field: string]: readonly string[] | EventPattern;
-}
+export type { EventPattern } from '../core/event-pattern.ts';
 
 /**
  * The event pattern of a destination's EventBridge rule: a change event (the event's `detail`) of
