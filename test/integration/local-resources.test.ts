@@ -1,5 +1,5 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, ListQueueTagsCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { type PipelineConfig, parsePipelineConfig } from '../../lib/config/pipel
 import { destinationResources, LEDGER_KEY_ATTRIBUTE, ledgerTableName } from '../../lib/config/resources.ts';
 import { ValidationError } from '../../lib/contract/validation.ts';
 import { connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
-import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
+import { createLocalResources, LOCAL_OWNER_TAG, LocalResourceError, purgeOwnQueues } from '../../lib/local/sim/local-resources.ts';
 import { runLocalPipeline } from '../../lib/local/run-pipeline.ts';
 import { listeningSockets, type ListeningSocket } from '../helpers/listening-sockets.ts';
 
@@ -139,6 +139,153 @@ describe('Function: createLocalResources', () => {
     // Assess
     await expect(creating).rejects.toThrow(ValidationError);
     await expect(creating).rejects.toThrow(`expected an integer from 0 to 43200, got ${visibilityTimeoutSeconds}`);
+  });
+});
+
+/** Queues and a table of a config's names, made without the owner tag: a deployed stack's stand-ins. */
+const createForeignResources = async (config: PipelineConfig, visibilityTimeoutSeconds: number): Promise<void> => {
+  for (const destination of config.destinations) {
+    const names = destinationResources(config, destination);
+    for (const name of [names.queueName, names.deadLetterQueueName]) {
+      await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) } }));
+    }
+  }
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: ledgerTableName(config),
+      AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+};
+
+const queueUrlOf = (name: string): string => `${aws.sqsEndpoint}/000000000000/${name}`;
+
+describe('Function: createLocalResources, whose resources', () => {
+  it('tags every queue and the table it creates sync-pipeline:owner=local', async () => {
+    // Prepare
+    const config = configNamed('lr-tags');
+
+    // Act
+    const resources = await createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    expect(LOCAL_OWNER_TAG).toEqual({ key: 'sync-pipeline:owner', value: 'local' });
+    expect(resources.ownership).toBe('own');
+    for (const queues of Object.values(resources.destinations)) {
+      for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) {
+        expect((await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }))).Tags).toEqual({ 'sync-pipeline:owner': 'local' });
+      }
+    }
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: resources.tableName }));
+    const { Tags } = await dynamodb.send(new ListTagsOfResourceCommand({ ResourceArn: Table?.TableArn }));
+    expect(Tags).toEqual([{ Key: 'sync-pipeline:owner', Value: 'local' }]);
+  });
+
+  it('refuses a queue of the same name without the tag, and leaves its attributes as they were', async () => {
+    // Prepare: someone else's queues and table under the names the config gives
+    const config = configNamed('lr-foreign');
+    await createForeignResources(config, 7);
+
+    // Act
+    const creating = createLocalResources({ config, sqs, dynamodb });
+
+    // Assess
+    await expect(creating).rejects.toThrow(LocalResourceError);
+    await expect(creating).rejects.toThrow(/^Queue lr-foreign-(crm|erp)(-dlq)? exists without the tag sync-pipeline:owner=local: it was not created by the local runtime/);
+    for (const name of ['lr-foreign-crm', 'lr-foreign-crm-dlq', 'lr-foreign-erp', 'lr-foreign-erp-dlq']) {
+      const attributes = await queueAttributes(queueUrlOf(name));
+      expect(attributes.VisibilityTimeout, name).toBe('7');
+      expect(attributes.RedrivePolicy, name).toBeUndefined();
+    }
+  });
+
+  it('refuses a table of the same name without the tag', async () => {
+    // Prepare: only the table is someone else's
+    const config = configNamed('lr-foreign-table');
+    await createForeignResources(configNamed('lr-other'), 7);
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: ledgerTableName(config),
+        AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+
+    // Act & Assess
+    await expect(createLocalResources({ config, sqs, dynamodb })).rejects.toThrow('Table lr-foreign-table-ledger exists without the tag sync-pipeline:owner=local');
+  });
+
+  it("uses a deployed stack's resources by name as they are, with ownership 'deployed'", async () => {
+    // Prepare
+    const config = configNamed('lr-deployed');
+    await createForeignResources(config, 9);
+
+    // Act
+    const resources = await createLocalResources({ config, sqs, dynamodb, ownership: 'deployed', visibilityTimeoutSeconds: 2 });
+
+    // Assess: found, never reconfigured (no redrive policy added, visibility timeout kept), never tagged
+    expect(resources.ownership).toBe('deployed');
+    expect(resources.tableName).toBe('lr-deployed-ledger');
+    const crm = resources.destinations['crm']!;
+    expect(crm.queueUrl).toMatch(/\/lr-deployed-crm$/);
+    expect(crm.deadLetterQueueArn).toMatch(/:lr-deployed-crm-dlq$/);
+    const attributes = await queueAttributes(crm.queueUrl);
+    expect(attributes.VisibilityTimeout).toBe('9');
+    expect(attributes.RedrivePolicy).toBeUndefined();
+    expect((await sqs.send(new ListQueueTagsCommand({ QueueUrl: crm.queueUrl }))).Tags ?? {}).toEqual({});
+  });
+
+  it('refuses to run on a deployed stack that is missing a queue or the table, naming it', async () => {
+    // Prepare: nothing of lr-missing exists; lr-half has its queues but no table
+    const missing = configNamed('lr-missing');
+    const half = configNamed('lr-half');
+    for (const destination of half.destinations) {
+      const names = destinationResources(half, destination);
+      for (const name of [names.queueName, names.deadLetterQueueName]) await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    }
+
+    // Act & Assess
+    await expect(createLocalResources({ config: missing, sqs, dynamodb, ownership: 'deployed' })).rejects.toThrow(
+      /^Queue lr-missing-(crm|erp)(-dlq)? of the deployed stack was not found on this endpoint: deploy the stack there first/,
+    );
+    await expect(createLocalResources({ config: half, sqs, dynamodb, ownership: 'deployed' })).rejects.toThrow('Table lr-half-ledger of the deployed stack was not found on this endpoint');
+  });
+});
+
+describe('Function: purgeOwnQueues', () => {
+  it('purges the queues the local runtime made', async () => {
+    // Prepare
+    const config = configNamed('lr-purge');
+    const resources = await createLocalResources({ config, sqs, dynamodb });
+    await sqs.send(new SendMessageCommand({ QueueUrl: resources.destinations['crm']!.queueUrl, MessageBody: '{}' }));
+
+    // Act
+    await purgeOwnQueues(sqs, resources);
+
+    // Assess
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.destinations['crm']!.queueUrl, WaitTimeSeconds: 0 }));
+    expect(Messages).toHaveLength(0);
+  });
+
+  it("never purges a deployed stack's queues, nor a queue without the tag", async () => {
+    // Prepare
+    const config = configNamed('lr-nopurge');
+    await createForeignResources(config, 7);
+    const deployed = await createLocalResources({ config, sqs, dynamodb, ownership: 'deployed' });
+    await sqs.send(new SendMessageCommand({ QueueUrl: deployed.destinations['crm']!.queueUrl, MessageBody: '{"kept":true}' }));
+
+    // Act
+    const asDeployed = purgeOwnQueues(sqs, deployed);
+    const disguised = purgeOwnQueues(sqs, { ...deployed, ownership: 'own' });
+
+    // Assess
+    await expect(asDeployed).rejects.toThrow("The deployed stack's queues are never purged by the local runtime");
+    await expect(disguised).rejects.toThrow(/exists without the tag sync-pipeline:owner=local/);
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deployed.destinations['crm']!.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect(Attributes?.ApproximateNumberOfMessages).toBe('1');
   });
 });
 
