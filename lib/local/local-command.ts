@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, type CommandFactory } from '../ops/cli.ts';
 import { UsageError } from '../ops/targets.ts';
 import { CHAOS_SIZE, chaosOverrides, chaosRunOptions } from './lab/chaos.ts';
-import type { LocalRunOptions } from './lab/run-options.ts';
+import type { LocalRunOptions, PublishRoute } from './lab/run-options.ts';
 import { formatHtmlReport, formatReport, formatRetrySchedule } from './report/format-report.ts';
 import { createProgressView } from './report/progress-view.ts';
 import type { LocalRunReport } from './report/run-report.ts';
@@ -38,6 +38,8 @@ interface LocalFlags {
   readonly keepRunning: boolean;
   readonly scenario?: 'isolation';
   readonly rotateSecretsAt?: number[];
+  readonly via?: PublishRoute;
+  readonly useDeployed: boolean;
 }
 
 /** The report as JSON: invariant verdicts as booleans (for `jq .invariants`), details beside them, no timeline. */
@@ -94,6 +96,19 @@ export const localCommand: CommandFactory = (context) =>
       "give every destination's auth secret a new value this many ms into the run (repeatable); the fake API then requires the new one",
       (value: string, previous: number[] = []) => [...previous, integer(1, 3_600_000)(value)],
     )
+    .addOption(
+      new Option(
+        '--via <route>',
+        'how the demo publisher sends the changes: eventbridge = PutEvents to a local EventBridge bus whose rules (the stack\'s patterns) route them to the queues; ' +
+          'sqs = straight to each destination\'s queue. Malformed messages go straight to the queue either way (PutEvents refuses them). Default eventbridge; with --endpoint only sqs',
+      ).choices(['eventbridge', 'sqs']),
+    )
+    .option(
+      '--use-deployed',
+      "with --endpoint: use the deployed stack's queues and table, found by the config's names, never reconfigured or purged (refused if one is missing); " +
+        'without it the run creates its own, named local-<name>-… and tagged sync-pipeline:owner=local, and touches no other',
+      false,
+    )
     .option('--html <file>', 'where to write the HTML report', 'reports/local-run.html')
     .option('--log <file>', "where the consumers' JSON log lines go", 'reports/local-run.log')
     .action(async (flags: LocalFlags) => {
@@ -122,6 +137,14 @@ export const localCommand: CommandFactory = (context) =>
         return;
       }
       const endpoint = globals.endpoint ?? (io.env.AWS_ENDPOINT_URL || undefined);
+      if (flags.useDeployed && endpoint === undefined) throw new UsageError('--use-deployed needs --endpoint URL (or AWS_ENDPOINT_URL): the embedded emulators hold no deployed stack');
+      if (endpoint !== undefined && flags.via === 'eventbridge') {
+        throw new UsageError(
+          "--via eventbridge is not offered with --endpoint: the local run follows every message by its SQS MessageId, which the endpoint's EventBridge does not give the publisher " +
+            "(and moto ignores a rule target's InputPath); npm run e2e publishes through a deployed bus. Use --via sqs",
+        );
+      }
+      if (endpoint !== undefined && flags.via === undefined) io.stderr.write(`--endpoint ${endpoint}: publishing straight to the queues (--via sqs); the local EventBridge bus runs only with the embedded emulators\n`);
       const progress = createProgressView({ stream: io.stderr });
       let kept = false;
       // Ctrl-C (the CLI's signal) ends the run with a partial report; a second one quits at once.
@@ -134,6 +157,8 @@ export const localCommand: CommandFactory = (context) =>
         rate: flags.rate ?? (chaos ? 0 : 250),
         ...(flags.malformed === undefined ? {} : { malformed: flags.malformed }),
         ...(endpoint === undefined ? {} : { endpoint }),
+        ...(flags.via === undefined ? {} : { via: flags.via }),
+        ...(flags.useDeployed ? { useDeployed: true } : {}),
         ...(flags.redrive || flags.plainRedrive ? { redrive: { plain: flags.plainRedrive } } : {}),
         ...(flags.rotateSecretsAt === undefined ? {} : { secretRotationsAtMs: flags.rotateSecretsAt }),
         logFile: flags.log,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as pause } from 'node:timers/promises';
-import { PurgeQueueCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
 import type { PipelineConfig } from '../config/pipeline-config.ts';
@@ -12,7 +13,8 @@ import { PROBE_EVENT } from '../config/probe-event.ts';
 import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { groupDeadLetters, peekMessages, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
 import { redriveDeadLetters } from '../ops/dlq.ts';
-import { createQueuePublisher } from '../publish/publisher.ts';
+import { createQueuePublisher, PublishError } from '../publish/publisher.ts';
+import { PutEventsLimits, putEventsEntrySize } from '../core/put-events-limits.ts';
 import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
 import { describeStream } from './lab/demo-stream.ts';
 import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
@@ -21,15 +23,16 @@ import { loadDestinationPlugins } from '../adapters/plugin-loader.ts';
 import { SecretsManagerReader, type SecretReader } from '../adapters/secrets.ts';
 import type { DestinationPlugins } from '../core/plugins.ts';
 import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
-import type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
-import { describeRunSettings, LOCAL_RUN_DEFAULTS, pollersFor, type RunSettings } from './lab/run-settings.ts';
+import { PublishRoute, type DestinationProgress, type LocalRunOptions, type LocalRunProgress } from './lab/run-options.ts';
+import { describeRunSettings, LOCAL_RUN_DEFAULTS, pollersFor, publishRouteFor, type RunSettings } from './lab/run-settings.ts';
 import { buildWorkload, createBodyStamper, publishedPart, type Workload } from './lab/workload.ts';
 import { buildDestinationReports, describeDeadLetters } from './report/destination-report.ts';
 import type { LocalRunReport, RedrivePhaseReport } from './report/run-report.ts';
 import { buildTimeline } from './report/timeline.ts';
 import { captureConsumerOutput, type ConsumerOutput } from './sim/consumer-output.ts';
 import { EmfStore } from './sim/emf.ts';
-import { connectAws } from './sim/emulators.ts';
+import { awsClientConfig, connectAws } from './sim/emulators.ts';
+import { startLocalEventBus, type LocalEventBus } from './sim/event-bus.ts';
 import { isStoppedInvocation, never } from './sim/invocation-scope.ts';
 import {
   createConcurrentCopies,
@@ -41,7 +44,7 @@ import {
   type ExecutionEnvironments,
   type InvocationSummary,
 } from './sim/event-source-poller.ts';
-import { createLocalResources, type LocalResources } from './sim/local-resources.ts';
+import { createLocalResources, localResourceName, purgeOwnQueues, ResourceOwnership, type LocalResources } from './sim/local-resources.ts';
 import { startQueueSampler, type QueueObservations, type QueueSampler } from './sim/queue-sampler.ts';
 
 export type { DestinationProgress, LocalRunOptions, LocalRunProgress } from './lab/run-options.ts';
@@ -202,15 +205,58 @@ interface Published {
   readonly messageIds: Map<string, string[]>;
 }
 
+/** The Source and DetailType of the change events the demo publisher puts on the bus. */
+const CHANGE_EVENT_SOURCE = 'sync-pipeline.local';
+const CHANGE_DETAIL_TYPE = 'change';
+
+/** A publisher of change bodies through the bus. */
+interface BusPublisher {
+  publish(body: string): Promise<void>;
+  flush(): Promise<void>;
+}
+
 /**
- * Publishes the workload straight to the queues, paced to `rate`, reporting progress as it goes;
- * stops early once `signal` is aborted. Resolves with how many steps of the plan were sent.
+ * Publishes change bodies through EventBridge: PutEvents batches of at most 10 entries and 256 KB
+ * (by the entry-size rule), and refuses silent loss: a failed entry throws. The one place that
+ * will become `publishChanges(…, { via: 'eventbridge' })`.
+ */
+const createBusPublisher = (events: EventBridgeClient, eventBusName: string): BusPublisher => {
+  let pending: PutEventsRequestEntry[] = [];
+  let pendingBytes = 0;
+  const send = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const Entries = pending;
+    pending = [];
+    pendingBytes = 0;
+    const answer = await events.send(new PutEventsCommand({ Entries }));
+    const failures = (answer.Entries ?? []).flatMap((entry) => (entry.ErrorCode === undefined ? [] : [`${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`]));
+    if ((answer.FailedEntryCount ?? 0) > 0) throw new PublishError(`EventBridge refused ${answer.FailedEntryCount} of ${Entries.length} entries for bus ${eventBusName}: ${failures.join('; ')}`, failures);
+  };
+  return {
+    publish: async (body) => {
+      const entry: PutEventsRequestEntry = { EventBusName: eventBusName, Source: CHANGE_EVENT_SOURCE, DetailType: CHANGE_DETAIL_TYPE, Detail: body };
+      const bytes = putEventsEntrySize(entry);
+      if (pending.length === PutEventsLimits.MAX_ENTRIES || pendingBytes + bytes > PutEventsLimits.MAX_REQUEST_BYTES) await send();
+      pending.push(entry);
+      pendingBytes += bytes;
+    },
+    flush: send,
+  };
+};
+
+/**
+ * Publishes the workload, paced to `rate`, reporting progress as it goes; stops early once `signal`
+ * is aborted. Changes go through `bus` when given (its rules route them), otherwise straight to the
+ * queues; malformed messages always go straight to their queue, as a misbehaving SQS publisher
+ * would send them (PutEvents refuses a Detail that is not JSON). Resolves with how many steps of the
+ * plan were sent.
  */
 const publishWorkload = async (
   setup: {
     readonly config: PipelineConfig;
     readonly sqs: SQSClient;
     readonly resources: LocalResources;
+    readonly bus: BusPublisher | undefined;
     readonly rate: number;
     readonly startedAt: number;
     readonly signal: AbortSignal | undefined;
@@ -219,15 +265,12 @@ const publishWorkload = async (
   published: Published,
   onTick: () => void,
 ): Promise<number> => {
-  const { config } = setup;
+  const { config, bus } = setup;
   const publisher = createQueuePublisher({
     config,
     sqs: setup.sqs,
     queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, setup.resources.destinations[d.name]!.queueUrl])),
-    onSent: (destination, messageIds) => {
-      published.counts.set(destination, (published.counts.get(destination) ?? 0) + messageIds.length);
-      published.messageIds.get(destination)!.push(...messageIds);
-    },
+    onSent: (destination, messageIds) => recordPublished(published, destination, messageIds),
   });
   const bodyOf = createBodyStamper();
   let lastTickAt = 0;
@@ -235,7 +278,8 @@ const publishWorkload = async (
   for (const [index, { message, targets }] of workload.plan.entries()) {
     if (setup.signal?.aborted === true) break;
     const body = bodyOf(message);
-    for (const target of targets) await publisher.enqueue(target, body);
+    if (bus !== undefined && typeof message !== 'string') await bus.publish(body);
+    else for (const target of targets) await publisher.enqueue(target, body);
     sent = index + 1;
     if (setup.rate > 0) {
       const wait = setup.startedAt + ((index + 1) / setup.rate) * 1000 - Date.now();
@@ -247,8 +291,14 @@ const publishWorkload = async (
     }
   }
   // What was enqueued before an abort is sent too: the report counts it as published.
-  await publisher.flush();
+  await Promise.all([publisher.flush(), bus?.flush()]);
   return sent;
+};
+
+/** Counts messages that reached a destination's queue, by their SQS message ids. */
+const recordPublished = (published: Published, destination: string, messageIds: readonly string[]): void => {
+  published.counts.set(destination, (published.counts.get(destination) ?? 0) + messageIds.length);
+  published.messageIds.get(destination)!.push(...messageIds);
 };
 
 /**
@@ -306,13 +356,6 @@ const waitUntilDrained = async (watch: {
   return drained;
 };
 
-/** Purges a reused endpoint's queues: they may hold messages from an earlier run. */
-const purgeQueues = async (sqs: SQSClient, resources: LocalResources): Promise<void> => {
-  for (const queues of Object.values(resources.destinations)) {
-    for (const url of [queues.queueUrl, queues.deadLetterQueueUrl]) await sqs.send(new PurgeQueueCommand({ QueueUrl: url })).catch(() => undefined);
-  }
-};
-
 /** A healthy destination from now on: no injected failures, no crashes (SQS's own concurrent copies go on). */
 const heal = (config: PipelineConfig, fakeApi: FakeApi, faults: CallFaults): void => {
   fakeApi.setDefaultFailures({});
@@ -347,9 +390,7 @@ const redrivePhase = async (phase: {
       { destination: destination.name, ...local, queueName: '', deadLetterQueueName: '' },
       phase.plain ? { includeBadInput: true, forceFallback: true } : {},
     );
-    const ids = result.sentMessageIds ?? [];
-    phase.published.counts.set(destination.name, (phase.published.counts.get(destination.name) ?? 0) + ids.length);
-    phase.published.messageIds.get(destination.name)!.push(...ids);
+    recordPublished(phase.published, destination.name, result.sentMessageIds ?? []);
     destinations.push({
       destination: destination.name,
       before: Object.fromEntries([...Map.groupBy(letters, (letter) => letter.reason)].map(([reason, group]) => [reason, group.length])),
@@ -482,12 +523,21 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
   let consumers: RunningConsumers | undefined;
   let sampler: QueueSampler | undefined;
   let secrets: LocalSecrets | undefined;
+  let bus: LocalEventBus | undefined;
+  let events: EventBridgeClient | undefined;
   const rotationTimers: NodeJS.Timeout[] = [];
 
   try {
     // The same config, with every HTTP destination pointed at the fake API (its path names the destination).
+    // Against an endpoint, the runtime's own resources go under `local-<name>`, so they never take
+    // a deployed stack's names; the embedded emulators start empty in this process, so the stack's
+    // own names are kept there (nothing else can live in them).
+    const ownership = options.useDeployed === true ? ResourceOwnership.DEPLOYED : ResourceOwnership.OWN;
+    if (options.useDeployed === true && options.endpoint === undefined) throw new Error('Expected an endpoint with useDeployed (--use-deployed --endpoint URL): the embedded emulators hold no deployed stack');
+    const via = publishRouteFor(options);
     const config: PipelineConfig = {
       ...options.config,
+      name: options.endpoint !== undefined && ownership === ResourceOwnership.OWN ? localResourceName(options.config) : options.config.name,
       destinations: options.config.destinations.map((d) => (d.kind === 'http' ? { ...d, baseUrl: fakeApi.baseUrl(d.name) } : d)),
     };
     // Each destination's secret, made up for the run and required by the fake API; user code loaded
@@ -500,8 +550,9 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     }
     const plugins = new Map(await Promise.all(config.destinations.map(async (d) => [d.name, await loadDestinationPlugins(d, { baseDir: process.cwd() })] as const)));
     const userCode = { plugins, ...(secrets === undefined ? {} : { secrets: new SecretsManagerReader(secrets.client) }) };
-    const resources = await createLocalResources({ config, sqs, dynamodb, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? LOCAL_RUN_DEFAULTS.visibilityTimeoutSeconds });
-    if (options.endpoint !== undefined) await purgeQueues(sqs, resources);
+    const resources = await createLocalResources({ config, sqs, dynamodb, ownership, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? LOCAL_RUN_DEFAULTS.visibilityTimeoutSeconds });
+    // The runtime's own queues on a reused endpoint may hold an earlier run's messages; a deployed stack's are never purged.
+    if (options.endpoint !== undefined && ownership === ResourceOwnership.OWN) await purgeOwnQueues(sqs, resources);
     sampler = startQueueSampler({ sqs, queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])) });
     const queues = sampler;
     const launchConsumers = (): RunningConsumers =>
@@ -541,7 +592,17 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     };
 
     const { signal } = options;
-    const sentSteps = await publishWorkload({ config, sqs, resources, rate: options.rate, startedAt, signal }, workload, published, tick);
+    if (via === PublishRoute.EVENTBRIDGE) {
+      bus = await startLocalEventBus({
+        config,
+        sqs,
+        queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])),
+        onDelivered: (destination, messageId) => recordPublished(published, destination, [messageId]),
+      });
+      events = new EventBridgeClient(awsClientConfig(bus.endpoint));
+    }
+    const busPublisher = bus === undefined || events === undefined ? undefined : createBusPublisher(events, bus.eventBusName);
+    const sentSteps = await publishWorkload({ config, sqs, resources, bus: busPublisher, rate: options.rate, startedAt, signal }, workload, published, tick);
     // Started only now with startConsumersAfterPublish: the pollers find the whole workload queued,
     // at least consumerStartDelayMs old.
     const startDelayMs = consumers === undefined ? (options.consumerStartDelayMs ?? 0) : 0;
@@ -596,7 +657,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     const settings = describeRunSettings(config, options);
     const observed = queues.observations();
     const report = assembleReport({ runId, startedAt, endpoint: aws.endpoint, config, workload: judged, accounting, deadLetters, drained, interrupted, logFile, consumers: running, faults, output, fakeApi, emf, settings, queues: observed });
-    const ended = redrive === undefined ? report : { ...report, redrive };
+    const ended: LocalRunReport = { ...report, ...(redrive === undefined ? {} : { redrive }), ...(bus === undefined ? {} : { bus: bus.stats() }) };
     if (options.keepRunning !== undefined) {
       heal(config, fakeApi, faults);
       consumers = startConsumers({ config, options, resources, sqs, dynamodb, faults, output, onReceive: () => undefined, ...userCode });
@@ -616,6 +677,8 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
     output.restore();
     await fakeApi.stop();
     await secrets?.stop();
+    events?.destroy();
+    await bus?.stop();
     await aws.stop();
   }
 };

@@ -42,6 +42,8 @@ export const runSettings = (overrides: Partial<RunSettings> = {}): RunSettings =
   malformed: 3,
   visibilityTimeoutSeconds: 5,
   stallTimeoutMs: 60_000,
+  via: 'eventbridge',
+  resources: 'embedded',
   crashRate: 0,
   concurrentCopyRate: 0,
   twinRate: 0,

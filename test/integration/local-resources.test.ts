@@ -290,7 +290,7 @@ describe('Function: purgeOwnQueues', () => {
 });
 
 describe('Servers of the local runtime', () => {
-  it('listen on 127.0.0.1 only: the SQS and DynamoDB emulators and the fake API, while a run is going', async () => {
+  it('listen on 127.0.0.1 only: the SQS and DynamoDB emulators, the fake API and the EventBridge bus, while a run is going', async () => {
     // Prepare: the emulators of this file (beforeAll) are listening already
     const before = listeningSockets();
     let during: ListeningSocket[] = [];
@@ -308,9 +308,10 @@ describe('Servers of the local runtime', () => {
 
     // Assess
     const started = during.filter((socket) => !before.some((earlier) => earlier.port === socket.port));
+    // The run's own: its SQS and DynamoDB emulators, the fake API and the EventBridge bus.
     expect(before).toHaveLength(2);
-    expect(started).toHaveLength(3);
-    expect([...before, ...started].map((socket) => socket.address)).toEqual(Array(5).fill('127.0.0.1'));
+    expect(started).toHaveLength(4);
+    expect([...before, ...started].map((socket) => socket.address)).toEqual(Array(6).fill('127.0.0.1'));
     expect(report.drained).toBe(true);
     // Stopped with the run: only this file's emulators are left.
     expect(listeningSockets()).toEqual(before);

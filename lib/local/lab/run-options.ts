@@ -5,6 +5,10 @@ import type { LedgerStore } from '../../core/ledger.ts';
 import type { FailureRates, FakeApiOptions } from './fake-api.ts';
 import type { DestinationAccounting } from './invariants.ts';
 
+/** How a local run publishes: through the EventBridge bus or straight to the queues. */
+export const PublishRoute = { EVENTBRIDGE: 'eventbridge', SQS: 'sqs' } as const;
+export type PublishRoute = (typeof PublishRoute)[keyof typeof PublishRoute];
+
 /** What a local run does: the workload, the faults to inject and the stand-ins to use. */
 export interface LocalRunOptions {
   readonly config: PipelineConfig;
@@ -19,6 +23,20 @@ export interface LocalRunOptions {
   readonly seed?: number;
   /** LocalStack (or any SQS/DynamoDB endpoint) instead of the embedded emulators. */
   readonly endpoint?: string;
+  /**
+   * How the demo publisher sends the changes: `eventbridge` through the local bus (PutEvents, the
+   * stack's rules route them to the queues), or `sqs` straight to each destination's queue. The
+   * malformed messages of the stream go straight to the queues either way: PutEvents refuses a
+   * Detail that is not JSON. Against an endpoint only `sqs` is offered (see `publishRouteFor`).
+   * @default 'eventbridge' (embedded), 'sqs' (endpoint)
+   */
+  readonly via?: PublishRoute;
+  /**
+   * Against an endpoint, use the deployed stack's queues and table (found by the config's names,
+   * never reconfigured, never purged) instead of the local runtime's own (`local-<name>-…`, tagged
+   * `sync-pipeline:owner=local`). @default false
+   */
+  readonly useDeployed?: boolean;
   /** The fake external API: latency and failure injection. @default no latency, no failures */
   readonly fakeApi?: FakeApiOptions;
   /**

@@ -1,7 +1,7 @@
 import type { DestinationConfig, PipelineConfig } from '../../config/pipeline-config.ts';
 import { leaseDurationMsFor } from '../../config/resources.ts';
 import type { FailureRates } from './fake-api.ts';
-import type { LocalRunOptions } from './run-options.ts';
+import { PublishRoute, type LocalRunOptions } from './run-options.ts';
 
 /** The defaults of {@link LocalRunOptions}, resolved here and nowhere else. */
 export const LOCAL_RUN_DEFAULTS = {
@@ -29,6 +29,28 @@ export const idsFor = (options: Pick<LocalRunOptions, 'changes' | 'ids'>): numbe
  */
 export const pollersFor = (options: Pick<LocalRunOptions, 'pollers'>, destination: Pick<DestinationConfig, 'maxConcurrency'>): number =>
   options.pollers ?? Math.min(destination.maxConcurrency, LOCAL_RUN_DEFAULTS.maxPollers);
+
+/**
+ * The route a run publishes by. The embedded runtime defaults to its EventBridge bus. Against an
+ * endpoint it publishes to the queues: the run's drain check follows every published message by its
+ * SQS MessageId, which the endpoint's EventBridge does not tell the publisher, and moto (the endpoint
+ * CI has) ignores a rule target's InputPath, so its queues would get whole events instead of change
+ * events. Publishing through a deployed bus is the end-to-end test's part (`npm run e2e`).
+ *
+ * @throws {Error} for `eventbridge` with an endpoint
+ * @example
+ * publishRouteFor({}); // 'eventbridge'
+ * publishRouteFor({ endpoint: 'http://localhost:4566' }); // 'sqs'
+ */
+export const publishRouteFor = (options: Pick<LocalRunOptions, 'via' | 'endpoint'>): PublishRoute => {
+  if (options.endpoint === undefined) return options.via ?? PublishRoute.EVENTBRIDGE;
+  if (options.via === PublishRoute.EVENTBRIDGE) {
+    throw new Error(
+      `Expected --via sqs with --endpoint ${options.endpoint}, got --via eventbridge: the local run follows each message by its SQS MessageId, which the endpoint's EventBridge does not give the publisher (npm run e2e publishes through a deployed bus)`,
+    );
+  }
+  return PublishRoute.SQS;
+};
 
 /** How one destination was run: its consumer's settings as used (after any chaos scaling). */
 export interface DestinationRunSettings {
@@ -63,6 +85,13 @@ export interface RunSettings {
   readonly malformed: number;
   readonly visibilityTimeoutSeconds: number;
   readonly stallTimeoutMs: number;
+  /** How the changes were published: through the EventBridge bus or straight to the queues. */
+  readonly via: PublishRoute;
+  /**
+   * Whose queues and table the run used: the embedded emulators', its own on an endpoint
+   * (`local-<name>-…`, tagged), or the deployed stack's.
+   */
+  readonly resources: 'embedded' | 'own' | 'deployed';
   readonly crashRate: number;
   readonly concurrentCopyRate: number;
   readonly twinRate: number;
@@ -94,6 +123,8 @@ export const describeRunSettings = (config: PipelineConfig, options: Omit<LocalR
   malformed: options.malformed ?? LOCAL_RUN_DEFAULTS.malformed,
   visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? LOCAL_RUN_DEFAULTS.visibilityTimeoutSeconds,
   stallTimeoutMs: options.stallTimeoutMs ?? LOCAL_RUN_DEFAULTS.stallTimeoutMs,
+  via: publishRouteFor(options),
+  resources: options.endpoint === undefined ? 'embedded' : options.useDeployed === true ? 'deployed' : 'own',
   crashRate: options.crashRate ?? 0,
   concurrentCopyRate: options.concurrentCopyRate ?? 0,
   twinRate: options.twinRate ?? 0,

@@ -14,6 +14,12 @@ const interruptedNote = (report: LocalRunReport): string => {
   return `${INTERRUPTED_MARKER}: stopped before it drained, after publishing ${published} of ${planned} planned messages; counts and checks cover what happened until then`;
 };
 
+const RESOURCE_LABELS: Readonly<Record<RunSettings['resources'], string>> = {
+  embedded: 'the embedded emulators, under the stack\'s names',
+  own: 'its own on the endpoint (local-<name>-…, tagged sync-pipeline:owner=local)',
+  deployed: 'the deployed stack\'s, used as they are (never reconfigured or purged)',
+};
+
 /**
  * The settings in brief: the workload on one line, then one line per destination as its consumers ran.
  *
@@ -31,6 +37,8 @@ export const formatSettings = (settings: RunSettings): string[] => {
   return [
     `settings: ${settings.changes} changes over ${settings.ids} records at ${settings.rate === 0 ? 'full speed' : `${settings.rate}/s`}, seed ${settings.seed}, ` +
       `${settings.malformed} malformed, visibility timeout ${settings.visibilityTimeoutSeconds} s; injected: ${chaos.join(', ') || 'nothing'}`,
+    `route: ${settings.via === 'eventbridge' ? 'PutEvents to the EventBridge bus, its rules to the queues (malformed messages straight to the queue: PutEvents refuses them)' : 'straight to the queues (SendMessageBatch)'}; ` +
+      `resources: ${RESOURCE_LABELS[settings.resources]}`,
     ...settings.destinations.map(
       (d) =>
         `  ${d.destination}: ${d.pollers} pollers, batch ${d.batchSize}, request timeout ${d.requestTimeoutMs} ms, function timeout ${d.functionTimeoutSeconds} s, ` +
@@ -52,6 +60,9 @@ export const formatReport = (report: LocalRunReport): string => {
     ...(report.interrupted ? [interruptedNote(report)] : []),
     `stream${report.interrupted ? ' (the part published)' : ''}: ${report.stream.changes} changes over ${report.stream.records} records (${report.stream.duplicates} duplicates${report.stream.twins > 0 ? `, ${report.stream.twins} of them same-version twins with another payload` : ''}, ${report.stream.outOfOrder} out of order) + ${report.stream.malformed} malformed`,
     ...formatSettings(report.settings),
+    ...(report.bus === undefined
+      ? []
+      : [`bus: ${report.bus.entries} changes in ${report.bus.putEventsCalls} PutEvents calls (${report.bus.failedEntries} entries failed), delivered ${Object.entries(report.bus.deliveredByDestination).map(([d, n]) => `${d} ${n}`).join(', ')}`]),
     '',
     `${'destination'.padEnd(12)}${pad('published', 10)}${pad('applied', 9)}${pad('skipped', 9)}${pad('dead-let.', 10)}${pad('retried', 9)}${pad('lag p50', 10)}${pad('lag p99', 10)}`,
   );

@@ -104,6 +104,13 @@ export interface LocalRunReport {
   readonly drained: boolean;
   /** Every setting the run used, defaults resolved, per destination as its consumers ran. */
   readonly settings: RunSettings;
+  /** What the local EventBridge bus took and delivered, when the run published through it. */
+  readonly bus?: {
+    readonly putEventsCalls: number;
+    readonly entries: number;
+    readonly failedEntries: number;
+    readonly deliveredByDestination: Readonly<Record<string, number>>;
+  };
   /** Every dead letter of every destination, once per source message. */
   readonly deadLetters: readonly DeadLetterDetail[];
   /** What went wrong on purpose: failures the fake API injected and invocations that died. */

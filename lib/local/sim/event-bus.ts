@@ -21,7 +21,9 @@ import { PutEventsLimits, putEventsEntrySize } from '../../core/put-events-limit
  * service answers first and delivers at least once, in no promised order; the consumer copes with
  * both, and `createConcurrentCopies` and the demo stream's duplicates exercise that). Only
  * PutEvents is served; a rule's retry policy and DLQ are not modelled: a delivery SQS refuses fails
- * the call (InternalException, which the SDK retries: a duplicate, as the service may send).
+ * the call (InternalException, which the SDK retries: a duplicate, as the service may send). The
+ * target gets the entry's `Detail` text as it was sent, where the service writes the parsed detail
+ * out again (same JSON, perhaps spelled otherwise: escapes, number forms).
  *
  * @example
  * const bus: LocalEventBus = await startLocalEventBus({ config, sqs, queueUrls });
@@ -69,6 +71,12 @@ interface BusEvent {
   readonly resources: readonly string[];
   readonly detail: Record<string, unknown>;
   readonly 'replay-name'?: string;
+}
+
+/** An accepted event and its entry's `Detail` as sent, which is what a rule's target gets. */
+interface AcceptedEvent {
+  readonly event: BusEvent;
+  readonly detailText: string;
 }
 
 /** A PutEvents entry as the request carries it (unchecked). */
@@ -186,7 +194,7 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
     if (queueUrl === undefined) throw new Error(`Expected a queue URL for destination ${JSON.stringify(destination.name)} in queueUrls, got none`);
     return { destination: destination.name, queueUrl, matches: compileEventPattern(routingPattern(destination)) };
   });
-  const archive: Array<{ readonly at: number; readonly event: BusEvent }> = [];
+  const archive: Array<{ readonly at: number; readonly accepted: AcceptedEvent }> = [];
   const retentionMs = config.eventBus.archiveRetentionDays * DAY_MS;
   const dropExpired = (): void => {
     const oldest = now() - retentionMs;
@@ -196,10 +204,10 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
   const delivered: Record<string, number> = Object.fromEntries(config.destinations.map((d) => [d.name, 0]));
 
   /** Every rule's matches of `events`, sent per destination in batches of 10, in order. */
-  const route = async (events: readonly BusEvent[]): Promise<void> => {
+  const route = async (events: readonly AcceptedEvent[]): Promise<void> => {
     await Promise.all(
       rules.map(async (rule) => {
-        const bodies = events.filter((event) => rule.matches(event)).map((event) => JSON.stringify(event.detail));
+        const bodies = events.filter(({ event }) => rule.matches(event)).map(({ detailText }) => detailText);
         if (bodies.length === 0) return;
         const messageIds = await sendBodies(sqs, rule.queueUrl, bodies);
         delivered[rule.destination] = (delivered[rule.destination] ?? 0) + messageIds.length;
@@ -210,7 +218,7 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
 
   const putEvents = async (body: unknown): Promise<{ FailedEntryCount: number; Entries: EntryResult[] }> => {
     const entries = checkRequest(body, new Set([name, DEFAULT_BUS]));
-    const accepted: BusEvent[] = [];
+    const accepted: AcceptedEvent[] = [];
     const results = entries.map((entry): EntryResult => {
       const checked = checkEntry(entry);
       if ('error' in checked) return checked.error;
@@ -226,7 +234,7 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
         detail: checked.detail,
       };
       // The default bus exists in every account, but has no rules of this pipeline: accepted, not routed.
-      if (busNameOf(entry.EventBusName) === name) accepted.push(event);
+      if (busNameOf(entry.EventBusName) === name) accepted.push({ event, detailText: entry.Detail as string });
       return { EventId: event.id };
     });
     const failed = results.filter((result) => 'ErrorCode' in result).length;
@@ -234,7 +242,7 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
     counts.failedEntries += failed;
     if (config.eventBus.archive) {
       dropExpired();
-      for (const event of accepted) archive.push({ at: now(), event });
+      for (const event of accepted) archive.push({ at: now(), accepted: event });
     }
     await route(accepted);
     return { FailedEntryCount: failed, Entries: results };
@@ -286,7 +294,9 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
       replays += 1;
       // Replayed events are not archived again: the archive's rule excludes events with a replay-name.
       const replayName = `${name}-local-replay-${replays}`;
-      const events = archive.filter(({ at }) => at >= start && at <= end).map(({ event }): BusEvent => ({ ...event, id: randomUUID(), 'replay-name': replayName }));
+      const events = archive
+        .filter(({ at }) => at >= start && at <= end)
+        .map(({ accepted }): AcceptedEvent => ({ ...accepted, event: { ...accepted.event, id: randomUUID(), 'replay-name': replayName } }));
       await route(events);
       return events.length;
     },
