@@ -142,6 +142,18 @@ describe('Function: createLocalResources', () => {
   });
 });
 
+/** A ledger table made without the owner tag. */
+const createUntaggedTable = async (tableName: string): Promise<void> => {
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+};
+
 /** Queues and a table of a config's names, made without the owner tag: a deployed stack's stand-ins. */
 const createForeignResources = async (config: PipelineConfig, visibilityTimeoutSeconds: number): Promise<void> => {
   for (const destination of config.destinations) {
@@ -150,14 +162,7 @@ const createForeignResources = async (config: PipelineConfig, visibilityTimeoutS
       await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) } }));
     }
   }
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: ledgerTableName(config),
-      AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createUntaggedTable(ledgerTableName(config));
 };
 
 const queueUrlOf = (name: string): string => `${aws.sqsEndpoint}/000000000000/${name}`;
@@ -204,15 +209,7 @@ describe('Function: createLocalResources, whose resources', () => {
   it('refuses a table of the same name without the tag', async () => {
     // Prepare: only the table is someone else's
     const config = configNamed('lr-foreign-table');
-    await createForeignResources(configNamed('lr-other'), 7);
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: ledgerTableName(config),
-        AttributeDefinitions: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: LEDGER_KEY_ATTRIBUTE, KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createUntaggedTable(ledgerTableName(config));
 
     // Act & Assess
     await expect(createLocalResources({ config, sqs, dynamodb })).rejects.toThrow('Table lr-foreign-table-ledger exists without the tag sync-pipeline:owner=local');

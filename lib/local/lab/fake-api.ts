@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ValidationError, describeValue } from '../../contract/validation.ts';
 import { ChangeOp } from '../../contract/change-event.ts';
 import { createRandom } from '../../core/random.ts';
 import { recordKey } from '../../core/record-key.ts';
+import { listenOnLoopback } from '../sim/loopback-server.ts';
 import { createTokenBucket, resolveRateLimit, type RateLimit, type TokenBucket } from './token-bucket.ts';
 
 export type { RateLimit } from './token-bucket.ts';
@@ -994,14 +995,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   const url = `http://127.0.0.1:${port}`;
 
   return {

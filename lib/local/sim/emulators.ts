@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
 
 /** The part of dynalite's options this module sets; dynalite ships no type declarations. */
 interface DynaliteOptions {
@@ -18,11 +19,6 @@ interface DynaliteOptions {
 // dynalite is CommonJS without types: load it through `require` and give it the one signature we use.
 const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
 
-/**
- * The emulators accept any credentials, so they listen on loopback only: nothing else on the
- * network may reach them.
- */
-const LOOPBACK = '127.0.0.1';
 
 /**
  * Embedded SQS and DynamoDB emulators running in this process.
@@ -55,13 +51,7 @@ export interface AwsClientConfig {
 const startDynalite = async (): Promise<Server> => {
   // Tables become ACTIVE at once: the local runtime and tests should not wait on simulated provisioning.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOnLoopback(server);
   return server;
 };
 

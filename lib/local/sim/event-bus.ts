@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sendBodies } from '../../adapters/sqs-send.ts';
 import type { PipelineConfig } from '../../config/pipeline-config.ts';
@@ -8,6 +7,7 @@ import { eventBusName } from '../../config/resources.ts';
 import { routingPattern } from '../../config/routing.ts';
 import { compileEventPattern } from '../../core/event-pattern.ts';
 import { PutEventsLimits, putEventsEntrySize } from '../../core/put-events-limits.ts';
+import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
 
 /**
  * An EventBridge bus in this process, as the stack deploys it: one rule per destination with the
@@ -272,18 +272,11 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   let stopped: Promise<void> | undefined;
   let replays = 0;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${LOOPBACK}:${port}`,
     eventBusName: name,
     stats: () => ({ ...counts, deliveredByDestination: { ...delivered } }),
     replay: async ({ from, to } = {}) => {

@@ -1,12 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
 
-/**
- * Like the other emulators, this one accepts any credentials, so it listens on loopback only:
- * nothing else on the network may reach it.
- */
-const LOOPBACK = '127.0.0.1';
 /** The account in every ARN (the one moto and LocalStack use). */
 const ACCOUNT_ID = '123456789012';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -391,14 +386,7 @@ export const startSecretsManager = async (options: { readonly now?: () => number
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   let stopped: Promise<void> | undefined;
   return {
     endpoint: `http://${LOOPBACK}:${port}`,
