@@ -229,7 +229,7 @@ describe('Function: startLocalEventBus', () => {
     }
   });
 
-  it('answers ResourceNotFoundException for a bus it does not have, by name or ARN, and accepts its own ARN', async () => {
+  it('answers ResourceNotFoundException for a bus it does not have, accepts its own ARN, and routes nothing sent to the default bus', async () => {
     // Prepare
     const started = await startBus('leb-unknown');
     try {
@@ -239,7 +239,11 @@ describe('Function: startLocalEventBus', () => {
       const unknown = await started.events.send(new PutEventsCommand({ Entries: [named('sync-pipeline-changes-typo')] })).then(() => undefined, (error: Error) => error);
       const own = await started.events.send(new PutEventsCommand({ Entries: [named(`arn:aws:events:us-east-1:000000000000:event-bus/${eventBusName(started.config)}`)] }));
 
+      // An entry without EventBusName goes to the account's default bus, as in AWS: accepted, and no rule of the pipeline sees it.
+      const toDefault = await started.events.send(new PutEventsCommand({ Entries: [{ ...named('x'), EventBusName: undefined }] }));
+
       // Assess
+      expect(toDefault.FailedEntryCount).toBe(0);
       expect(unknown?.name).toBe('ResourceNotFoundException');
       expect(unknown?.message).toBe('Event bus sync-pipeline-changes-typo does not exist.');
       expect(own.FailedEntryCount).toBe(0);

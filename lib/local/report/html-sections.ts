@@ -179,6 +179,8 @@ export const renderSettings = (settings: RunSettings, faults: HtmlReportFaults |
     ['malformed', formatCount(settings.malformed)],
     ['visibility timeout', `${settings.visibilityTimeoutSeconds} s`],
     ['stall timeout', `${settings.stallTimeoutMs / 1000} s`],
+    ['published via', settings.via === 'eventbridge' ? 'EventBridge (PutEvents to the local bus; malformed messages straight to the queue)' : 'SQS (straight to the queues)'],
+    ['resources', settings.resources],
     ['fake API latency', `${settings.fakeApi.latencyMs} ms`],
     ['fake API deduplicates by key', settings.fakeApi.deduplicate ? 'yes' : 'no'],
     ...(settings.wrapped.length === 0 ? [] : ([['replaced for the run', settings.wrapped.join(', ')]] as const)),

@@ -35,6 +35,11 @@ export interface LocalEventBus {
   readonly endpoint: string;
   /** The stack's bus name, `eventBusName(config)`; entries must name it (by name or ARN). */
   readonly eventBusName: string;
+  /**
+   * PutEvents requests received (refused ones too); entries of the requests taken, and of those the
+   * ones failed (InvalidArgument, MalformedDetail); per destination, messages its rule put in its queue
+   * (replays included).
+   */
   stats(): { putEventsCalls: number; entries: number; failedEntries: number; deliveredByDestination: Record<string, number> };
   /**
    * Sends the archived events whose archive time is within [from, to] through the rules again, as
