@@ -286,6 +286,36 @@ describe('Function: startLocalEventBus', () => {
     }
   });
 
+  it('duplicates and reorders deliveries when asked, as the service may (at least once, no order promised)', async () => {
+    // Prepare
+    const config: PipelineConfig = { ...defaultConfig, name: 'leb-unordered' };
+    const resources = await createLocalResources({ config, sqs: aws.sqs, dynamodb: aws.dynamodb });
+    const queueUrls = Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl]));
+    const bus = await startLocalEventBus({ config, sqs: aws.sqs, queueUrls, delivery: { duplicateRate: 0.5, reorder: true, seed: 3 } });
+    const events = new EventBridgeClient({ ...awsClientConfig(bus.endpoint), maxAttempts: 1 });
+    try {
+      const ids = Array.from({ length: 10 }, (_, i) => `o${i}`);
+
+      // Act
+      await events.send(new PutEventsCommand({ Entries: ids.map((id) => entry(bus.eventBusName, detailOf(id, 'order'))) }));
+      const bodies = await drainQueue(aws.sqs, queueUrls.erp!);
+
+      // Assess: every change at least once, some twice, not in the order sent
+      const received = bodies.map((body) => String(body.id));
+      expect(new Set(received)).toEqual(new Set(ids));
+      expect(received.length).toBeGreaterThan(ids.length);
+      expect(bus.stats().deliveredByDestination.erp).toBe(received.length);
+      expect([...new Set(received)]).not.toEqual(ids);
+    } finally {
+      events.destroy();
+      await bus.stop();
+    }
+  });
+
+  it('refuses a duplicateRate outside 0 to 1', async () => {
+    await expect(startLocalEventBus({ config: defaultConfig, sqs: aws.sqs, queueUrls: {}, delivery: { duplicateRate: 2 } })).rejects.toThrow('Expected `delivery.duplicateRate` to be a number from 0 to 1, got 2');
+  });
+
   it('refuses to replay without an archive, naming the setting', async () => {
     // Prepare
     const started = await startBus('leb-no-archive', { archive: false });

@@ -6,6 +6,7 @@ import type { PipelineConfig } from '../../config/pipeline-config.ts';
 import { eventBusName } from '../../config/resources.ts';
 import { routingPattern } from '../../config/routing.ts';
 import { compileEventPattern } from '../../core/event-pattern.ts';
+import { createRandom } from '../../core/random.ts';
 import { PutEventsLimits, putEventsEntrySize } from '../../core/put-events-limits.ts';
 import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
 
@@ -16,10 +17,10 @@ import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
  * has one. It speaks EventBridge's JSON 1.1 API on loopback, so the real `EventBridgeClient` talks to
  * it with `endpoint`.
  *
- * What it leaves out of the real service: it delivers every matching event exactly once, in the
- * order of the entries, and answers PutEvents only once the deliveries are in the queues (the
- * service answers first and delivers at least once, in no promised order; the consumer copes with
- * both, and `createConcurrentCopies` and the demo stream's duplicates exercise that). Only
+ * What it leaves out of the real service: by default it delivers every matching event exactly once,
+ * in the order of the entries (the service delivers at least once, in no promised order: the
+ * `delivery` option duplicates and reorders on request), and it answers PutEvents only once the
+ * deliveries are in the queues (the service answers first), so the caller knows every message id. Only
  * PutEvents is served; a rule's retry policy and DLQ are not modelled: a delivery SQS refuses fails
  * the call (InternalException, which the SDK retries: a duplicate, as the service may send). The
  * target gets the entry's `Detail` text as it was sent, where the service writes the parsed detail
@@ -62,6 +63,12 @@ export interface LocalEventBusOptions {
   readonly onDelivered?: (destination: string, messageId: string) => void;
   /** The clock of event times and the archive's retention. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Delivery closer to the service's at-least-once, unordered promise: `duplicateRate` (0 to 1) of
+   * the deliveries are sent twice, and with `reorder` each call's deliveries to a queue are shuffled;
+   * from `seed`, so a run repeats. @default each delivery once, in order
+   */
+  readonly delivery?: { readonly duplicateRate?: number; readonly reorder?: boolean; readonly seed?: number };
 }
 
 /** The event as rules see it, EventBridge's envelope around the entry. */
@@ -183,6 +190,7 @@ const readBody = async (request: IncomingMessage): Promise<string> => {
  * Starts a {@link LocalEventBus} on a free loopback port for the pipeline of `config`.
  *
  * @throws {Error} when a destination of the config has no queue in `queueUrls`
+ * @throws {RangeError} when `delivery.duplicateRate` is not from 0 to 1
  * @example
  * const bus = await startLocalEventBus({ config, sqs, queueUrls, onDelivered: (destination, id) => ids.get(destination)?.push(id) });
  * const events = new EventBridgeClient(awsClientConfig(bus.endpoint));
@@ -192,6 +200,8 @@ const readBody = async (request: IncomingMessage): Promise<string> => {
 export const startLocalEventBus = async (options: LocalEventBusOptions): Promise<LocalEventBus> => {
   const { config, sqs, queueUrls } = options;
   const now = options.now ?? Date.now;
+  const duplicateRate = options.delivery?.duplicateRate ?? 0;
+  if (!(duplicateRate >= 0 && duplicateRate <= 1)) throw new RangeError(`Expected \`delivery.duplicateRate\` to be a number from 0 to 1, got ${JSON.stringify(duplicateRate)}`);
   const name = eventBusName(config);
   const region = process.env.AWS_REGION ?? 'us-east-1';
   const rules = config.destinations.map((destination) => {
@@ -206,6 +216,12 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
     while (archive.length > 0 && archive[0]!.at < oldest) archive.shift();
   };
   const counts = { putEventsCalls: 0, entries: 0, failedEntries: 0 };
+  const random = createRandom(options.delivery?.seed ?? 1);
+  /** What one call sends a queue: each body once, or twice at `duplicateRate`; shuffled with `reorder`. */
+  const deliveriesOf = (bodies: readonly string[]): string[] => {
+    const sent = bodies.flatMap((body) => (duplicateRate > 0 && random.next() < duplicateRate ? [body, body] : [body]));
+    return options.delivery?.reorder === true ? random.shuffle(sent) : sent;
+  };
   const delivered: Record<string, number> = Object.fromEntries(config.destinations.map((d) => [d.name, 0]));
 
   /** Every rule's matches of `events`, sent per destination in batches of 10, in order. */
@@ -214,7 +230,7 @@ export const startLocalEventBus = async (options: LocalEventBusOptions): Promise
       rules.map(async (rule) => {
         const bodies = events.filter(({ event }) => rule.matches(event)).map(({ detailText }) => detailText);
         if (bodies.length === 0) return;
-        const messageIds = await sendBodies(sqs, rule.queueUrl, bodies);
+        const messageIds = await sendBodies(sqs, rule.queueUrl, deliveriesOf(bodies));
         delivered[rule.destination] = (delivered[rule.destination] ?? 0) + messageIds.length;
         for (const messageId of messageIds) options.onDelivered?.(rule.destination, messageId);
       }),
