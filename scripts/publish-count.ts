@@ -1,11 +1,14 @@
 // `npx node scripts/publish-count.ts [--changes N]`: publishes N changes (default 10,000) through
 // the publisher library to the embedded SQS, counts the SendMessageBatch calls the SDK client makes
 // (middleware on the client, independent of the library's own bookkeeping) and prints them with the
-// entries per call. The same through the local EventBridge bus (PutEvents calls) is the second half.
+// entries per call; then the same through the local EventBridge bus (PutEvents calls). Exits 1 if a
+// route needs more than one call per 10 changes or does not send every change.
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { loadPipelineConfig, type PipelineConfig } from '../lib/config/pipeline-config.ts';
 import { countCommands } from '../lib/local/bench/bench-subjects.ts';
-import { connectAws } from '../lib/local/sim/emulators.ts';
+import { awsClientConfig, connectAws } from '../lib/local/sim/emulators.ts';
+import { startLocalEventBus } from '../lib/local/sim/event-bus.ts';
 import { createLocalResources } from '../lib/local/sim/local-resources.ts';
 import { publishChanges, type ChangeEvent, type PublishOptions } from '../lib/publish/index.ts';
 
@@ -62,24 +65,25 @@ const countRoute = async (
 };
 
 /**
- * ---- LOCAL BUS: the PutEvents half plugs in here. ----
- * Start the local EventBridge bus (`startLocalEventBus({ config, sqs, queueUrls })` from
- * lib/local/sim/event-bus.ts, which routes by the stack's rule patterns into these queues), then
- * publish through it and count PutEvents:
- *
- *   const bus = await startLocalEventBus({ config, sqs, queueUrls });
- *   const eventBridge = new EventBridgeClient(awsClientConfig(bus.endpoint));
- *   try { return await countRoute('local bus', 'PutEventsCommand', changes, { via: 'eventbridge', client: eventBridge, eventBusName: bus.eventBusName }); }
- *   finally { eventBridge.destroy(); await bus.stop(); }
- *
- * Until then it answers undefined and the script says the half is not wired.
+ * The same through the local EventBridge bus, which routes by the stack's rule patterns into the
+ * destination queues: PutEvents calls counted on the client, and what the bus delivered per queue.
  */
-const countThroughLocalBus = async (_context: {
+const countThroughLocalBus = async (context: {
   readonly config: PipelineConfig;
   readonly sqs: SQSClient;
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly changes: readonly ChangeEvent[];
-}): Promise<RouteCount | undefined> => undefined;
+}): Promise<RouteCount & { readonly delivered: Readonly<Record<string, number>> }> => {
+  const bus = await startLocalEventBus({ config: context.config, sqs: context.sqs, queueUrls: context.queueUrls });
+  const eventBridge = new EventBridgeClient(awsClientConfig(bus.endpoint));
+  try {
+    const count = await countRoute('local bus', 'PutEventsCommand', context.changes, { via: 'eventbridge', client: eventBridge, eventBusName: bus.eventBusName });
+    return { ...count, delivered: bus.stats().deliveredByDestination };
+  } finally {
+    eventBridge.destroy();
+    await bus.stop();
+  }
+};
 
 const describeCount = (count: RouteCount): string => {
   const largest = Math.max(...count.entriesPerCall);
@@ -106,8 +110,8 @@ try {
   const direct = await countRoute(`embedded SQS (queue of ${firstDestination})`, 'SendMessageBatchCommand', changes, { via: 'sqs', client: aws.sqs, queueUrl });
   console.log(describeCount(direct));
   const viaBus = await countThroughLocalBus({ config, sqs: aws.sqs, queueUrls, changes });
-  console.log(viaBus === undefined ? 'local bus: not wired yet (see countThroughLocalBus in scripts/publish-count.ts)' : describeCount(viaBus));
-  process.exitCode = withinTarget(direct) && direct.sent === direct.changes && (viaBus === undefined || (withinTarget(viaBus) && viaBus.sent === viaBus.changes)) ? 0 : 1;
+  console.log(`${describeCount(viaBus)}; delivered by the rules: ${Object.entries(viaBus.delivered).map(([name, n]) => `${name} ${n}`).join(', ')}`);
+  process.exitCode = [direct, viaBus].every((count) => withinTarget(count) && count.sent === count.changes) ? 0 : 1;
 } finally {
   await aws.stop();
 }

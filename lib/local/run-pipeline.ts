@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as pause } from 'node:timers/promises';
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLedgerStore } from '../adapters/dynamodb-ledger.ts';
@@ -14,7 +14,9 @@ import { wireConsumerHandler } from '../consumer/wiring.ts';
 import { groupDeadLetters, peekMessages, readDeadLetters, REDRIVEN_REASON, type DeadLetter } from '../ops/dead-letters.ts';
 import { redriveDeadLetters } from '../ops/dlq.ts';
 import { createQueuePublisher, PublishError } from '../publish/publisher.ts';
-import { PutEventsLimits, putEventsEntrySize } from '../core/put-events-limits.ts';
+import { publishChanges } from '../publish/publish-changes.ts';
+import type { ChangeEvent } from '../contract/change-event.ts';
+import { EventBridgeLimits } from '../core/publish-batches.ts';
 import { createCallFaults, type CallFaults } from './lab/call-faults.ts';
 import { describeStream } from './lab/demo-stream.ts';
 import { startFakeApi, type FakeApi } from './lab/fake-api.ts';
@@ -25,7 +27,7 @@ import type { DestinationPlugins } from '../core/plugins.ts';
 import { checkInvariants, type DestinationAccounting } from './lab/invariants.ts';
 import { PublishRoute, type DestinationProgress, type LocalRunOptions, type LocalRunProgress } from './lab/run-options.ts';
 import { describeRunSettings, LOCAL_RUN_DEFAULTS, pollersFor, publishRouteFor, type RunSettings } from './lab/run-settings.ts';
-import { buildWorkload, createBodyStamper, publishedPart, type Workload } from './lab/workload.ts';
+import { buildWorkload, createBodyStamper, createOccurredAtStamper, publishedPart, type Workload } from './lab/workload.ts';
 import { buildDestinationReports, describeDeadLetters } from './report/destination-report.ts';
 import type { LocalRunReport, RedrivePhaseReport } from './report/run-report.ts';
 import { buildTimeline } from './report/timeline.ts';
@@ -205,40 +207,31 @@ interface Published {
   readonly messageIds: Map<string, string[]>;
 }
 
-/** The Source and DetailType of the change events the demo publisher puts on the bus. */
-const CHANGE_EVENT_SOURCE = 'sync-pipeline.local';
-const CHANGE_DETAIL_TYPE = 'change';
-
-/** A publisher of change bodies through the bus. */
+/** A publisher of change events through the bus. */
 interface BusPublisher {
-  publish(body: string): Promise<void>;
+  publish(event: ChangeEvent): Promise<void>;
   flush(): Promise<void>;
 }
 
 /**
- * Publishes change bodies through EventBridge: PutEvents batches of at most 10 entries and 256 KB
- * (by the entry-size rule), and refuses silent loss: a failed entry throws. The one place that
- * will become `publishChanges(…, { via: 'eventbridge' })`.
+ * Publishes change events through EventBridge with the publisher library, ten at a time (one
+ * PutEvents call each unless their size says two), and refuses silent loss: a change the library
+ * did not get sent throws, with every reason.
  */
 const createBusPublisher = (events: EventBridgeClient, eventBusName: string): BusPublisher => {
-  let pending: PutEventsRequestEntry[] = [];
-  let pendingBytes = 0;
+  let pending: ChangeEvent[] = [];
   const send = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const Entries = pending;
+    const changes = pending;
     pending = [];
-    pendingBytes = 0;
-    const answer = await events.send(new PutEventsCommand({ Entries }));
-    const failures = (answer.Entries ?? []).flatMap((entry) => (entry.ErrorCode === undefined ? [] : [`${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`]));
-    if ((answer.FailedEntryCount ?? 0) > 0) throw new PublishError(`EventBridge refused ${answer.FailedEntryCount} of ${Entries.length} entries for bus ${eventBusName}: ${failures.join('; ')}`, failures);
+    const results = await publishChanges(changes, { via: 'eventbridge', client: events, eventBusName });
+    const failures = results.flatMap((result) => (result.status === 'sent' ? [] : [result.error ?? result.status]));
+    if (failures.length > 0) throw new PublishError(`Bus ${eventBusName} took ${results.length - failures.length} of ${results.length} changes: ${failures.join('; ')}`, failures);
   };
   return {
-    publish: async (body) => {
-      const entry: PutEventsRequestEntry = { EventBusName: eventBusName, Source: CHANGE_EVENT_SOURCE, DetailType: CHANGE_DETAIL_TYPE, Detail: body };
-      const bytes = putEventsEntrySize(entry);
-      if (pending.length === PutEventsLimits.MAX_ENTRIES || pendingBytes + bytes > PutEventsLimits.MAX_REQUEST_BYTES) await send();
-      pending.push(entry);
-      pendingBytes += bytes;
+    publish: async (event) => {
+      pending.push(event);
+      if (pending.length === EventBridgeLimits.MAX_BATCH_ENTRIES) await send();
     },
     flush: send,
   };
@@ -273,13 +266,13 @@ const publishWorkload = async (
     onSent: (destination, messageIds) => recordPublished(published, destination, messageIds),
   });
   const bodyOf = createBodyStamper();
+  const stamp = createOccurredAtStamper();
   let lastTickAt = 0;
   let sent = 0;
   for (const [index, { message, targets }] of workload.plan.entries()) {
     if (setup.signal?.aborted === true) break;
-    const body = bodyOf(message);
-    if (bus !== undefined && typeof message !== 'string') await bus.publish(body);
-    else for (const target of targets) await publisher.enqueue(target, body);
+    if (bus !== undefined && typeof message !== 'string') await bus.publish(stamp(message));
+    else for (const target of targets) await publisher.enqueue(target, bodyOf(message));
     sent = index + 1;
     if (setup.rate > 0) {
       const wait = setup.startedAt + ((index + 1) / setup.rate) * 1000 - Date.now();

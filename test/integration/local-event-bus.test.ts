@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineConfig, type PipelineConfig } from '../../lib/config/pipeline-config.ts';
 import { eventBusName } from '../../lib/config/resources.ts';
 import { matchesEventPattern, type EventPattern } from '../../lib/core/event-pattern.ts';
-import { PutEventsLimits } from '../../lib/core/put-events-limits.ts';
+import { EventBridgeLimits } from '../../lib/core/publish-batches.ts';
 import { SyncPipelineStack } from '../../lib/infra/index.ts';
 import { startLocalEventBus, type LocalEventBus } from '../../lib/local/sim/event-bus.ts';
 import { awsClientConfig, connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
@@ -148,7 +148,7 @@ describe('Function: startLocalEventBus', () => {
     // Prepare
     const started = await startBus('leb-eleven');
     try {
-      const entries = Array.from({ length: PutEventsLimits.MAX_ENTRIES + 1 }, (_, i) => entry(started.bus.eventBusName, detailOf(`e${i}`, 'contact')));
+      const entries = Array.from({ length: EventBridgeLimits.MAX_BATCH_ENTRIES + 1 }, (_, i) => entry(started.bus.eventBusName, detailOf(`e${i}`, 'contact')));
 
       // Act
       const refused = await started.events.send(new PutEventsCommand({ Entries: entries })).then(() => undefined, (error: Error) => error);
@@ -172,10 +172,10 @@ describe('Function: startLocalEventBus', () => {
         const room = bytes - frame;
         return JSON.stringify({ ...detailOf('big', 'order'), pad: char === 'a' ? 'a'.repeat(room) : 'é'.repeat(room / 2) });
       };
-      const atLimit = { ...entry(started.bus.eventBusName, {}), Detail: detailOfBytes(PutEventsLimits.MAX_REQUEST_BYTES - fixed, 'a') };
+      const atLimit = { ...entry(started.bus.eventBusName, {}), Detail: detailOfBytes(EventBridgeLimits.MAX_REQUEST_BYTES - fixed, 'a') };
       // Under the limit in UTF-16 code units, over it in UTF-8 bytes.
-      const overInBytes = { ...entry(started.bus.eventBusName, {}), Detail: detailOfBytes(PutEventsLimits.MAX_REQUEST_BYTES - fixed + 2, 'é') };
-      expect(overInBytes.Detail.length).toBeLessThan(PutEventsLimits.MAX_REQUEST_BYTES - fixed);
+      const overInBytes = { ...entry(started.bus.eventBusName, {}), Detail: detailOfBytes(EventBridgeLimits.MAX_REQUEST_BYTES - fixed + 2, 'é') };
+      expect(overInBytes.Detail.length).toBeLessThan(EventBridgeLimits.MAX_REQUEST_BYTES - fixed);
 
       // Act
       const accepted = await started.events.send(new PutEventsCommand({ Entries: [atLimit] }));
@@ -335,8 +335,8 @@ describe('Function: startLocalEventBus', () => {
       const changes = Array.from({ length: 10_000 }, (_, i) => detailOf(`bulk-${i}`, types[i % types.length]));
 
       // Act: raw PutEvents batches of 10
-      for (let i = 0; i < changes.length; i += PutEventsLimits.MAX_ENTRIES) {
-        const answer = await started.events.send(new PutEventsCommand({ Entries: changes.slice(i, i + PutEventsLimits.MAX_ENTRIES).map((c) => entry(started.bus.eventBusName, c)) }));
+      for (let i = 0; i < changes.length; i += EventBridgeLimits.MAX_BATCH_ENTRIES) {
+        const answer = await started.events.send(new PutEventsCommand({ Entries: changes.slice(i, i + EventBridgeLimits.MAX_BATCH_ENTRIES).map((c) => entry(started.bus.eventBusName, c)) }));
         expect(answer.FailedEntryCount).toBe(0);
       }
 

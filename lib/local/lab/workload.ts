@@ -101,12 +101,25 @@ export const publishedPart = (workload: Workload, steps: number): Workload => wo
  * bodyOf(event); // serialized, occurredAt = now (or the first send's time)
  */
 export const createBodyStamper = (): ((message: ChangeEvent | string) => string) => {
+  const stamp = createOccurredAtStamper();
+  return (message) => (typeof message === 'string' ? message : serializeChangeEvent(stamp(message)));
+};
+
+/**
+ * The same stamping for a publisher that takes change events, not bodies (`publishChanges`): the
+ * first send of a (record, version) gets the current time as `occurredAt`, and every copy of it
+ * that same time.
+ *
+ * @example
+ * const stamp = createOccurredAtStamper();
+ * stamp(event).occurredAt; // now, or the first send's time
+ */
+export const createOccurredAtStamper = (): ((event: ChangeEvent) => ChangeEvent) => {
   const occurredAt = new Map<string, string>();
-  return (message) => {
-    if (typeof message === 'string') return message;
-    const key = recordKey(message.resourceType, message.id, message.version);
+  return (event) => {
+    const key = recordKey(event.resourceType, event.id, event.version);
     const stamp = occurredAt.get(key) ?? new Date().toISOString();
     occurredAt.set(key, stamp);
-    return serializeChangeEvent({ ...message, occurredAt: stamp });
+    return { ...event, occurredAt: stamp };
   };
 };

@@ -7,7 +7,7 @@ import { eventBusName } from '../../config/resources.ts';
 import { routingPattern } from '../../config/routing.ts';
 import { compileEventPattern } from '../../core/event-pattern.ts';
 import { createRandom } from '../../core/random.ts';
-import { PutEventsLimits, putEventsEntrySize } from '../../core/put-events-limits.ts';
+import { EventBridgeLimits, putEventsEntryBytes } from '../../core/publish-batches.ts';
 import { listenOnLoopback, LOOPBACK } from './loopback-server.ts';
 
 /**
@@ -150,23 +150,23 @@ const checkRequest = (body: unknown, knownBuses: ReadonlySet<string>): RequestEn
   const entries: unknown = typeof body === 'object' && body !== null ? (body as { Entries?: unknown }).Entries : undefined;
   if (!Array.isArray(entries)) throw new ServiceError(400, 'ValidationException', "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null");
   if (entries.length < 1) throw new ServiceError(400, 'ValidationException', "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1");
-  if (entries.length > PutEventsLimits.MAX_ENTRIES) {
-    throw new ServiceError(400, 'ValidationException', `1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${PutEventsLimits.MAX_ENTRIES}`);
+  if (entries.length > EventBridgeLimits.MAX_BATCH_ENTRIES) {
+    throw new ServiceError(400, 'ValidationException', `1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${EventBridgeLimits.MAX_BATCH_ENTRIES}`);
   }
   const typed = entries.map((entry): RequestEntry => (typeof entry === 'object' && entry !== null ? (entry as RequestEntry) : {}));
   const size = typed.reduce(
     (sum, entry) =>
       sum +
-      putEventsEntrySize({
-        Source: typeof entry.Source === 'string' ? entry.Source : undefined,
-        DetailType: typeof entry.DetailType === 'string' ? entry.DetailType : undefined,
-        Detail: typeof entry.Detail === 'string' ? entry.Detail : undefined,
-        Resources: Array.isArray(entry.Resources) ? entry.Resources.map(String) : undefined,
-        Time: entry.Time,
+      putEventsEntryBytes({
+        Source: typeof entry.Source === 'string' ? entry.Source : '',
+        DetailType: typeof entry.DetailType === 'string' ? entry.DetailType : '',
+        ...(typeof entry.Detail === 'string' ? { Detail: entry.Detail } : {}),
+        ...(Array.isArray(entry.Resources) ? { Resources: entry.Resources.map(String) } : {}),
+        ...(entry.Time === undefined || entry.Time === null ? {} : { Time: entry.Time }),
       }),
     0,
   );
-  if (size > PutEventsLimits.MAX_REQUEST_BYTES) throw new ServiceError(400, 'ValidationException', 'Total size of the entries in the request is over the limit.');
+  if (size > EventBridgeLimits.MAX_REQUEST_BYTES) throw new ServiceError(400, 'ValidationException', 'Total size of the entries in the request is over the limit.');
   for (const entry of typed) {
     const bus = busNameOf(entry.EventBusName);
     if (!knownBuses.has(bus)) throw new ServiceError(400, 'ResourceNotFoundException', `Event bus ${bus} does not exist.`);
