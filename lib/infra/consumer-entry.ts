@@ -1,13 +1,42 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PluginLoadError, type PluginSource, userModuleOf } from '../adapters/plugin-loader.ts';
 import type { DestinationConfig, PipelineConfig } from '../config/pipeline-config.ts';
 
+/**
+ * The extension of this package's modules as they run: `.ts` from the sources (the repository's
+ * scripts and tests, on Node's type stripping), `.js` from the compiled package (`dist/`, which
+ * `tsconfig.build.json` lays out as the source tree is, so every relative path holds in both).
+ */
+const RUNNING_EXTENSION = extname(fileURLToPath(import.meta.url));
+
+/**
+ * The absolute path of one of this package's modules, given its path from the package root without
+ * an extension: the source beside the sources, the compiled JavaScript beside the compiled code.
+ * An installed package holds only the JavaScript (esbuild bundles it as it would the source, and
+ * follows its source maps to the TypeScript names for stack traces), so a user's synth never needs
+ * a `.ts` file of ours.
+ *
+ * @example
+ * shippedModule('lambdas/consumer/handler'); // '/app/node_modules/sync-pipeline/dist/lambdas/consumer/handler.js'
+ */
+export const shippedModule = (pathFromPackageRoot: string): string =>
+  fileURLToPath(new URL(`../../${pathFromPackageRoot}${RUNNING_EXTENSION}`, import.meta.url));
+
+/**
+ * The consumer handler shipped with this package: the entry of every destination that names no
+ * user module.
+ *
+ * @example
+ * new NodejsFunction(scope, 'Consumer', { entry: defaultConsumerEntry(), bundling: consumerBundling() });
+ */
+export const defaultConsumerEntry = (): string => shippedModule('lambdas/consumer/handler');
+
 /** What a generated entry imports of this package: the handler factory, and the export picking the local loader uses too. */
-const CREATE_HANDLER = fileURLToPath(new URL('../../lambdas/consumer/create-handler.ts', import.meta.url));
-const PLUGIN_LOADER = fileURLToPath(new URL('../adapters/plugin-loader.ts', import.meta.url));
+const CREATE_HANDLER = shippedModule('lambdas/consumer/create-handler');
+const PLUGIN_LOADER = shippedModule('lib/adapters/plugin-loader');
 
 /**
  * Where the entries of destinations with user code are generated, under the directory cdk runs in

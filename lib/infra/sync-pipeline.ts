@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Annotations, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { type Archive, EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
@@ -14,11 +13,12 @@ import { ChangeArchive } from './change-archive.ts';
 import { type ConsumerFunctionOverrides, type DestinationOverrides, type QueueOverrides, resolveOverrides } from './overrides.ts';
 import type { DestinationMetrics } from './pipeline-metrics.ts';
 import { destinationResources, eventBusName, LEDGER_KEY_ATTRIBUTE, LEDGER_TTL_ATTRIBUTE, ledgerTableName } from '../config/resources.ts';
+import { defaultConsumerEntry } from './consumer-entry.ts';
 import { DestinationStack } from './destination-stack.ts';
 import { type DestinationAlarms, PipelineAlarmTopic, PipelineDashboards } from './monitoring.ts';
 
 /** The consumer handler shipped with this package, found relative to this file. */
-const DEFAULT_CONSUMER_ENTRY = fileURLToPath(new URL('../../lambdas/consumer/handler.ts', import.meta.url));
+const DEFAULT_CONSUMER_ENTRY = defaultConsumerEntry();
 
 /** Props of {@link SyncPipeline}. */
 export interface SyncPipelineProps {
