@@ -283,7 +283,10 @@ const main = async (): Promise<void> => {
     const files = scratchLockfile(packed, spec);
     writeFileSync(join(app, 'package.json'), `${JSON.stringify(files.packageJson, null, 2)}\n`);
     writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify(files.lock, null, 2)}\n`);
-    await runOk('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app, env });
+    const install = await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app, env });
+    const uncached = /request to (\S+) failed: cache mode is 'only-if-cached'/.exec(install.stderr)?.[1];
+    check(uncached === undefined, `the npm cache lacks ${uncached}: run \`npm ci\` in the repository first (it fills the cache this install reads)`);
+    check(install.status === 0, `npm ci --offline in the scratch app exited ${install.status}:\n${tail(install.stderr)}`);
     const nested = join(app, 'node_modules', packageJson.name, 'node_modules');
     for (const shared of ['aws-cdk-lib', 'constructs']) {
       check(!existsSync(join(nested, shared)), `the package installed its own copy of ${shared}: the app's constructs would not be the package's`);
