@@ -197,8 +197,14 @@ export const buildBenchBundle = async (subject: BenchSubject, sdk: AwsSdkMode, o
   };
 };
 
-/** What Lambda itself sets in a function's environment (dummy credentials: nothing may reach AWS). */
-const lambdaProvidedEnvironment = (functionName: string, taskRoot: string): Record<string, string> => ({
+/**
+ * What Lambda itself sets in a function's environment (dummy credentials: nothing may reach AWS).
+ * The deployed end-to-end test (lib/local/e2e) starts its execution environments with it too.
+ *
+ * @example
+ * const env = { ...lambdaProvidedEnvironment('sync-pipeline-crm', dirname(bundleFile)), ...functionEnvironment };
+ */
+export const lambdaProvidedEnvironment = (functionName: string, taskRoot: string): Record<string, string> => ({
   AWS_REGION: 'eu-west-1',
   AWS_DEFAULT_REGION: 'eu-west-1',
   AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',

@@ -139,6 +139,12 @@ export interface FakeApiOptions {
    * @default none required
    */
   readonly credentials?: Readonly<Record<string, string>>;
+  /**
+   * The address to listen on: loopback unless a client elsewhere must reach it (LocalStack's Lambda
+   * containers reach the host as `host.docker.internal`, so the e2e binds `0.0.0.0` there).
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
   /** Per destination, milliseconds added to every request's latency (see {@link FakeApi.setLatency}). @default none */
   readonly latencyMsByDestination?: Readonly<Record<string, number>>;
   /**
@@ -995,7 +1001,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
     socket.once('close', () => sockets.delete(socket));
   });
 
-  const port = await listenOnLoopback(server);
+  const port = await listenOnLoopback(server, options.host);
   const url = `http://127.0.0.1:${port}`;
 
   return {
