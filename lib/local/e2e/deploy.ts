@@ -52,11 +52,12 @@ export const targetEnvironment = (target: DeployTarget, endpoint: string): Recor
 
 /**
  * Runs the repository's CDK CLI (`node_modules/.bin/cdk` or `cdklocal`) with `args`, its output
- * appended to `logFile`; the app (`node bin/app.ts`) runs on this process's Node.
+ * appended to `logFile`; the app (`node bin/app.ts`) runs on this process's Node. `cwd` defaults to
+ * the repository (its cdk.json); a directory without one runs the CLI without the app.
  *
  * @throws {Error} naming the command and the log when it exits non-zero
  */
-export const runCdk = async (target: DeployTarget, args: readonly string[], logFile: string): Promise<void> => {
+export const runCdk = async (target: DeployTarget, args: readonly string[], logFile: string, options: { readonly cwd?: string } = {}): Promise<void> => {
   const bin = join(REPO_ROOT, 'node_modules', '.bin', target.cli);
   const log = createWriteStream(logFile, { flags: 'a' });
   log.write(`\n$ ${target.cli} ${args.join(' ')}\n`);
@@ -75,7 +76,7 @@ export const runCdk = async (target: DeployTarget, args: readonly string[], logF
     env.LOCALSTACK_HOSTNAME = url.hostname;
     env.EDGE_PORT = url.port;
   }
-  const child = spawn(bin, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const code = await new Promise<number | null>((resolve, reject) => {
