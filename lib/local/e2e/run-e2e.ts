@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,7 @@ import { checkDeployedRouting, type DeployedRule, type RoutingVerdict } from './
 import {
   declaredPhysicalId,
   functionsOf,
+  handlerModuleOf,
   nestedStacksOf,
   referencesOf,
   resolveEnvironment,
@@ -432,12 +433,13 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
         }
         if (Object.keys(overrides).length > 0) workaround(MotoGap.queueUrl(Object.keys(overrides), deployedEnv[ConsumerEnv.QUEUE_URL]!, overrides[ConsumerEnv.QUEUE_URL] ?? own.queueUrl));
         const functionName = `${stackName}-${destination.name}-consumer`;
+        const bundle = handlerModuleOf(fn, join(outDir, fn.assetPath), existsSync);
         const functionEnvironments = startFunctionEnvironments(
           {
             destination: destination.name,
             functionName,
-            bundleFile: join(outDir, fn.assetPath, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.mjs`),
-            handlerExport: fn.handler.slice(fn.handler.lastIndexOf('.') + 1),
+            bundleFile: bundle.file,
+            handlerExport: bundle.exportName,
             timeoutSeconds: fn.timeoutSeconds,
             memorySize: fn.memorySize,
             environment: { ...deployedEnv, ...overrides, ...targetEnvironment(target, endpoint), AWS_ENDPOINT_URL_DYNAMODB: embedded.dynamodbEndpoint },

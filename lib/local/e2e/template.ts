@@ -358,3 +358,20 @@ export const declaredPhysicalId = (resource: CfnResource, env: ArnEnvironment): 
   }
   return undefined;
 };
+
+/**
+ * The bundle file and export a function's `Handler` names in its asset directory: `index.handler`
+ * → `index.mjs` (the consumer's ESM bundle), else `index.js` or `index.cjs`, whichever `exists`.
+ *
+ * @throws {Error} naming the function and the files looked for when none exists
+ * @example
+ * handlerModuleOf(fn, 'cdk.out/asset.18e6…', existsSync); // { file: 'cdk.out/asset.18e6…/index.mjs', exportName: 'handler' }
+ */
+export const handlerModuleOf = (fn: Pick<TemplateFunction, 'logicalId' | 'handler'>, assetDir: string, exists: (path: string) => boolean): { file: string; exportName: string } => {
+  const dot = fn.handler.lastIndexOf('.');
+  if (dot <= 0) throw new Error(`Expected the Handler of ${fn.logicalId} to be <file>.<export>, got ${JSON.stringify(fn.handler)}`);
+  const candidates = ['.mjs', '.js', '.cjs'].map((extension) => `${assetDir}/${fn.handler.slice(0, dot)}${extension}`);
+  const file = candidates.find(exists);
+  if (file === undefined) throw new Error(`The bundle of ${fn.logicalId} is not in its asset: none of ${candidates.join(', ')} exists`);
+  return { file, exportName: fn.handler.slice(dot + 1) };
+};
