@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConsumerEnv } from '../../lib/config/consumer-env.ts';
 import { SyncPipelineStack } from '../../lib/infra/index.ts';
-import { planStandaloneStacks, standaloneStackName } from '../../lib/local/e2e/deploy.ts';
+import { localstackS3Endpoint, planStandaloneStacks, standaloneStackName } from '../../lib/local/e2e/deploy.ts';
 import { MOTO_UNSUPPORTED_TYPES } from '../../lib/local/e2e/moto-gaps.ts';
 import {
   attributeFromPhysicalId,
@@ -239,5 +239,16 @@ describe('Function: functionsOf', () => {
 
     // Act & Assess
     expect(() => functionsOf(template)).toThrow('Expected the function Fn to carry Metadata "aws:asset:path" (bundled by CDK), got undefined');
+  });
+});
+
+describe('Function: localstackS3Endpoint', () => {
+  it.each([
+    ['http://localhost:4566', 'http://s3.localhost.localstack.cloud:4566'],
+    ['http://127.0.0.1:4566', 'http://s3.localhost.localstack.cloud:4566'],
+    ['https://localstack.internal', 'https://s3.localstack.internal:443'],
+  ])('gives cdklocal an S3 endpoint with ".s3." for %s', (endpoint, expected) => {
+    // Act & Assess
+    expect(localstackS3Endpoint(endpoint)).toBe(expected);
   });
 });

@@ -71,10 +71,9 @@ export const runCdk = async (target: DeployTarget, args: readonly string[], logF
     CDK_DISABLE_VERSION_CHECK: '1',
   };
   if (target.cli === 'cdklocal') {
-    const url = new URL(target.cdkEndpoint);
-    env.AWS_ENDPOINT_URL = target.cdkEndpoint;
-    env.LOCALSTACK_HOSTNAME = url.hostname;
-    env.EDGE_PORT = url.port;
+    env.AWS_ENDPOINT_URL_S3 = localstackS3Endpoint(target.cdkEndpoint);
+    // cdklocal drops every other AWS_* variable before it runs cdk: keep the region.
+    env.AWS_ENVAR_ALLOWLIST = 'AWS_REGION,AWS_DEFAULT_REGION';
   }
   const child = spawn(bin, args, { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log, { end: false });
@@ -85,6 +84,20 @@ export const runCdk = async (target: DeployTarget, args: readonly string[], logF
   });
   await new Promise<void>((resolve) => log.end(resolve));
   if (code !== 0) throw new Error(`\`${target.cli} ${args.join(' ')}\` exited with ${code}; its output is in ${logFile}`);
+};
+
+/**
+ * The S3 endpoint cdklocal needs beside AWS_ENDPOINT_URL: it must contain `.s3.` (aws-cdk-local's
+ * README) so cdklocal tells S3 requests apart; LocalStack serves S3 at `s3.localhost.localstack.cloud`,
+ * a public name for 127.0.0.1.
+ *
+ * @example
+ * localstackS3Endpoint('http://localhost:4566'); // 'http://s3.localhost.localstack.cloud:4566'
+ */
+export const localstackS3Endpoint = (endpoint: string): string => {
+  const url = new URL(endpoint);
+  const loopback = url.hostname === 'localhost' || url.hostname === '127.0.0.1';
+  return `${url.protocol}//s3.${loopback ? 'localhost.localstack.cloud' : url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 };
 
 /** The CloudFormation client of the target. */
@@ -203,10 +216,12 @@ export const createStandaloneStack = async (cfn: CloudFormationClient, plan: Sta
   if (status !== 'CREATE_COMPLETE') throw new Error(`Stack ${plan.stackName} ended ${status}${reason === undefined ? '' : `: ${reason}`}; ${hint}`);
 };
 
-/** Deletes stacks (in the order given) and waits for each; returns a line per stack that did not go. */
+/** Deletes the stacks that exist (in the order given) and waits for each; returns a line per stack that did not go. */
 export const deleteStacks = async (cfn: CloudFormationClient, names: readonly string[]): Promise<string[]> => {
   const problems: string[] = [];
   for (const name of names) {
+    // Never created (a deploy that failed first, or was interrupted): nothing to delete.
+    if ((await describeStack(cfn, name)) === undefined) continue;
     try {
       await cfn.send(new DeleteStackCommand({ StackName: name }));
       const { status, reason } = await waitForStack(cfn, name, 60_000);

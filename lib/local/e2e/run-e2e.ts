@@ -343,7 +343,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
       await synth();
       await phase('cdk bootstrap', () => runCdk(target, ['bootstrap', '--app', rel(outDir)], cdkLog));
     }
-    await phase('cdk deploy', () => runCdk(target, ['deploy', '--app', rel(outDir), '--require-approval', 'never', stackName], cdkLog));
+    // Set before the deploy: an interrupted or failed deploy leaves a stack to delete too.
     deployedStacks.push(stackName);
     cleanup = async () => {
       if (options.keep === true) {
@@ -353,6 +353,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
       const problems = await deleteStacks(cfn, [...deployedStacks].reverse());
       teardown.push(problems.length === 0 ? `deleted stacks ${[...deployedStacks].reverse().join(', ')}` : `not deleted: ${problems.join('; ')}`);
     };
+    await phase('cdk deploy', () => runCdk(target, ['deploy', '--app', rel(outDir), '--require-approval', 'never', stackName], cdkLog));
 
     const root = readTemplateFile(outDir, `${stackName}.template.json`);
     const nested = nestedStacksOf(root);
@@ -511,6 +512,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
         }
       };
       for (const { message, targets } of workload.plan) {
+        if (options.signal?.aborted === true) break;
         if (typeof message === 'string') {
           malformed.push(message);
           published.malformed += 1;
