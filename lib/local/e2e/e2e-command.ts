@@ -11,6 +11,7 @@ interface E2eFlags {
   readonly keep: boolean;
   readonly json: boolean;
   readonly changes: number;
+  readonly viaEventbridge: number;
   readonly seed: number;
   readonly pollers: number;
   readonly fakeApiHost: string;
@@ -81,6 +82,7 @@ export const runE2eCli = async (argv: readonly string[], io: CliIo): Promise<num
     .option('--keep', 'leave what was deployed (and a moto started here) until Ctrl-C', false)
     .option('--json', 'print the report as JSON on stdout', false)
     .option('--changes <n>', 'changes to publish', integer(10, 100_000), 300)
+    .option('--via-eventbridge <n>', 'of the changes, how many go via EventBridge (the rest straight to SQS)', integer(1, 100_000), 60)
     .option('--seed <n>', 'seed of the workload', integer(0, 2 ** 31), 1)
     .option('--pollers <n>', 'concurrent pollers (execution environments) per destination', integer(1, 20), 2)
     .option('--fake-api-host <host>', 'the host LocalStack\'s Lambda containers reach this machine at', 'host.docker.internal')
@@ -107,6 +109,7 @@ export const runE2eCli = async (argv: readonly string[], io: CliIo): Promise<num
       localstack: flags.localstack,
       keep: flags.keep,
       changes: flags.changes,
+      viaEventBridge: flags.viaEventbridge,
       seed: flags.seed,
       pollers: flags.pollers,
       fakeApiHost: flags.fakeApiHost,

@@ -302,6 +302,14 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
   try {
     if (options.endpoint === undefined) moto = await phase('start moto', () => startMotoServer({ logFile: join(REPO_ROOT, 'reports', 'e2e-moto.log') }));
     const endpoint = moto?.endpoint ?? options.endpoint!;
+    if (moto === undefined) {
+      const answers = await fetch(endpoint, { signal: AbortSignal.timeout(5_000) }).then(() => true, () => false);
+      if (!answers) {
+        throw new Error(
+          `Nothing answers at ${endpoint}${localstack ? ': start LocalStack first (docker compose -f localstack/compose.yml up -d)' : ''}; without --endpoint the e2e starts moto itself`,
+        );
+      }
+    }
     const target: DeployTarget = {
       endpoint,
       cdkEndpoint: moto?.cdkEndpoint ?? endpoint.replace('//127.0.0.1', '//localhost'),
