@@ -15,11 +15,10 @@ import {
   leaveOutUnsupported,
   nestedStacksOf,
   resolveParameters,
-  stackResolver,
   UnresolvedValueError,
   type ArnEnvironment,
   type CfnTemplate,
-  type LeftOutResource,
+  type EmulatorTemplate,
   type NestedStackRef,
 } from './template.ts';
 
@@ -142,16 +141,17 @@ export const waitForStack = async (cfn: CloudFormationClient, name: string, time
   }
 };
 
-/** One nested template deployed as a stack of its own, or why it was not. */
-export interface StandaloneStack {
+/**
+ * One nested template to deploy as a stack of its own, or why it is not: `template` is what is sent
+ * (unsupported resources left out, see {@link leaveOutUnsupported}).
+ */
+export interface StandaloneStack extends EmulatorTemplate {
   readonly nested: NestedStackRef;
   /** The stack's name on the target, e.g. `spe2e-crm`. */
   readonly stackName: string;
-  /** The template as sent (unsupported resources left out). */
-  readonly template: CfnTemplate;
-  readonly leftOut: readonly LeftOutResource[];
-  readonly droppedOutputs: readonly string[];
-  /** Set when the whole stack was not deployed. */
+  /** Its parameters, resolved against the root stack's resources; empty when not deployed. */
+  readonly parameters: Readonly<Record<string, string>>;
+  /** Set when the whole stack is not deployed. */
   readonly notDeployed?: string;
 }
 
@@ -182,7 +182,7 @@ export const planStandaloneStacks = (input: {
   readonly readTemplate: (file: string) => CfnTemplate;
   readonly rootResolver: Parameters<typeof resolveParameters>[1];
   readonly unsupported: ReadonlyMap<string, string>;
-}): Array<StandaloneStack & { readonly parameters: Readonly<Record<string, string>> }> =>
+}): StandaloneStack[] =>
   nestedStacksOf(input.root).map((nested) => {
     const rewritten = leaveOutUnsupported(input.readTemplate(nested.templateFile), input.unsupported);
     const base = { nested, stackName: standaloneStackName(input.rootStack, nested), ...rewritten };
@@ -199,7 +199,7 @@ export const planStandaloneStacks = (input: {
  *
  * @throws {Error} naming the stack when CreateStack fails or the stack does not reach CREATE_COMPLETE
  */
-export const createStandaloneStack = async (cfn: CloudFormationClient, plan: StandaloneStack & { readonly parameters: Readonly<Record<string, string>> }, hint: string): Promise<void> => {
+export const createStandaloneStack = async (cfn: CloudFormationClient, plan: StandaloneStack, hint: string): Promise<void> => {
   try {
     await cfn.send(
       new CreateStackCommand({
@@ -244,4 +244,3 @@ export const environmentOfStack = async (cfn: CloudFormationClient, name: string
 /** Reads a template of the cloud assembly. */
 export const readTemplateFile = (outDir: string, file: string): CfnTemplate => JSON.parse(readFileSync(join(outDir, file), 'utf8')) as CfnTemplate;
 
-export { stackResolver };

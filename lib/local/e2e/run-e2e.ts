@@ -366,7 +366,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
     const root = readTemplateFile(outDir, `${stackName}.template.json`);
     const nested = nestedStacksOf(root);
     const env: ArnEnvironment = await environmentOfStack(cfn, stackName);
-    let plans: Array<StandaloneStack & { parameters: Readonly<Record<string, string>> }> = [];
+    let plans: StandaloneStack[] = [];
     if (!(await createdNestedStacks(cfn, stackName, nested))) {
       if (localstack) throw new Error(`The endpoint created none of ${stackName}'s nested stacks; LocalStack does: is ${endpoint} LocalStack?`);
       workaround(MotoGap.nestedStacks(nested.length));
