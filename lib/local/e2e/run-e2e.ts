@@ -5,6 +5,7 @@ import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { ConsumerEnv } from '../../config/consumer-env.ts';
@@ -322,6 +323,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
     const sqs = new SQSClient(clientConfig);
     const events = new EventBridgeClient(clientConfig);
     const cfn = cloudFormationClient(target);
+    const lambda = new LambdaClient(clientConfig);
 
     // a. The fake API and the scratch config.
     fakeApi = await startFakeApi({ seed: options.seed ?? DEFAULTS.seed, ...(localstack ? { host: '0.0.0.0' } : {}) });
@@ -433,6 +435,20 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
           if (physicalId !== undefined) physicalIds.set(id, physicalId);
         }
         const deployedEnv = resolveEnvironment(fn, stackResolver(plan.template, { physicalIds, parameters: plan.parameters, env }));
+        // The emulator's CloudFormation created the function with its own resolution of the same
+        // template: what runs here must be what it holds.
+        const functionId = await physicalIdOf(cfn, plan.stackName, fn.logicalId);
+        const held = functionId === undefined ? undefined : (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionId })).catch(() => undefined))?.Environment?.Variables;
+        const differing = held === undefined ? [] : [...new Set([...Object.keys(held), ...Object.keys(deployedEnv)])].filter((name) => held[name] !== deployedEnv[name]);
+        check(
+          `deployed function environment: ${destination.name}`,
+          held !== undefined && differing.length === 0,
+          held === undefined
+            ? `the emulator holds no function ${functionId ?? fn.logicalId} (GetFunctionConfiguration)`
+            : differing.length === 0
+              ? `the ${Object.keys(deployedEnv).length} variables resolved from the template are those the deployed function ${functionId} holds`
+              : `differs from the deployed function ${functionId} in ${differing.join(', ')}`,
+        );
         const own = queues[destination.name]!;
         const overrides: Record<string, string> = {};
         for (const [variable, url] of [[ConsumerEnv.QUEUE_URL, own.queueUrl], [ConsumerEnv.DEAD_LETTER_QUEUE_URL, own.deadLetterQueueUrl]] as const) {
