@@ -10,7 +10,7 @@ import { startLocalEventBus, type LocalEventBus } from '../../lib/local/sim/even
 import { awsClientConfig, connectAws, type AwsClients } from '../../lib/local/sim/emulators.ts';
 import { createLocalResources } from '../../lib/local/sim/local-resources.ts';
 import { newApp, pipelineTemplates } from '../helpers/infra.ts';
-import { startMoto, type MotoServer } from '../helpers/moto-server.ts';
+import { startMotoServer, type MotoServer } from '../../lib/local/sim/moto-server.ts';
 
 const defaultConfig = loadPipelineConfig('config/sync-pipeline.json');
 
@@ -366,7 +366,7 @@ describe('The table on moto (rules from the synthesized patterns, SQS targets)',
   let events: EventBridgeClient;
 
   beforeAll(async () => {
-    moto = await startMoto();
+    moto = await startMotoServer();
     sqs = new SQSClient(awsClientConfig(moto.endpoint));
     events = new EventBridgeClient(awsClientConfig(moto.endpoint));
   }, 30_000);

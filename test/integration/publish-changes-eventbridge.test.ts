@@ -5,7 +5,7 @@ import { countCommands } from '../../lib/local/bench/bench-subjects.ts';
 import { awsClientConfig } from '../../lib/local/sim/emulators.ts';
 import { CHANGE_DETAIL_TYPE, publishChanges } from '../../lib/publish/index.ts';
 import { changeEvent } from '../helpers/factories.ts';
-import { startMoto, type MotoServer } from '../helpers/moto-server.ts';
+import { startMotoServer, type MotoServer } from '../../lib/local/sim/moto-server.ts';
 
 /**
  * The EventBridge route against moto (a third-party AWS emulator, Python): PutEvents to a custom bus,
@@ -18,7 +18,7 @@ let eventBridge: EventBridgeClient;
 let sqs: SQSClient;
 
 beforeAll(async () => {
-  moto = await startMoto();
+  moto = await startMotoServer();
   eventBridge = new EventBridgeClient(awsClientConfig(moto.endpoint));
   sqs = new SQSClient(awsClientConfig(moto.endpoint));
 });

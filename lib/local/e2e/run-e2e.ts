@@ -17,7 +17,7 @@ import { readDeadLetters, type DeadLetter } from '../../ops/dead-letters.ts';
 import { sendBodies } from '../../adapters/sqs-send.ts';
 import { startFakeApi, type FakeApi } from '../lab/fake-api.ts';
 import { checkInvariants, type DestinationAccounting, type InvariantCheck } from '../lab/invariants.ts';
-import { buildWorkload, createBodyStamper } from '../lab/workload.ts';
+import { buildWorkload, createOccurredAtStamper } from '../lab/workload.ts';
 import { captureConsumerOutput, type ConsumerOutput } from '../sim/consumer-output.ts';
 import { EmfStore } from '../sim/emf.ts';
 import { startEmulators, type Emulators } from '../sim/emulators.ts';
@@ -38,8 +38,9 @@ import {
 } from './deploy.ts';
 import { startFunctionEnvironments, type FunctionEnvironments } from './deployed-consumer.ts';
 import { MOTO_DEFAULT_ACCOUNT, MOTO_UNSUPPORTED_TYPES, MotoGap } from './moto-gaps.ts';
-import { startMotoServer, type MotoServer } from './moto-server.ts';
-import { goesViaEventBridge, publishE2eChanges } from './publish.ts';
+import { startMotoServer, type MotoServer } from '../sim/moto-server.ts';
+import { goesViaEventBridge } from './publish.ts';
+import { publishChanges } from '../../publish/publish-changes.ts';
 import { checkDeployedRouting, type DeployedRule, type RoutingVerdict } from './routing-check.ts';
 import {
   declaredPhysicalId,
@@ -513,7 +514,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
 
     // d. Publish: `viaEventBridge` changes via the bus, the rest straight to the queues; malformed bodies to SQS only.
     const workload = buildWorkload(config, { changes: options.changes ?? DEFAULTS.changes, rate: 0, seed: options.seed ?? DEFAULTS.seed, malformed: options.malformed ?? DEFAULTS.malformed, twinRate: 0.05 }, runId);
-    const stamp = createBodyStamper();
+    const stamp = createOccurredAtStamper();
     const byDestination: Record<string, { eventBridge: number; sqs: number }> = Object.fromEntries(config.destinations.map((d) => [d.name, { eventBridge: 0, sqs: 0 }]));
     const published = { viaEventBridge: 0, viaSqs: 0, malformed: 0, failed: [] as string[] };
     const viaEventBridge = Math.min(options.viaEventBridge ?? DEFAULTS.viaEventBridge, workload.events.length);
@@ -525,12 +526,12 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
       let changeIndex = 0;
       const flush = async (force: boolean) => {
         if (viaBus.length >= 10 || (force && viaBus.length > 0)) {
-          const results = await publishE2eChanges(viaBus.splice(0), { via: 'eventbridge', client: events, eventBusName });
+          const results = await publishChanges(viaBus.splice(0), { via: 'eventbridge', client: events, eventBusName });
           published.failed.push(...results.flatMap((r) => (r.status === 'sent' ? [] : [r.error ?? 'failed'])));
         }
         for (const [destination, changes] of viaQueue) {
           if (changes.length >= 10 || (force && changes.length > 0)) {
-            const results = await publishE2eChanges(changes.splice(0), { via: 'sqs', client: sqs, queueUrl: queues[destination]!.queueUrl });
+            const results = await publishChanges(changes.splice(0), { via: 'sqs', client: sqs, queueUrl: queues[destination]!.queueUrl });
             published.failed.push(...results.flatMap((r) => (r.status === 'sent' ? [] : [r.error ?? 'failed'])));
           }
         }
@@ -543,7 +544,7 @@ export const runE2e = async (options: E2eOptions = {}): Promise<E2eReport> => {
           byDestination[targets[0]!]!.sqs += 1;
           continue;
         }
-        const change: ChangeEvent = { ...message, occurredAt: (JSON.parse(stamp(message)) as { occurredAt: string }).occurredAt };
+        const change: ChangeEvent = stamp(message);
         if (goesViaEventBridge(changeIndex++, workload.events.length, viaEventBridge)) {
           viaBus.push(change);
           published.viaEventBridge += 1;

@@ -32,21 +32,33 @@ const exited = (child: ChildProcess): Promise<void> =>
 
 /**
  * Starts moto (`python3 -m moto.server`, the machine image's Python) on a free loopback port and
- * waits until it answers; its output goes to `logFile`.
+ * waits until it answers; its output goes to `logFile`, or is dropped without one (its last lines
+ * still reach the error when it does not start). The e2e and the tests that check our code against
+ * a third-party emulator use it; where Python or moto is missing it rejects with what went wrong, so
+ * such a test fails loudly instead of being skipped.
  *
  * @throws {Error} when Python or moto is missing, or it does not answer within `timeoutMs`
  * @example
  * const moto = await startMotoServer({ logFile: 'reports/e2e-moto.log' });
  * try { … } finally { await moto.stop(); }
  */
-export const startMotoServer = async (options: { readonly logFile: string; readonly python?: string; readonly timeoutMs?: number }): Promise<MotoServer> => {
+export const startMotoServer = async (options: { readonly logFile?: string; readonly python?: string; readonly timeoutMs?: number } = {}): Promise<MotoServer> => {
   const port = await freePort();
-  mkdirSync(dirname(options.logFile), { recursive: true });
-  const log = createWriteStream(options.logFile);
+  let tail = '';
+  const keepTail = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-2_000);
+  };
+  if (options.logFile !== undefined) mkdirSync(dirname(options.logFile), { recursive: true });
+  const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile);
   const python = options.python ?? 'python3';
   const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
+  if (log !== undefined) {
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+  } else {
+    child.stdout.resume();
+    child.stderr.on('data', keepTail);
+  }
   let spawnError: Error | undefined;
   child.once('error', (error) => {
     spawnError = error;
@@ -60,16 +72,17 @@ export const startMotoServer = async (options: { readonly logFile: string; reado
         await exited(child);
         clearTimeout(killer);
       }
-      log.end();
+      log?.end();
     })();
     return stopped;
   };
+  const seeOutput = (): string => (options.logFile === undefined ? `its output: ${tail.trim() || '(none)'}` : `see ${options.logFile}`);
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   while (Date.now() < deadline) {
     if (spawnError !== undefined || child.exitCode !== null) {
       await stop();
-      throw new Error(`moto did not start (\`${python} -m moto.server\`): ${spawnError?.message ?? `exited with ${child.exitCode}`}; see ${options.logFile}`);
+      throw new Error(`moto did not start (\`${python} -m moto.server\`): ${spawnError?.message ?? `exited with ${child.exitCode}`}; ${seeOutput()}`);
     }
     const answered = await fetch(`${endpoint}/moto-api/`).then(
       () => true,
@@ -79,5 +92,5 @@ export const startMotoServer = async (options: { readonly logFile: string; reado
     await pause(100);
   }
   await stop();
-  throw new Error(`moto did not answer on ${endpoint} within ${options.timeoutMs ?? 20_000} ms; see ${options.logFile}`);
+  throw new Error(`moto did not answer on ${endpoint} within ${options.timeoutMs ?? 20_000} ms; ${seeOutput()}`);
 };
