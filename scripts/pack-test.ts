@@ -129,6 +129,7 @@ const FORBIDDEN_FILE: ReadonlyArray<readonly [RegExp, string]> = [
   [/(?:^|\/)reports\//, 'a report'],
   [/(?:^|\/)\.sync-pipeline\//, 'a generated file of .sync-pipeline/'],
   [/\/local\/bench\//, 'the benchmark'],
+  [/\/local\/e2e\//, 'the deployed end-to-end test'],
   [/(?<!\.d)\.ts$/, 'a TypeScript source'],
 ];
 
