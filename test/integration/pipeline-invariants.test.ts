@@ -56,7 +56,9 @@ describe('Invariants under concurrency (embedded SQS and DynamoDB, 4 pollers)', 
     expect(report.invariants.effectOnce).toMatchObject({ ok: true });
     expect(report.invariants.noDestinationReads).toMatchObject({ ok: true });
     expect(crm.published).toBe(hotStream(7).length + 2);
-    expect(crm.applied + crm.skipped + crm.deadLettered).toBe(crm.published);
+    // A batch that outlives the 2 s visibility timeout (a loaded machine) gets a concurrent copy from
+    // SQS, whose skip is one more outcome than published, as the pollers saw it: never one more write.
+    expect(crm.applied + crm.skipped + crm.deadLettered).toBe(crm.published + (crm.extraTerminalOutcomes ?? 0));
     expect(crm.applied).toBe(crm.destinationWrites);
     expect(crm.skippedByReason.duplicate).toBeGreaterThan(0);
     expect(crm.skippedByReason.stale).toBeGreaterThan(0);
