@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/pipeline-config.ts';
-import { goesViaEventBridge } from '../../lib/local/e2e/publish.ts';
+import { goesViaEventBridge } from '../../lib/local/e2e/route-split.ts';
 import { checkDeployedRouting, type DeployedRule } from '../../lib/local/e2e/routing-check.ts';
 import { scratchConfigFor } from '../../lib/local/e2e/run-e2e.ts';
 

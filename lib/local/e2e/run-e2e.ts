@@ -39,7 +39,7 @@ import {
 import { startFunctionEnvironments, type FunctionEnvironments } from './deployed-consumer.ts';
 import { MOTO_DEFAULT_ACCOUNT, MOTO_UNSUPPORTED_TYPES, MotoGap } from './moto-gaps.ts';
 import { startMotoServer, type MotoServer } from '../sim/moto-server.ts';
-import { goesViaEventBridge } from './publish.ts';
+import { goesViaEventBridge } from './route-split.ts';
 import { publishChanges } from '../../publish/publish-changes.ts';
 import { checkDeployedRouting, type DeployedRule, type RoutingVerdict } from './routing-check.ts';
 import {
