@@ -591,6 +591,7 @@ export const runLocalPipeline = async (options: LocalRunOptions & RunEnding): Pr
         sqs,
         queueUrls: Object.fromEntries(config.destinations.map((d) => [d.name, resources.destinations[d.name]!.queueUrl])),
         onDelivered: (destination, messageId) => recordPublished(published, destination, [messageId]),
+        ...(options.busDelivery === undefined ? {} : { delivery: { ...options.busDelivery, seed: options.seed ?? LOCAL_RUN_DEFAULTS.seed } }),
       });
       events = new EventBridgeClient(awsClientConfig(bus.endpoint));
     }

@@ -39,6 +39,9 @@ export const CHAOS_CRASH_RATE = 0.01;
 /** Share of received messages SQS also hands to a second consumer at once (at-least-once delivery). */
 export const CHAOS_CONCURRENT_COPY_RATE = 0.05;
 
+/** Share of events the local bus delivers twice, as EventBridge's at-least-once delivery may; its deliveries are shuffled too. */
+export const CHAOS_BUS_DUPLICATE_RATE = 0.05;
+
 /** Share of changes published a second time with the same version and another payload (a publisher bug). */
 export const CHAOS_TWIN_RATE = 0.02;
 
@@ -82,6 +85,7 @@ export const chaosRunOptions = (
   visibilityTimeoutSeconds: 6,
   crashRate: CHAOS_CRASH_RATE,
   concurrentCopyRate: CHAOS_CONCURRENT_COPY_RATE,
+  busDelivery: { duplicateRate: CHAOS_BUS_DUPLICATE_RATE, reorder: true },
   twinRate: CHAOS_TWIN_RATE,
   fakeApi: { failures: CHAOS_FAILURES, seed: size.seed, conflictWhileInFlight: true },
 });
@@ -116,7 +120,7 @@ export const chaosOverrides = (config: PipelineConfig, chaos: LocalRunOptions): 
   return [
     ...lines,
     `run: pollers ${chaos.pollers}, visibility timeout ${chaos.visibilityTimeoutSeconds} s, malformed ${chaos.malformed}, ` +
-      `crash rate ${chaos.crashRate}, concurrent copy rate ${chaos.concurrentCopyRate}, twin rate ${chaos.twinRate}`,
+      `crash rate ${chaos.crashRate}, concurrent copy rate ${chaos.concurrentCopyRate}, twin rate ${chaos.twinRate}, bus duplicate rate ${chaos.busDelivery?.duplicateRate ?? 0} (deliveries shuffled)`,
     `fake API failure rates: ${Object.entries(CHAOS_FAILURES)
       .map(([kind, value]) => `${kind} ${value}`)
       .join(', ')}; 409 while a key is in flight`,

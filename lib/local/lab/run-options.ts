@@ -76,6 +76,12 @@ export interface LocalRunOptions {
    */
   readonly concurrentCopyRate?: number;
   /**
+   * How the local EventBridge bus delivers (`--via eventbridge`): EventBridge delivers at least once
+   * and in no set order, so a harsh run has the bus send some events twice (as new messages) and
+   * shuffle each call's deliveries. @default each event once, in order
+   */
+  readonly busDelivery?: { readonly duplicateRate?: number; readonly reorder?: boolean };
+  /**
    * Share of the generated changes published a second time with the same version and another
    * payload (a publisher bug); see `DemoStreamOptions.twinRate`. Ignored with `events`. @default 0
    */
